@@ -1,0 +1,285 @@
+"""The `cadet` command line.
+
+Heavy libraries (pandas, Prefect, MLflow) are imported inside the commands that
+need them, so `cadet --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from pipelines.config import ConfigError, load_config
+
+FORMATS = ("canonical", "asterisk", "amazon-connect")
+
+MAIN_HELP = """\
+cadet finds contact-center reps who avoid calls, from the logs your platform
+already writes (Asterisk queue_log and CDRs, Amazon Connect contact records and
+agent events, or cadet's canonical CSV/Parquet).
+
+\b
+Typical use:
+  cadet demo                                  # simulate a center and show what cadet sees
+  cadet simulate --reps 200 --days 28 --format asterisk --out ./asterisk-logs
+  cadet ingest --source asterisk ./asterisk-logs   (coming: issue 3)
+
+Everything cadet writes (the Parquet lake, the MLflow store, reports) lives
+under --home, ./cadet-data by default.  Settings come from --config FILE
+(YAML; see configs/cadet.yaml); with no file the defaults apply.
+"""
+
+
+class Context:
+    def __init__(self, home: Path, config_path: Path | None):
+        self.home = home
+        self.config_path = config_path
+        self._config = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return self._config
+
+
+@click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CADET_HOME",
+    default="./cadet-data",
+    show_default=True,
+    show_envvar=True,
+    help="Folder for the lake, the MLflow store and the reports.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CADET_CONFIG",
+    show_envvar=True,
+    default=None,
+    help="YAML settings file (see configs/cadet.yaml). Defaults apply when omitted.",
+)
+@click.version_option(package_name="cadet", prog_name="cadet")
+@click.pass_context
+def cli(ctx: click.Context, home: Path, config_path: Path | None) -> None:
+    ctx.obj = Context(home=home, config_path=config_path)
+    if config_path is not None:
+        ctx.obj.config  # fail early on a bad settings file, naming key and reason  # noqa: B018
+
+
+def _progress_printer(quiet: bool):
+    """A rich progress display for the simulator's stages (silent with --quiet or when piped)."""
+    if quiet:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=False, disable=not sys.stderr.isatty(), console=None,
+    )
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, report
+
+
+def run_simulation(obj: Context, reps: int, days: int, seed: int, fmt: str, out: Path, file_format: str, workers, quiet: bool):
+    from pipelines.simulator import simulate
+    from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical, write_truth
+
+    config = obj.config
+    bar, report = _progress_printer(quiet)
+    started = time.perf_counter()
+    if bar is not None:
+        bar.start()
+    try:
+        center = simulate(config, reps, days, seed, workers=workers, progress=report)
+        if report:
+            report(f"writing {fmt} files", 0, 1)
+        if fmt == "canonical":
+            paths = write_canonical(center.tables, out, file_format)
+        elif fmt == "asterisk":
+            paths = write_asterisk(center.tables, center.truth, out, config.site.timezone)
+        else:
+            paths = write_amazon_connect(center.tables, center.truth, out, seed)
+        truth_truth = dict(center.truth, format=fmt)
+        paths.append(write_truth(truth_truth, out))
+        if report:
+            report(f"writing {fmt} files", 1, 1)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return center, paths, time.perf_counter() - started
+
+
+@cli.command(
+    help="""Simulate a contact center with known avoiders, and write its logs.
+
+\b
+The simulation is seeded and deterministic: the same --reps, --days, --seed
+and settings always give the same files.  Queues with skills, intraday and
+weekday peaks, caller patience and abandonment, repeat callers and callbacks,
+an IVR with self-service, longest-idle routing with a ring timeout, holds,
+transfers, escalation to tier 2, wrap-up, outbound calls, surveys, shifts,
+breaks, lunch and meetings.  A share of reps avoid calls (every behaviour code),
+and confounders (harder queue, new hires, part-timers, a site-wide outage, an
+accidental do-not-disturb hour, heavy meeting schedules) must not be flagged.
+
+\b
+Output in --out:
+  canonical       calls, offers, agent_states, surveys, schedules, reps (.csv or .parquet)
+  asterisk        queue_log, Master.csv (CDR), surveys.csv, schedules.csv, reps.csv
+  amazon-connect  contact_records.jsonl, agent_events.jsonl, schedules.csv, reps.csv
+and truth.json: each rep's role (honest / avoider / confounder) and behaviours.
+
+\b
+Examples:
+  cadet simulate --reps 50 --days 7 --out ./sim
+  cadet simulate --reps 1000 --days 30 --format asterisk --out ./big --seed 7
+"""
+)
+@click.option("--reps", type=click.IntRange(1, 20000), default=100, show_default=True, help="Number of reps (agents) in the center.")
+@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True, help="Calendar days to simulate, from simulation.start_date (Sundays are closed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same center.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="canonical", show_default=True, help="Which platform's log format to write.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder [default: <home>/simulated/<format>].")
+@click.option("--file-format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True, help="Canonical format only: CSV for people, Parquet for speed.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes for routing (one week each) [default: all cores].")
+@click.option("--quiet", is_flag=True, help="No progress bars; print only the summary.")
+@click.pass_obj
+def simulate(obj: Context, reps, days, seed, fmt, out, file_format, workers, quiet):
+    out = out or obj.home / "simulated" / fmt
+    center, paths, elapsed = run_simulation(obj, reps, days, seed, fmt, out, file_format, workers, quiet)
+    roles = {}
+    for rep in center.truth["reps"]:
+        roles[rep["role"]] = roles.get(rep["role"], 0) + 1
+    click.echo(f"simulated {reps} reps x {days} days (seed {seed}) in {elapsed:.1f} s")
+    click.echo(
+        "  " + ", ".join(f"{name}: {center.tables[name].num_rows:,} rows" for name in ("calls", "offers", "agent_states", "surveys"))
+    )
+    click.echo(f"  {center.events:,} activity events ({center.events / elapsed:,.0f} events/s)")
+    click.echo("  reps: " + ", ".join(f"{k} {v}" for k, v in sorted(roles.items())))
+    click.echo(f"wrote {len(paths)} files to {out}")
+
+
+@cli.command(
+    help="""Simulate a center and show what cadet sees in it.
+
+\b
+Runs end to end on the embedded defaults: simulates about 100 reps over two
+weeks with every avoidance behaviour and every confounder present, writes the
+canonical files under <home>/demo, and prints the center's service levels and
+each role's KPIs next to the truth.
+"""
+)
+@click.option("--reps", type=click.IntRange(10, 2000), default=100, show_default=True, help="Reps in the demo center.")
+@click.option("--days", type=click.IntRange(7, 90), default=14, show_default=True, help="Days to simulate.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.pass_obj
+def demo(obj: Context, reps, days, seed):
+    import pandas as pd
+
+    from features.kpis import center_kpis, rep_kpis
+
+    out = obj.home / "demo" / "input"
+    center, paths, elapsed = run_simulation(obj, reps, days, seed, "canonical", out, "csv", None, False)
+    t = {name: table.to_pandas() for name, table in center.tables.items()}
+    service = center_kpis(t["calls"], t["surveys"])
+    click.echo(f"\nSimulated {reps} reps over {days} days in {elapsed:.1f} s -> {out}")
+    click.echo(
+        f"Center: {service['offered_calls']:,.0f} queued calls, abandonment {service['abandonment_rate']:.1%}, "
+        f"ASA {service['asa_seconds']:.0f} s, service level (20 s) {service['service_level_20s']:.0%}, "
+        f"AHT {service['aht_seconds']:.0f} s, CSAT {service['csat']:.2f}/5"
+    )
+    kpis = rep_kpis(t["calls"], t["offers"], t["surveys"])
+    truth = pd.DataFrame(center.truth["reps"]).set_index("rep_id")
+    kpis = kpis.join(truth[["role", "confounder", "behaviours"]])
+    kpis["who"] = kpis["role"].where(kpis["role"] != "confounder", "confounder: " + kpis["confounder"].fillna(""))
+    columns = ["answer_rate", "aht_seconds", "hold_seconds", "wrapup_seconds", "transfer_rate", "short_call_rate", "csat"]
+    by_role = kpis.groupby("who")[columns].mean()
+    by_role.insert(0, "reps", kpis.groupby("who").size())
+    _print_frame("Mean KPIs by role (truth from truth.json)", by_role)
+    avoiders = kpis[kpis["role"] == "avoider"].copy()
+    avoiders["behaviours"] = avoiders["behaviours"].map(", ".join)
+    _print_frame(
+        "Injected avoiders",
+        avoiders[["behaviours", *columns]],
+    )
+    click.echo(
+        "\nDetection (ingest -> features -> rules + isolation forest -> scored report) is being built "
+        "(issues 3-6); this demo will run it end to end as each stage lands.\n"
+        f"Files: {out}  (truth: {out / 'truth.json'})"
+    )
+
+
+def _print_frame(title, frame) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column(frame.index.name or "")
+    for column in frame.columns:
+        table.add_column(column, justify="right")
+    for index, *row in frame.itertuples():
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                cells.append("n/a" if value != value else (f"{value:.3f}" if abs(value) < 10 else f"{value:.0f}"))
+            else:
+                cells.append(str(value))
+        table.add_row(str(index), *cells)
+    Console(width=160).print(table)
+
+
+def _not_built(name: str, issue: int, what: str):
+    @click.pass_obj
+    def command(obj: Context, **_: object) -> None:
+        click.echo(
+            f"cadet {name}: not built yet. {what} It arrives with issue {issue}; "
+            "until then use `cadet simulate` and `cadet demo`.",
+            err=True,
+        )
+        sys.exit(2)
+
+    command.__name__ = name
+    return command
+
+
+for _name, _issue, _what in (
+    ("ingest", 3, "It will read Asterisk, Amazon Connect or canonical logs into the Parquet lake under --home."),
+    ("features", 4, "It will compute per-rep daily and weekly features from the lake."),
+    ("train", 5, "It will train the isolation-forest model and register it in MLflow."),
+    ("score", 5, "It will score reps with the champion model and the rules."),
+    ("report", 6, "It will write the analyst's HTML report next to scores.parquet."),
+    ("run", 5, "It will run ingest, features, train, score and report as one Prefect flow."),
+):
+    cli.command(
+        name=_name,
+        help=f"(Not built yet: issue {_issue}.) {_what}",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )(click.argument("args", nargs=-1, type=click.UNPROCESSED)(_not_built(_name, _issue, _what)))
+
+
+def main() -> None:
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    cli(prog_name="cadet")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""cadet settings: one pydantic model per section, loaded from YAML.
+
+Every value has a default that works, so cadet runs with no file at all;
+`configs/cadet.yaml` spells the same defaults out for people to copy and edit.
+An invalid file is rejected with the dotted key and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+BEHAVIOUR_CODES: tuple[str, ...] = (
+    "missed_calls",
+    "early_hangup",
+    "long_hold",
+    "quick_transfer",
+    "premature_escalation",
+    "self_service_push",
+    "excessive_breaks",
+    "tech_excuse",
+    "personal_calls",
+    "lingering",
+    "excessive_wrapup",
+    "status_gaming",
+    "cherry_picking",
+)
+
+CONFOUNDER_TYPES: tuple[str, ...] = (
+    "harder_queue",
+    "new_hire",
+    "part_time",
+    "dnd_accident",
+    "heavy_meetings",
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(Section):
+    """The contact center's site: its name and the zone its clocks run in."""
+
+    name: str = "main"
+    timezone: str = Field("UTC", description="IANA zone of the site, used for opening hours and peak hours")
+    allotted_wrapup_seconds: int = Field(60, ge=0, description="after-call work each call is allowed")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from exc
+        return value
+
+
+class QueueConfig(Section):
+    """One queue (skill) of the simulated center."""
+
+    name: str
+    tier: Literal[1, 2] = 1
+    share_of_reps: float = Field(gt=0, le=1, description="share of reps whose primary queue this is")
+    mean_talk_seconds: float = Field(gt=0)
+    direct_volume_factor: float = Field(1.0, ge=0, description="inbound calls relative to staffing; tier 2 gets fewer direct calls")
+
+
+def _default_queues() -> list[QueueConfig]:
+    return [
+        QueueConfig(name="general", share_of_reps=0.45, mean_talk_seconds=240),
+        QueueConfig(name="billing", share_of_reps=0.25, mean_talk_seconds=300),
+        QueueConfig(name="tech", share_of_reps=0.18, mean_talk_seconds=480),
+        QueueConfig(name="tier2", tier=2, share_of_reps=0.12, mean_talk_seconds=540, direct_volume_factor=0.35),
+    ]
+
+
+class AvoidanceConfig(Section):
+    """Which reps avoid calls in the simulation, and how hard."""
+
+    share: float = Field(0.12, ge=0, le=1, description="share of reps injected with one or two avoidance behaviours")
+    behaviours: list[str] = Field(default_factory=lambda: list(BEHAVIOUR_CODES))
+    intensity: float = Field(1.0, gt=0, le=3, description="1.0 = realistic; lower is subtler, higher is blatant")
+    max_behaviours_per_rep: int = Field(2, ge=1, le=3)
+
+    @field_validator("behaviours")
+    @classmethod
+    def _known_behaviours(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(BEHAVIOUR_CODES))
+        if unknown:
+            raise ValueError(f"unknown behaviour code(s) {unknown}; known: {list(BEHAVIOUR_CODES)}")
+        if not value:
+            raise ValueError("list at least one behaviour code")
+        return value
+
+
+class ConfounderConfig(Section):
+    """Legitimate reasons for odd-looking numbers that cadet must not flag."""
+
+    new_hire_share: float = Field(0.06, ge=0, le=1)
+    new_hire_tenure_days: int = Field(45, ge=1, description="a rep hired this recently is a new hire on the first day")
+    part_time_share: float = Field(0.12, ge=0, le=1)
+    heavy_meetings_share: float = Field(0.04, ge=0, le=1, description="team leads and trainers with daily meetings")
+    dnd_accident_share: float = Field(0.04, ge=0, le=1, description="reps with one accidental do-not-disturb hour")
+    outages_per_30_days: float = Field(1.0, ge=0, description="site-wide outages when every rep pauses")
+
+
+class SimulationConfig(Section):
+    """The simulated contact center (`cadet simulate`)."""
+
+    start_date: dt.date = dt.date(2026, 1, 5)
+    queues: list[QueueConfig] = Field(default_factory=_default_queues)
+    target_occupancy: float = Field(0.78, gt=0.1, lt=1.0, description="share of logged-in time spent on calls")
+    ring_timeout_seconds: int = Field(15, ge=5, le=120)
+    mean_patience_seconds: float = Field(150, gt=0)
+    ivr_self_service_share: float = Field(0.10, ge=0, lt=1)
+    ivr_hangup_share: float = Field(0.04, ge=0, lt=1, description="callers who hang up after the IVR menu")
+    survey_share: float = Field(0.2, ge=0, le=1, description="share of answered calls with a post-call survey")
+    repeat_caller_share: float = Field(0.25, ge=0, lt=1, description="share of calls from callers seen in the last 2 days")
+    callback_probability: float = Field(0.6, ge=0, le=1, description="chance an unresolved caller calls back")
+    avoidance: AvoidanceConfig = Field(default_factory=AvoidanceConfig)
+    confounders: ConfounderConfig = Field(default_factory=ConfounderConfig)
+
+    @model_validator(mode="after")
+    def _queues_make_sense(self) -> "SimulationConfig":
+        names = [q.name for q in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"queue names must be unique, got {names}")
+        if not any(q.tier == 1 for q in self.queues):
+            raise ValueError("at least one tier-1 queue is needed")
+        if sum(q.share_of_reps for q in self.queues) <= 0:
+            raise ValueError("queue share_of_reps must add up to more than 0")
+        return self
+
+
+class CadetConfig(Section):
+    """All of cadet's settings."""
+
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+
+
+class ConfigError(ValueError):
+    """A settings file that cannot be used; the message names the file, key and reason."""
+
+
+def load_config(path: Path | str | None) -> CadetConfig:
+    """Read a YAML settings file; with no path, the built-in defaults."""
+    if path is None:
+        return CadetConfig()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file ({exc.strerror})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top, got {type(raw).__name__}")
+    try:
+        return CadetConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            reason = err["msg"]
+            if err["type"] == "extra_forbidden":
+                reason = "unknown key (check the spelling against configs/cadet.yaml)"
+            problems.append(f"  {key}: {reason}")
+        raise ConfigError(f"{path}: invalid settings\n" + "\n".join(problems)) from exc
+
+
+def config_as_yaml(config: CadetConfig) -> str:
+    """The settings as YAML, in the same shape `load_config` reads."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
