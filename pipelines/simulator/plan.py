@@ -287,7 +287,9 @@ def build_plan(reps: Reps, cfg: SimulationConfig, n_days: int, timezone: str, rn
     # Outbound numbers: customers are callers (index < n_callers); personal numbers
     # are encoded as -(rep * 8 + k) - 2 so that they never collide with a customer.
     owner, at, length = outbound_owner_customer
-    add_block(owner, at, length, -1, False, kind=BLOCK_OUTBOUND, number=rng.integers(0, max(n_callers, 1), len(owner)))
+    # Honest outbound calls go back to people who called in (callbacks to customers).
+    called_in = a_caller[rng.integers(0, len(a_caller), len(owner))] if len(a_caller) else np.zeros(len(owner), np.int64)
+    add_block(owner, at, length, -1, False, kind=BLOCK_OUTBOUND, number=called_in)
     personal_slot = rng.integers(0, 3, len(owner_p))
     add_block(
         owner_p, at_p, length_p, -1, False, kind=BLOCK_OUTBOUND,

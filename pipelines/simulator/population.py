@@ -166,7 +166,7 @@ def _habits(reps: Reps, rng: np.random.Generator, allotted_wrapup: float = 60.0)
     n = len(reps)
     lognorm = lambda sigma: rng.lognormal(0.0, sigma, n)  # noqa: E731
     p = {
-        "talk_mult": lognorm(0.12),
+        "talk_mult": lognorm(0.10),
         "p_hold": np.clip(rng.normal(0.18, 0.04, n), 0.05, 0.35),
         "hold_mean": 45.0 * lognorm(0.2),
         "wrap_mean": 0.67 * allotted_wrapup * lognorm(0.2),  # most reps finish inside the allowance
@@ -191,7 +191,7 @@ def _habits(reps: Reps, rng: np.random.Generator, allotted_wrapup: float = 60.0)
         "outbound_per_day": rng.uniform(0.3, 2.0, n),
     }
     for rep in range(n):
-        if reps.confounder[rep] == "new_hire" or (reps.role[rep] == "avoider" and rng.random() < 0.05):
+        if reps.confounder[rep] == "new_hire":
             p["talk_mult"][rep] *= 1.3
             p["p_hold"][rep] *= 1.4
             p["hold_mean"][rep] *= 1.2
@@ -230,8 +230,8 @@ def _inject(p: dict[str, np.ndarray], rep: int, code: str, i: float) -> None:
     elif code == "personal_calls":
         p["personal_calls_per_day"][rep] = 4.0 * i
     elif code == "lingering":
-        p["p_linger"][rep] = min(0.9, 0.5 * i)
-        p["linger_mult"][rep] = 1.8
+        p["p_linger"][rep] = min(0.9, 0.7 * i)
+        p["linger_mult"][rep] = 2.0
     elif code == "excessive_wrapup":
         p["wrap_mean"][rep] *= 1.0 + 2.5 * i
     elif code == "status_gaming":

@@ -117,14 +117,17 @@ def assemble_tables(
     out_numbers = np.where(
         number >= 0, customer_numbers(np.maximum(number, 0)), personal_numbers(np.minimum(number, -2))
     )
+    # The rep's outbound block covers dialling, the conversation and its wrap-up.
+    out_answered = np.minimum(R["out_start"] + ring, R["out_end"] - 2)
+    out_ended = np.maximum(R["out_end"] - rng.integers(5, 40, n_out), out_answered + 1)
     out_calls = {
-        "started": R["out_start"], "enqueued": np.full(n_out, -1), "answered": R["out_start"] + ring,
-        "ended": np.maximum(R["out_end"], R["out_start"] + ring + 1), "rep": R["out_rep"],
+        "started": R["out_start"], "enqueued": np.full(n_out, -1), "answered": out_answered,
+        "ended": out_ended, "rep": R["out_rep"],
         "queue": np.full(n_out, -1), "number": out_numbers,
         "outcome": np.full(n_out, "answered", dtype=object),
         "by": np.where(rng.random(n_out) < 0.5, "agent", "caller").astype(object),
         "hold": np.zeros(n_out, dtype=np.int64), "holds": np.zeros(n_out, dtype=np.int64),
-        "wrap": rng.integers(5, 40, n_out), "xfer": np.full(n_out, None, dtype=object),
+        "wrap": R["out_end"] - out_ended, "xfer": np.full(n_out, None, dtype=object),
         "xfer_to": np.full(n_out, None, dtype=object), "on_hold": np.zeros(n_out, dtype=np.int64),
         "direction": np.full(n_out, "outbound", dtype=object),
     }

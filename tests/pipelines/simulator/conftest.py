@@ -1,0 +1,28 @@
+import pandas as pd
+import pytest
+
+from pipelines.config import CadetConfig, SiteConfig
+from pipelines.simulator import simulate
+
+
+@pytest.fixture(scope="session")
+def center():
+    """A center big enough that every behaviour code and confounder is present."""
+    return simulate(CadetConfig(), n_reps=120, n_days=14, seed=3, workers=1)
+
+
+@pytest.fixture(scope="session")
+def frames(center):
+    return {name: table.to_pandas() for name, table in center.tables.items()}
+
+
+@pytest.fixture(scope="session")
+def truth_frame(center):
+    return pd.DataFrame(center.truth["reps"]).set_index("rep_id")
+
+
+@pytest.fixture(scope="session")
+def small_center_chicago():
+    """A small center in a zone with a UTC offset, for the platform writers."""
+    config = CadetConfig(site=SiteConfig(timezone="America/Chicago"))
+    return simulate(config, n_reps=24, n_days=8, seed=5, workers=1)

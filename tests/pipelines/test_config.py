@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import CadetConfig, ConfigError, config_as_yaml, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_file_means_working_defaults():
+    config = load_config(None)
+    assert config == CadetConfig()
+    assert config.site.timezone == "UTC"
+    assert {q.name for q in config.simulation.queues} >= {"general", "tier2"}
+
+
+def test_shipped_settings_file_spells_out_exactly_the_defaults():
+    assert load_config(ROOT / "configs" / "cadet.yaml") == CadetConfig()
+
+
+def test_partial_file_overrides_only_what_it_names(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("site:\n  timezone: Europe/Paris\nsimulation:\n  avoidance:\n    intensity: 0.5\n")
+    config = load_config(path)
+    assert config.site.timezone == "Europe/Paris"
+    assert config.simulation.avoidance.intensity == 0.5
+    assert config.simulation.ring_timeout_seconds == CadetConfig().simulation.ring_timeout_seconds
+
+
+def test_round_trip_through_yaml(tmp_path):
+    path = tmp_path / "all.yaml"
+    path.write_text(config_as_yaml(CadetConfig()))
+    assert load_config(path) == CadetConfig()
+
+
+@pytest.mark.parametrize(
+    "text, key, reason",
+    [
+        ("site:\n  timezone: Mars/Olympus\n", "site.timezone", "unknown time zone"),
+        ("simulation:\n  ring_timeout_seconds: 2\n", "simulation.ring_timeout_seconds", "greater than or equal to 5"),
+        ("simulation:\n  avoidance:\n    behaviours: [napping]\n", "simulation.avoidance.behaviours", "unknown behaviour code"),
+        ("site:\n  time_zone: UTC\n", "site.time_zone", "unknown key"),
+        ("simulation:\n  queues:\n  - name: a\n    share_of_reps: 1\n    mean_talk_seconds: 10\n    tier: 2\n", "simulation", "tier-1 queue"),
+    ],
+)
+def test_invalid_file_names_the_key_and_the_reason(tmp_path, text, key, reason):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message and key in message and reason in message
+
+
+def test_every_error_is_reported_at_once(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("site:\n  timezone: Nowhere/Else\nsimulation:\n  survey_share: 2\n")
+    message = str(pytest.raises(ConfigError, load_config, path).value)
+    assert "site.timezone" in message and "simulation.survey_share" in message
+
+
+def test_unreadable_and_non_yaml_files_are_explained(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("site: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(listed)
