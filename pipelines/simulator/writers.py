@@ -112,6 +112,7 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     callid_of = dict(zip(calls["call_id"].to_pylist(), callid))
 
     rows: list[tuple[np.ndarray, np.ndarray, pa.Array]] = []  # (epoch, order, line)
+    single: tuple[list, list, list] = ([], [], [])  # presence and system lines, one by one
 
     def emit(epoch, order, fields):
         epoch = np.asarray(epoch, dtype=np.int64)
@@ -188,29 +189,31 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     outages = [(_to_epoch(o["start"]), _to_epoch(o["end"])) for o in truth.get("outages", [])]
     for i in np.flatnonzero(session_start):
         for queue in skills[s_rep[i]]:
-            rows_single(rows, s_start[i], 0, ["NONE", queue, s_agent[i], "ADDMEMBER", ""])
+            rows_single(single, s_start[i], 0, ["NONE", queue, s_agent[i], "ADDMEMBER", ""])
     for i in np.flatnonzero(session_end):
         for queue in skills[s_rep[i]]:
-            rows_single(rows, s_end[i], 6, ["NONE", queue, s_agent[i], "REMOVEMEMBER", ""])
+            rows_single(single, s_end[i], 6, ["NONE", queue, s_agent[i], "REMOVEMEMBER", ""])
     paused = np.flatnonzero(s_state == "paused")
     for i in paused:
         site_wide = s_reason[i] == "Technical" and any(o0 <= s_start[i] <= o0 + 120 and s_end[i] == o1 for o0, o1 in outages)
         if site_wide:
-            rows_single(rows, s_start[i], 5, ["NONE", "NONE", s_agent[i], "PAUSEALL", s_reason[i]])
-            rows_single(rows, s_end[i], 0, ["NONE", "NONE", s_agent[i], "UNPAUSEALL", ""])
+            rows_single(single, s_start[i], 5, ["NONE", "NONE", s_agent[i], "PAUSEALL", s_reason[i]])
+            rows_single(single, s_end[i], 0, ["NONE", "NONE", s_agent[i], "UNPAUSEALL", ""])
         else:
             for queue in skills[s_rep[i]]:
-                rows_single(rows, s_start[i], 5, ["NONE", queue, s_agent[i], "PAUSE", s_reason[i]])
-                rows_single(rows, s_end[i], 0, ["NONE", queue, s_agent[i], "UNPAUSE", ""])
+                rows_single(single, s_start[i], 5, ["NONE", queue, s_agent[i], "PAUSE", s_reason[i]])
+                rows_single(single, s_end[i], 0, ["NONE", queue, s_agent[i], "UNPAUSE", ""])
     days = sorted({int(e) // 86400 for e in enq}) if n else []
     for day in days:
-        rows_single(rows, day * 86400 + 3 * 3600, 0, ["NONE", "NONE", "NONE", "QUEUESTART", ""])
+        rows_single(single, day * 86400 + 3 * 3600, 0, ["NONE", "NONE", "NONE", "QUEUESTART", ""])
 
+    rows.append((np.asarray(single[0], dtype=np.int64), np.asarray(single[1], dtype=np.int8), pa.array(single[2], pa.string())))
     epoch = np.concatenate([r[0] for r in rows])
     order = np.concatenate([r[1] for r in rows])
     lines = pa.chunked_array([r[2] for r in rows]).combine_chunks() if rows else pa.array([], pa.string())
     idx = np.lexsort((np.arange(len(epoch)), order, epoch))
-    text = lines.take(pa.array(idx)).to_pylist()
+    ordered = lines.take(pa.array(idx))
+    text = (line for start in range(0, len(ordered), 200_000) for line in ordered.slice(start, 200_000).to_pylist())
     paths = [write_lines_atomic(out / "queue_log", text)]
     paths.append(_write_cdr(calls, callid, agent_of, out / "Master.csv", timezone))
     surveys = tables["surveys"]
@@ -222,9 +225,11 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     return paths
 
 
-def rows_single(rows, epoch, order, fields):
+def rows_single(single: tuple[list, list, list], epoch, order, fields) -> None:
     """One queue_log line (presence and system events are few, so no vectorising needed)."""
-    rows.append((np.array([epoch], dtype=np.int64), np.array([order], dtype=np.int8), pa.array(["|".join([str(int(epoch))] + [str(f) for f in fields])])))
+    single[0].append(int(epoch))
+    single[1].append(order)
+    single[2].append("|".join([str(int(epoch))] + [str(f) for f in fields]))
 
 
 def _to_epoch(text: str) -> int:
@@ -236,51 +241,57 @@ def _with_ids(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return table.set_column(table.column_names.index("rep_id"), "rep_id", ids)
 
 
-def _local(epochs: np.ndarray, timezone: str) -> np.ndarray:
+def _local(epochs: np.ndarray, timezone: str) -> list[str]:
     """Asterisk's cdr_csv writes the PBX's local wall-clock time (usegmtime=no)."""
     zone = ZoneInfo(timezone)
     ts = pa.array(np.asarray(epochs, dtype=np.int64), mask=np.asarray(epochs) < 0).cast(pa.timestamp("s", tz="UTC"))
     local = pc.local_timestamp(pc.cast(ts, pa.timestamp("s", tz=zone.key)))
-    return np.asarray(pc.fill_null(pc.strftime(local, format="%Y-%m-%d %H:%M:%S"), "").to_pylist(), dtype=object)
+    return pc.fill_null(pc.strftime(local, format="%Y-%m-%d %H:%M:%S"), "").to_pylist()
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _write_cdr(calls: pa.Table, callid: np.ndarray, agent_of: dict[str, str], path: Path, timezone: str) -> Path:
-    """Master.csv: one CDR per call (first leg of each channel) in cdr_csv's column order."""
-    parent_valid = np.asarray(calls["parent_call_id"].is_valid().to_numpy(zero_copy_only=False))
-    keep = ~parent_valid
+    """Master.csv: one CDR per call (first leg of each channel) in cdr_csv's column order.
+
+    accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata,
+    start, answer, end, duration, billsec, disposition, amaflags, uniqueid, userfield;
+    every field quoted except duration and billsec, as cdr_csv writes them.
+    """
+    keep = ~np.asarray(calls["parent_call_id"].is_valid().to_numpy(zero_copy_only=False))
     c = calls.filter(pa.array(keep))
-    ids = callid[keep]
-    n = c.num_rows
-    direction = _str(c["direction"])
-    number = np.array([x.lstrip("+") for x in c["remote_number"].to_pylist()], dtype=object)
-    rep = c["rep_id"].to_pylist()
-    ext = np.array([agent_of[r].split("/", 1)[1] if r is not None else "" for r in rep], dtype=object)
+    ids = callid[keep].tolist()
     start, answer, end = _epoch(c["started_at"]), _epoch(c["answered_at"]), _epoch(c["ended_at"])
-    outbound = direction == "outbound"
-    queue = np.array([x or "" for x in c["queue"].to_pylist()], dtype=object)
-    outcome = _str(c["outcome"])
-    src = np.where(outbound, ext, number)
-    dst = np.where(outbound, number, "s")
-    dcontext = np.where(outbound, "from-internal", "ivr-main")
-    clid = np.where(outbound, np.char.add(np.char.add('"Agent ', ext.astype(str)), np.char.add('" <', np.char.add(ext.astype(str), ">"))).astype(object), np.char.add(np.char.add('"" <', number.astype(str)), ">").astype(object))
-    channel = np.where(outbound, np.char.add("PJSIP/", ext.astype(str)).astype(object), "PJSIP/trunk")
-    channel = np.char.add(np.char.add(channel.astype(str), "-"), np.char.zfill(np.arange(n).astype(str), 8)).astype(object)
-    dstchannel = np.where(outbound, "PJSIP/trunk", np.where(ext != "", np.char.add("PJSIP/", ext.astype(str)).astype(object), ""))
-    lastapp = np.where(outbound, "Dial", np.where(outcome == "ivr_self_service", "Playback", np.where(outcome == "ivr_abandoned", "BackGround", "Queue")))
-    lastdata = np.where(outbound, np.char.add(np.char.add("PJSIP/", number.astype(str)), "@trunk,60").astype(object), np.where(lastapp == "Queue", queue, "ivr-menu"))
+    outbound = (np.asarray(c["direction"].to_pylist(), dtype=object) == "outbound")
     # The IVR answers every inbound call at once; an outbound call is answered when the callee picks up.
     answer = np.where(outbound, answer, start)
-    disposition = np.where(answer >= 0, "ANSWERED", "NO ANSWER").astype(object)
-    billsec = np.where(answer >= 0, end - answer, 0)
-    quote = lambda xs: np.char.add(np.char.add('"', np.char.replace(np.asarray(xs, dtype=str), '"', '""')), '"').astype(object)  # noqa: E731
-    fields = [
-        quote(np.full(n, "")), quote(src), quote(dst), quote(dcontext), quote(clid), quote(channel), quote(dstchannel),
-        quote(lastapp), quote(lastdata), quote(_local(start, timezone)), quote(_local(answer, timezone)),
-        quote(_local(end, timezone)), _ints(end - start), _ints(billsec), quote(disposition),
-        quote(np.full(n, "DOCUMENTATION")), quote(ids), quote(np.full(n, "")),
-    ]
-    lines = _join(fields, ",").to_pylist()
-    return write_lines_atomic(path, lines)
+    start_l, answer_l, end_l = _local(start, timezone), _local(answer, timezone), _local(end, timezone)
+    duration, billsec = (end - start).tolist(), np.where(answer >= 0, end - answer, 0).tolist()
+    rows = zip(
+        outbound.tolist(), c["remote_number"].to_pylist(), c["rep_id"].to_pylist(), c["queue"].to_pylist(),
+        c["outcome"].to_pylist(), start_l, answer_l, end_l, duration, billsec, ids,
+    )
+
+    def lines():
+        for n, (out_call, number, rep, queue, outcome, s_l, a_l, e_l, dur, bill, uid) in enumerate(rows):
+            digits = number.lstrip("+")
+            ext = agent_of[rep].split("/", 1)[1] if rep is not None else ""
+            if out_call:
+                fields = (ext, digits, "from-internal", f'"Agent {ext}" <{ext}>', f"PJSIP/{ext}-{n:08x}", "PJSIP/trunk",
+                          "Dial", f"PJSIP/{digits}@trunk,60")
+            else:
+                app = "Queue" if queue is not None else ("Playback" if outcome == "ivr_self_service" else "BackGround")
+                fields = (digits, "s", "ivr-main", f'"" <{digits}>', f"PJSIP/trunk-{n:08x}",
+                          f"PJSIP/{ext}" if ext else "", app, queue or "ivr-menu")
+            disposition = "ANSWERED" if a_l else "NO ANSWER"
+            yield ",".join(
+                [_q(""), *(_q(f) for f in fields), _q(s_l), _q(a_l), _q(e_l), str(dur), str(bill), _q(disposition),
+                 _q("DOCUMENTATION"), _q(uid), _q("")]
+            )
+
+    return write_lines_atomic(path, lines())
 
 
 # --------------------------------------------------------------------------- Amazon Connect
@@ -483,24 +494,26 @@ def _write_agent_events(calls, offers, states, contact_id, index_of, user_of, pr
     events.sort(key=lambda e: (e[2], e[0], e[1]))
 
     # Snapshots carry the current status; heartbeats fill silences of 120 s or more.
-    lines: list[str] = []
     ids = _uuids(seed, len(events) * 2 + 1, 3)
-    k = 0
-    current_status: dict[str, tuple[str, int]] = {}
-    prev_rep, prev_t = None, None
-    for epoch, _, rep, etype, status, contact_json in events:
-        if rep == prev_rep and prev_t is not None and current_status.get(rep, ("Offline", 0))[0] != "Offline":
-            beat = prev_t + 120
-            while beat < epoch:
-                lines.append(_agent_event(ids[k % len(ids)], beat, "HEART_BEAT", rep, current_status[rep], None, user_of, profile_of))
-                k += 1
-                beat += 120
-        if status is not None:
-            current_status[rep] = (status, epoch)
-        lines.append(_agent_event(ids[k % len(ids)], epoch, etype, rep, current_status.get(rep, ("Offline", epoch)), contact_json, user_of, profile_of))
-        k += 1
-        prev_rep, prev_t = rep, epoch
-    return write_lines_atomic(path, lines)
+
+    def lines():
+        k = 0
+        current_status: dict[str, tuple[str, int]] = {}
+        prev_rep, prev_t = None, None
+        for epoch, _, rep, etype, status, contact_json in events:
+            if rep == prev_rep and prev_t is not None and current_status.get(rep, ("Offline", 0))[0] != "Offline":
+                beat = prev_t + 120
+                while beat < epoch:
+                    yield _agent_event(ids[k % len(ids)], beat, "HEART_BEAT", rep, current_status[rep], None, user_of, profile_of)
+                    k += 1
+                    beat += 120
+            if status is not None:
+                current_status[rep] = (status, epoch)
+            yield _agent_event(ids[k % len(ids)], epoch, etype, rep, current_status.get(rep, ("Offline", epoch)), contact_json, user_of, profile_of)
+            k += 1
+            prev_rep, prev_t = rep, epoch
+
+    return write_lines_atomic(path, lines())
 
 
 def _agent_event(event_id, epoch, etype, rep, status, contact_json, user_of, profile_of) -> str:
