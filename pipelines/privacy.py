@@ -1,0 +1,89 @@
+"""Caller numbers become keyed pseudonyms at ingest and nowhere else appear.
+
+A keyed BLAKE2b hash (8 bytes, stored as int64) links repeat callers without
+revealing them: the same number under the same key always gives the same
+pseudonym, and without the key a pseudonym cannot be reversed by hashing a
+phone book.  Each distinct number is hashed once and joined back, so the cost
+follows the number of callers, not the number of calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+KEY_ENV = "CADET_PSEUDONYM_KEY"
+KEY_FILE = Path("secrets") / "pseudonym.key"
+
+log = logging.getLogger("cadet.privacy")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+class PseudonymKeyError(ValueError):
+    """The pseudonymisation key is unusable; the message says how to fix it."""
+
+
+def load_key(home: Path) -> bytes:
+    """The key from $CADET_PSEUDONYM_KEY, else `<home>/secrets/pseudonym.key`, created on first use.
+
+    Keep the key file out of backups of the lake and out of version control:
+    whoever holds it can test whether a given number called.  Losing it breaks
+    the link between old and new pseudonyms of the same caller.
+    """
+    text = os.environ.get(KEY_ENV)
+    if text is not None:
+        key = text.strip().encode("utf-8")
+        if len(key) < 16:
+            raise PseudonymKeyError(f"${KEY_ENV} is too short: use at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return key[:64]
+    path = Path(home) / KEY_FILE
+    if path.exists():
+        key = path.read_text(encoding="utf-8").strip().encode("utf-8")
+        if len(key) < 16:
+            raise PseudonymKeyError(f"{path}: key is too short; delete the file to create a new one (old pseudonyms will no longer match)")
+        return key[:64]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    log.warning(
+        "created a new pseudonymisation key at %s; keep it safe and out of the lake's backups, "
+        "or set $%s to manage it yourself",
+        path,
+        KEY_ENV,
+    )
+    return key.encode("utf-8")
+
+
+def normalise_number(number: str) -> str:
+    """Digits only, so '+1 (312) 555-0100' and '13125550100' are the same caller."""
+    return _NOT_DIGIT.sub("", number)
+
+
+def _pseudonym(number: str, key: bytes) -> int:
+    digest = hashlib.blake2b(normalise_number(number).encode("ascii"), digest_size=8, key=key).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def pseudonymise(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
+    """int64 pseudonyms for a string column of phone numbers; null stays null."""
+    if isinstance(numbers, pa.ChunkedArray):
+        numbers = numbers.combine_chunks()
+    encoded = pc.dictionary_encode(numbers)
+    distinct = encoded.dictionary.to_pylist()
+    keys = np.fromiter((_pseudonym(n, key) for n in distinct), dtype=np.int64, count=len(distinct))
+    indices = encoded.indices
+    mask = np.asarray(indices.is_null().to_numpy(zero_copy_only=False))
+    filled = np.asarray(pc.fill_null(indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = keys[filled] if len(keys) else np.zeros(len(filled), dtype=np.int64)
+    return pa.array(values, type=pa.int64(), mask=mask)

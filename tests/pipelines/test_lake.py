@@ -1,0 +1,65 @@
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from pipelines.lake import Lake
+
+
+def _calls(ids, stamps):
+    return pa.table({
+        "call_id": pa.array(ids, pa.string()),
+        "ended_at": pa.array(stamps, pa.timestamp("s", tz="UTC")),
+    })
+
+
+T = [dt.datetime(2026, 1, 5, 23, 59, 59, tzinfo=dt.timezone.utc), dt.datetime(2026, 1, 6, 0, 0, 1, tzinfo=dt.timezone.utc)]
+
+
+def test_rows_land_in_their_utc_day(tmp_path):
+    lake = Lake(tmp_path)
+    written = lake.write("calls", _calls(["a", "b", "c"], [T[0], T[1], T[1]]), "ended_at")
+    assert written == {dt.date(2026, 1, 5): 1, dt.date(2026, 1, 6): 2}
+    assert lake.days("calls") == [dt.date(2026, 1, 5), dt.date(2026, 1, 6)]
+    assert sorted(lake.read("calls")["call_id"].to_pylist()) == ["a", "b", "c"]
+    assert lake.read("calls", start=dt.date(2026, 1, 6))["call_id"].to_pylist() == ["b", "c"]
+
+
+def test_rewriting_a_day_replaces_it_and_never_doubles_it(tmp_path):
+    lake = Lake(tmp_path)
+    rows = _calls(["a", "b"], [T[0], T[1]])
+    lake.write("calls", rows, "ended_at")
+    lake.write("calls", rows, "ended_at")
+    assert lake.read("calls").num_rows == 2
+    lake.write("calls", _calls(["b2"], [T[1]]), "ended_at")
+    assert sorted(lake.read("calls")["call_id"].to_pylist()) == ["a", "b2"]
+
+
+def test_a_write_killed_midway_leaves_the_old_day_visible_and_no_partial_file(tmp_path, monkeypatch):
+    lake = Lake(tmp_path)
+    lake.write("calls", _calls(["old"], [T[0]]), "ended_at")
+    import pyarrow.parquet as pq
+
+    real_write = pq.write_table
+
+    def dies_halfway(table, where, **kwargs):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half a file")
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(pq, "write_table", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        lake.write("calls", _calls(["new"], [T[0]]), "ended_at")
+    monkeypatch.setattr(pq, "write_table", real_write)
+    assert lake.read("calls")["call_id"].to_pylist() == ["old"]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "part.parquet"]
+
+
+def test_rows_without_a_day_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="empty values"):
+        Lake(tmp_path).write("calls", _calls(["a"], [None]), "ended_at")
+
+
+def test_empty_lake_reads_as_empty(tmp_path):
+    assert Lake(tmp_path).read("calls").num_rows == 0
+    assert Lake(tmp_path).days("calls") == []

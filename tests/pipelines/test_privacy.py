@@ -1,0 +1,53 @@
+import os
+import stat
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.privacy import KEY_ENV, PseudonymKeyError, load_key, normalise_number, pseudonymise
+
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def test_same_number_same_key_same_pseudonym_and_formatting_does_not_matter():
+    keys = pseudonymise(pa.array(["+1 (312) 555-0100", "13125550100", "+13125550199", None]), KEY).to_pylist()
+    assert keys[0] == keys[1]
+    assert keys[0] != keys[2]
+    assert keys[3] is None
+
+
+def test_another_key_gives_unlinkable_pseudonyms():
+    numbers = pa.array(["+13125550100", "+13125550199"])
+    assert set(pseudonymise(numbers, KEY).to_pylist()).isdisjoint(pseudonymise(numbers, b"another-key-of-16-chars").to_pylist())
+
+
+@given(st.lists(st.text(alphabet="+0123456789 -()", max_size=16), max_size=50))
+def test_pseudonyms_follow_the_normalised_number(numbers):
+    keys = pseudonymise(pa.array(numbers, pa.string()), KEY).to_pylist()
+    by_number = {}
+    for number, key in zip(numbers, keys):
+        assert isinstance(key, int)
+        by_number.setdefault(normalise_number(number), set()).add(key)
+    assert all(len(k) == 1 for k in by_number.values())
+    assert len({next(iter(k)) for k in by_number.values()}) == len(by_number)
+
+
+def test_key_file_is_created_once_private_and_outside_the_lake(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    first = load_key(tmp_path)
+    assert "created a new pseudonymisation key" in caplog.text
+    path = tmp_path / "secrets" / "pseudonym.key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_key(tmp_path) == first
+    assert not (tmp_path / "lake").exists()
+
+
+def test_key_from_the_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "a-secret-that-is-long-enough")
+    assert load_key(tmp_path) == b"a-secret-that-is-long-enough"
+    assert not (tmp_path / "secrets").exists()
+    monkeypatch.setenv(KEY_ENV, "short")
+    with pytest.raises(PseudonymKeyError, match="at least 16"):
+        load_key(tmp_path)
