@@ -1,0 +1,117 @@
+"""Canonical CSV reader: good rows land typed, bad rows are quarantined with file, line and reason."""
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.config import CadetConfig
+from pipelines.readers.canonical import UnreadableFile, read_canonical_csv
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_canonical
+
+HEADER = (
+    "call_id,parent_call_id,channel,direction,queue,remote_number,started_at,enqueued_at,answered_at,ended_at,"
+    "rep_id,outcome,disconnected_by,hold_seconds,hold_count,wrapup_seconds,transfer_kind,transfer_to,ended_on_hold"
+)
+GOOD = (
+    "c{n},,voice,inbound,general,+13125550100,2026-01-05T09:00:00Z,2026-01-05T09:00:30Z,2026-01-05T09:00:40Z,"
+    "2026-01-05T09:05:00Z,agent1,answered,caller,10,1,30,,,false"
+)
+
+
+def _write(tmp_path, body: bytes, name="calls.csv"):
+    path = tmp_path / name
+    path.write_bytes(HEADER.encode() + b"\n" + body)
+    return path
+
+
+def test_each_kind_of_bad_row_is_quarantined_with_its_reason(tmp_path):
+    path = _write(tmp_path, b"\n".join([
+        GOOD.format(n=1).encode(),
+        b"c2,,voice,inbound,general,+1312,2026-01-05 09:00:00,,,2026-01-05T09:05:00Z,,abandoned,caller,,,,,,",
+        b"c3,,voice,inbound,general,+1312,2026-01-05T09:10:00Z,,,2026-01-05T09:05:00Z,,abandoned,caller,,,,,,",
+        b"c4,,fax,inbound",
+        b"c5,,voice,inbound,general,+1312,2026-01-05T09:10:00Z,,,2026-01-05T09:15:00Z,,hung_up,caller,-5,,,,,maybe",
+        b"c6,,voice,inbound,general,+1312\xff,2026-01-05T09:10:00Z,,,2026-01-05T09:15:00Z,,abandoned,caller,,,,,,",
+        b"c7,,voice,inbound,general,+1312,2026-01-05T09:10:00Z,,,2026-01-06T09:15:00Z,,abandoned,caller,,,,,,",
+        b",,voice,inbound,general,+1312,2026-01-05T09:10:00Z,,,2026-01-05T09:15:00Z,,abandoned,caller,,,,,,",
+    ]) + b"\n")
+    result = read_canonical_csv(path)
+    assert result.table == "calls" and result.lines_read == 8
+    assert result.good.call_id.tolist() == ["c1"]
+    reasons = dict(zip(result.quarantine.line, result.quarantine.reason))
+    assert "started_at: not an ISO 8601 time with a zone" in reasons[3]
+    assert reasons[4] == "ended_at before started_at"
+    assert reasons[5] == "has 4 fields, the header has 19"
+    assert "outcome: 'hung_up' is not one of the allowed values" in reasons[6]
+    assert "hold_seconds" in reasons[6] and "ended_on_hold: not true/false" in reasons[6]
+    assert reasons[7].startswith("not UTF-8")
+    assert "longer than 12 h" in reasons[8]
+    assert reasons[9] == "call_id: required but empty"
+    assert (result.quarantine.file == str(path)).all()
+    assert result.quarantine.raw[result.quarantine.line == 5].item() == "c4,,fax,inbound"
+
+
+def test_good_rows_are_typed(tmp_path):
+    result = read_canonical_csv(_write(tmp_path, (GOOD.format(n=1) + "\n").encode()))
+    row = result.good.iloc[0]
+    assert row.started_at == pd.Timestamp("2026-01-05T09:00:00Z")
+    assert row.hold_seconds == 10 and row.ended_on_hold is False or row.ended_on_hold == False  # noqa: E712
+    assert pd.isna(row.parent_call_id)
+
+
+def test_offsets_are_converted_to_utc(tmp_path):
+    line = GOOD.format(n=1).replace("2026-01-05T09:00:00Z", "2026-01-05T03:00:00-06:00")
+    result = read_canonical_csv(_write(tmp_path, (line + "\n").encode()))
+    assert result.good.started_at.iloc[0] == pd.Timestamp("2026-01-05T09:00:00Z")
+
+
+def test_simulated_canonical_files_land_whole(tmp_path):
+    center = simulate(CadetConfig(), n_reps=10, n_days=2, seed=4, workers=1)
+    write_canonical(center.tables, tmp_path, "csv")
+    for name, table in center.tables.items():
+        result = read_canonical_csv(tmp_path / f"{name}.csv")
+        assert result.table == name
+        assert result.quarantined == 0, result.quarantine.head()
+        assert result.landed == table.num_rows
+
+
+def test_a_file_that_is_no_table_is_refused_with_advice(tmp_path):
+    path = tmp_path / "mystery.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UnreadableFile, match="name it after the table"):
+        read_canonical_csv(path)
+    empty = tmp_path / "calls.csv"
+    empty.write_text("")
+    with pytest.raises(UnreadableFile, match="empty"):
+        read_canonical_csv(empty)
+    short = tmp_path / "offers.csv"
+    short.write_text("call_id,rep_id\n")
+    with pytest.raises(UnreadableFile, match="needs column"):
+        read_canonical_csv(short)
+
+
+garbage = st.one_of(
+    st.binary(max_size=80).filter(lambda b: b"\n" not in b and b"\r" not in b and b"," in b),
+    st.text(alphabet="abc,:-TZ0123456789 \"", max_size=120),
+).map(lambda x: x if isinstance(x, bytes) else x.encode())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.booleans(), garbage), min_size=1, max_size=25))
+def test_random_garbage_never_crashes_and_every_line_is_accounted_for(tmp_path, lines):
+    body = []
+    good_ids = []
+    for n, (is_good, junk) in enumerate(lines):
+        if is_good:
+            body.append(GOOD.format(n=n).encode())
+            good_ids.append(f"c{n}")
+        else:
+            body.append(junk.replace(b"\n", b" ").replace(b"\r", b" "))
+    path = _write(tmp_path, b"\n".join(body) + b"\n")
+    result = read_canonical_csv(path)
+    assert result.lines_read == len(body)
+    assert set(good_ids) <= set(result.good.call_id)
+    assert result.landed + result.quarantined == len(body)
+    assert result.quarantine.reason.str.len().gt(0).all()
