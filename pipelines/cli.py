@@ -116,8 +116,7 @@ def run_simulation(obj: Context, reps: int, days: int, seed: int, fmt: str, out:
             paths = write_asterisk(center.tables, center.truth, out, config.site.timezone)
         else:
             paths = write_amazon_connect(center.tables, center.truth, out, seed)
-        truth_truth = dict(center.truth, format=fmt)
-        paths.append(write_truth(truth_truth, out))
+        paths.append(write_truth(dict(center.truth, format=fmt), out))
         if report:
             report(f"writing {fmt} files", 1, 1)
     finally:

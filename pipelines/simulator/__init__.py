@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +42,7 @@ class Center:
 
     @property
     def events(self) -> int:
-        """Activity events, counted as queue_log would: one per call state change or rep state change."""
+        """Activity events: a start and an end per call leg, one per offer, a start and an end per presence interval."""
         calls, offers, states = self.tables["calls"], self.tables["offers"], self.tables["agent_states"]
         return 2 * calls.num_rows + offers.num_rows + 2 * states.num_rows
 
@@ -58,7 +59,8 @@ def _chunk_inputs(reps: Reps, plan: Plan, cfg: CadetConfig, n_days: int, seeds: 
         if not days:
             inputs.append(None)
             continue
-        lo, hi = days[0].midnight, days[-1].midnight + 86400 + 7200
+        # The chunk owns everything from its first local midnight to the next chunk's.
+        lo, hi = _local_midnight(cfg, day_lo), _local_midnight(cfg, day_hi)
         s = (plan.shift_day >= day_lo) & (plan.shift_day < day_hi)
         b = (plan.block_start >= lo) & (plan.block_start < hi)
         a = queued & (plan.arrival_time >= lo) & (plan.arrival_time < hi)
@@ -101,6 +103,11 @@ def _chunk_inputs(reps: Reps, plan: Plan, cfg: CadetConfig, n_days: int, seeds: 
             )
         )
     return inputs
+
+
+def _local_midnight(config: CadetConfig, day_index: int) -> int:
+    date = config.simulation.start_date + dt.timedelta(days=day_index)
+    return int(dt.datetime.combine(date, dt.time(0), tzinfo=ZoneInfo(config.site.timezone)).timestamp())
 
 
 def _run_chunks(inputs: list[ChunkInput | None], workers: int, progress: Progress) -> list[dict[str, np.ndarray]]:
