@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,6 @@ class ReadResult:
     good: pd.DataFrame
     quarantine: pd.DataFrame
     lines_read: int
-    problems: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def landed(self) -> int:
@@ -92,7 +91,7 @@ def read_canonical_csv(path: Path | str) -> ReadResult:
         except UnicodeDecodeError as exc:
             problems[number] = [f"not UTF-8 text at byte {exc.start}"]
 
-    rows = _split_rows(path, header, texts, lines, problems)
+    rows = _split_rows(header, texts, lines, problems)
     frame = pd.DataFrame(rows, columns=header, dtype="string")
     frame.index = pd.Index([n for n in lines if n not in problems], name="line")
     parsed = _parse_columns(frame, table, problems)
@@ -105,10 +104,10 @@ def read_canonical_csv(path: Path | str) -> ReadResult:
         columns=QUARANTINE_COLUMNS,
     )
     keep = [c for c in schema.columns if c in good.columns]
-    return ReadResult(path, table, good[keep].reset_index(drop=True), quarantine, len(body), problems)
+    return ReadResult(path, table, good[keep].reset_index(drop=True), quarantine, len(body))
 
 
-def _split_rows(path, header, texts, lines, problems) -> list[list[str | None]]:
+def _split_rows(header, texts, lines, problems) -> list[list[str | None]]:
     """CSV-split each line on its own, so one broken line cannot swallow the next."""
     rows = []
     width = len(header)

@@ -22,8 +22,8 @@ import pyarrow as pa
 
 from pipelines.config import CadetConfig
 from pipelines.simulator.engine import ChunkInput, run_chunk
-from pipelines.simulator.plan import BLOCK_OUTBOUND, SCHEDULE_ACTIVITIES, Plan, build_plan
-from pipelines.simulator.population import PAUSE_REASONS, Reps, draw_reps, rep_ids
+from pipelines.simulator.plan import Plan, build_plan
+from pipelines.simulator.population import Reps, draw_reps, rep_ids
 from pipelines.simulator.tables import assemble_tables
 
 CHUNK_DAYS = 7
@@ -214,4 +214,4 @@ def build_truth(reps: Reps, plan: Plan, config: CadetConfig, n_reps: int, n_days
     }
 
 
-__all__ = ["Center", "simulate", "PAUSE_REASONS", "SCHEDULE_ACTIVITIES", "BLOCK_OUTBOUND"]
+__all__ = ["Center", "simulate"]

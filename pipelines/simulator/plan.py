@@ -232,7 +232,6 @@ def build_plan(reps: Reps, cfg: SimulationConfig, n_days: int, timezone: str, rn
         if callable(reason):
             reason = reason(len(owner))
         add_block(owner, at, length, reason, fixed)
-        return owner
 
     unscheduled(params["honest_pauses_per_day"], 2 * MINUTE, 8 * MINUTE, REASON["Personal"])
     unscheduled(np.full(len(reps), 0.04), 3 * MINUTE, 10 * MINUTE, REASON["Technical"])
