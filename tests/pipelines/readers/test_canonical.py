@@ -93,7 +93,7 @@ def test_a_file_that_is_no_table_is_refused_with_advice(tmp_path):
 
 
 garbage = st.one_of(
-    st.binary(max_size=80).filter(lambda b: b"\n" not in b and b"\r" not in b and b"," in b),
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b" ").replace(b"\r", b" ") + b","),
     st.text(alphabet="abc,:-TZ0123456789 \"", max_size=120),
 ).map(lambda x: x if isinstance(x, bytes) else x.encode())
 
