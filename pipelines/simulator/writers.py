@@ -50,6 +50,19 @@ def _iso1(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def _session_edges(reps: list, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which presence intervals open and close a login session (rows sorted by rep, then time).
+
+    An interval continues a session when the same rep's previous interval ends
+    exactly where it starts.
+    """
+    rep_arr = np.asarray(reps, dtype=object)
+    same_rep = np.r_[False, rep_arr[1:] == rep_arr[:-1]]
+    opens = ~(same_rep & (np.r_[-1, end[:-1]] == start))
+    closes = np.r_[opens[1:], True]
+    return opens, closes
+
+
 def write_truth(truth: dict, out: Path) -> Path:
     return write_text_atomic(out / "truth.json", json.dumps(truth, indent=1) + "\n")
 
@@ -181,11 +194,7 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     s_reason = np.array([r or "" for r in states["reason"].to_pylist()], dtype=object)
     s_start, s_end = _epoch(states["started_at"]), _epoch(states["ended_at"])
     s_agent = np.array([agent_of[r] for r in s_rep], dtype=object)
-    prev_end = np.r_[-1, s_end[:-1]]
-    same_rep = np.r_[False, np.array(s_rep[1:], dtype=object) == np.array(s_rep[:-1], dtype=object)]
-    session_start = ~(same_rep & (prev_end == s_start))
-    next_start = np.r_[s_start[1:], -1]
-    session_end = ~(np.r_[same_rep[1:], False] & (next_start == s_end))
+    session_start, session_end = _session_edges(s_rep, s_start, s_end)
     outages = [(_to_epoch(o["start"]), _to_epoch(o["end"])) for o in truth.get("outages", [])]
     for i in np.flatnonzero(session_start):
         for queue in skills[s_rep[i]]:
@@ -357,13 +366,12 @@ def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, se
     for i in range(n):
         cid = call_ids[i]
         agent = None
+        acw_end = end[i] + (wrap[i] or 0)
         if rep[i] is not None and ans[i] >= 0:
-            acw_start = end[i]
-            acw_end = end[i] + (wrap[i] or 0)
             agent = {
                 "ARN": _agent_arn(user_of[rep[i]]),
                 "AfterContactWorkDuration": wrap[i] or 0,
-                "AfterContactWorkStartTimestamp": _iso1(acw_start),
+                "AfterContactWorkStartTimestamp": iso_end[i],
                 "AfterContactWorkEndTimestamp": _iso1(acw_end),
                 "AgentInteractionDuration": max(0, end[i] - ans[i] - (hold[i] or 0)),
                 "ConnectedToAgentTimestamp": iso_ans[i],
@@ -400,7 +408,7 @@ def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, se
         if kind[i] == "self_service":
             transferred_to = {"Address": "Self-service IVR", "Type": "CONTACT_FLOW"}
         attributes = {}
-        last_update = end[i] + (wrap[i] or 0) + 1
+        last_update = acw_end + 1
         if cid in score:
             attributes[attribute] = str(score[cid])
             last_update = max(last_update, survey_at[cid] + 1)
@@ -434,28 +442,31 @@ def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, se
             record["AgentConnectionAttempts"] = 0
         # At-least-once delivery: an early copy before the survey arrived, or a plain duplicate.
         if cid in score and redeliver[i] < 0.5:
-            early = dict(record, Attributes={}, LastUpdateTimestamp=_iso1(end[i] + (wrap[i] or 0) + 1))
+            early = dict(record, Attributes={}, LastUpdateTimestamp=_iso1(acw_end + 1))
             records.append(json.dumps(early, separators=(",", ":")))
         records.append(json.dumps(record, separators=(",", ":")))
         if redeliver[i] > 0.99:
             records.append(json.dumps(record, separators=(",", ":")))
     paths = [write_lines_atomic(out / "contact_records.jsonl", records)]
-    paths.append(_write_agent_events(calls, offers, states, contact_id, index_of, user_of, profile_of, out / "agent_events.jsonl", seed))
+    paths.append(
+        _write_agent_events(calls, offers, states, contact_id, index_of, iso_enq, end, user_of, profile_of, out / "agent_events.jsonl", seed)
+    )
     paths.append(_write_table(_with_ids(tables["schedules"], user_of), out / "schedules.csv", "csv"))
     paths.append(_write_table(_with_ids(tables["reps"], user_of), out / "reps.csv", "csv"))
     return paths
 
 
-def _write_agent_events(calls, offers, states, contact_id, index_of, user_of, profile_of, path: Path, seed: int) -> Path:
+def _write_agent_events(calls, offers, states, contact_id, index_of, enq_iso, end, user_of, profile_of, path: Path, seed: int) -> Path:
     """LOGIN / STATE_CHANGE / LOGOUT / HEART_BEAT events with the agent's snapshot after each change."""
     events: list[tuple[int, int, str, str, str, str | None]] = []  # (epoch, order, rep, type, status, contact json)
     reps = states["rep_id"].to_pylist()
-    st, en = _epoch(states["started_at"]).tolist(), _epoch(states["ended_at"]).tolist()
+    st_a, en_a = _epoch(states["started_at"]), _epoch(states["ended_at"])
+    opens, closes = _session_edges(reps, st_a, en_a)
+    st, en, opens, closes = st_a.tolist(), en_a.tolist(), opens.tolist(), closes.tolist()
     state = states["state"].to_pylist()
     reason = states["reason"].to_pylist()
     for i in range(len(reps)):
-        first = i == 0 or reps[i - 1] != reps[i] or en[i - 1] != st[i]
-        last = i == len(reps) - 1 or reps[i + 1] != reps[i] or st[i + 1] != en[i]
+        first, last = opens[i], closes[i]
         status = "Available" if state[i] == "available" else reason[i]
         if first:
             events.append((st[i], 0, reps[i], "LOGIN", status, None))
@@ -465,14 +476,12 @@ def _write_agent_events(calls, offers, states, contact_id, index_of, user_of, pr
             events.append((en[i], 9, reps[i], "LOGOUT", "Offline", None))
 
     queue = calls["queue"].to_pylist()
-    enq_iso = _iso(_epoch(calls["enqueued_at"])).tolist()
     parent_valid = calls["parent_call_id"].is_valid().to_pylist()
     o_call = offers["call_id"].to_pylist()
     o_rep = offers["rep_id"].to_pylist()
     o_at = _epoch(offers["offered_at"]).tolist()
     o_ring = offers["ring_seconds"].to_pylist()
     o_res = offers["result"].to_pylist()
-    end = _epoch(calls["ended_at"]).tolist()
     result_state = {"answered": "CONNECTED", "ring_no_answer": "MISSED", "declined": "REJECTED", "caller_abandoned": "MISSED"}
 
     def contact(i, state_name, at):
