@@ -22,6 +22,15 @@ from pipelines.storage import atomic_path
 PART_FILE = "part.parquet"
 
 
+def _lake_schema(schema: pa.Schema) -> pa.Schema:
+    """Timestamps are stored as microseconds in UTC whatever unit they arrive in."""
+    fields = [
+        pa.field(f.name, pa.timestamp("us", tz="UTC"), f.nullable) if pa.types.is_timestamp(f.type) else f
+        for f in schema
+    ]
+    return pa.schema(fields)
+
+
 class Lake:
     """A folder of day-partitioned Parquet tables."""
 
@@ -45,21 +54,45 @@ class Lake:
         """Write `rows` split by the UTC day of `time_column`, replacing those days; returns rows per day."""
         if rows.num_rows == 0:
             return {}
+        return {day: self._write_day(table, day, part) for day, part in self._split_by_day(table, rows, time_column)}
+
+    def _write_day(self, table: str, day: dt.date, part: pa.Table) -> int:
+        part = part.cast(_lake_schema(part.schema))
+        with atomic_path(self.partition(table, day)) as tmp:
+            pq.write_table(part, tmp, compression="zstd")
+        return part.num_rows
+
+    @staticmethod
+    def _split_by_day(table: str, rows: pa.Table, time_column: str):
         stamps = pc.cast(rows[time_column], pa.timestamp("s", tz="UTC"))
         if stamps.null_count:
             raise ValueError(f"{table}.{time_column} has {stamps.null_count} empty values; every row needs a day")
         day_numbers = np.floor_divide(np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False)), 86400)
-        written: dict[dt.date, int] = {}
         order = np.argsort(day_numbers, kind="stable")
-        sorted_days = day_numbers[order]
-        bounds = np.flatnonzero(np.diff(sorted_days)) + 1
+        bounds = np.flatnonzero(np.diff(day_numbers[order])) + 1
         for chunk in np.split(order, bounds):
-            day = dt.date(1970, 1, 1) + dt.timedelta(days=int(day_numbers[chunk[0]]))
-            part = rows.take(pa.array(chunk))
-            with atomic_path(self.partition(table, day)) as tmp:
-                pq.write_table(part, tmp, compression="zstd")
-            written[day] = part.num_rows
-        return written
+            yield dt.date(1970, 1, 1) + dt.timedelta(days=int(day_numbers[chunk[0]])), rows.take(pa.array(chunk))
+
+    def upsert(self, table: str, rows: pa.Table, time_column: str, key: list[str]) -> dict[dt.date, int]:
+        """Merge `rows` into their days: a row replaces the stored row with the same key, others stay.
+
+        Re-ingesting the same input therefore changes nothing, and a second file
+        for a day already in the lake adds to it instead of wiping it.  Each day
+        is written sorted by key, so equal content gives equal files.
+        """
+        if rows.num_rows == 0:
+            return {}
+        merged_days: dict[dt.date, int] = {}
+        for day, part in self._split_by_day(table, rows, time_column):
+            path = self.partition(table, day)
+            if path.exists():
+                stored = pq.read_table(path)
+                new_keys = pa.table([part[k] for k in key], names=key)
+                kept = stored.join(new_keys.append_column("__new", pa.array([True] * part.num_rows)), keys=key, join_type="left outer")
+                kept = kept.filter(pc.is_null(kept["__new"])).drop_columns(["__new"]).select(stored.column_names)
+                part = pa.concat_tables([kept, part.select(stored.column_names).cast(stored.schema)])
+            merged_days[day] = self._write_day(table, day, part.sort_by([(k, "ascending") for k in key]))
+        return merged_days
 
     def read(self, table: str, start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
         """All rows of `table` for days in [start, end] (inclusive); an empty table when there are none."""

@@ -87,3 +87,19 @@ def pseudonymise(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     filled = np.asarray(pc.fill_null(indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
     values = keys[filled] if len(keys) else np.zeros(len(filled), dtype=np.int64)
     return pa.array(values, type=pa.int64(), mask=mask)
+
+
+# A phone number in free text: a leading '+' and 6-15 digits, or 10-15 digits in a row,
+# optionally grouped by spaces, dots or dashes.  ISO dates (8 digits) and clock times
+# are left alone; a Unix epoch with its sub-second part (Asterisk's uniqueid) is not masked
+# because it is followed by '.digits', but a bare 10-digit epoch would be.
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d(?:[ -]?\d){9,14})(?![\w.])")
+
+
+def mask_numbers(text: str, key: bytes) -> str:
+    """Replace anything that looks like a phone number by its pseudonym, e.g. 'caller:-812...'.
+
+    Used for text cadet keeps about rejected input (the quarantine), so that an
+    analyst can still see that two rejected lines came from the same caller.
+    """
+    return _PHONE.sub(lambda m: f"caller:{_pseudonym(m.group(0), key)}", text)

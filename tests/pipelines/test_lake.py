@@ -63,3 +63,13 @@ def test_rows_without_a_day_are_refused(tmp_path):
 def test_empty_lake_reads_as_empty(tmp_path):
     assert Lake(tmp_path).read("calls").num_rows == 0
     assert Lake(tmp_path).days("calls") == []
+
+
+def test_upsert_replaces_same_keys_keeps_others_and_is_stable(tmp_path):
+    lake = Lake(tmp_path)
+    lake.upsert("calls", _calls(["b", "a"], [T[0], T[0]]), "ended_at", ["call_id"])
+    first = (tmp_path / "calls" / "date=2026-01-05" / "part.parquet").read_bytes()
+    lake.upsert("calls", _calls(["a", "b"], [T[0], T[0]]), "ended_at", ["call_id"])
+    assert (tmp_path / "calls" / "date=2026-01-05" / "part.parquet").read_bytes() == first
+    lake.upsert("calls", _calls(["c"], [T[0]]), "ended_at", ["call_id"])
+    assert lake.read("calls")["call_id"].to_pylist() == ["a", "b", "c"]

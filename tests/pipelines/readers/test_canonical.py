@@ -115,3 +115,36 @@ def test_random_garbage_never_crashes_and_every_line_is_accounted_for(tmp_path, 
     assert set(good_ids) <= set(result.good.call_id)
     assert result.landed + result.quarantined == len(body)
     assert result.quarantine.reason.str.len().gt(0).all()
+
+
+def test_parquet_files_land_whole_and_bad_rows_are_quarantined(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.readers.canonical import read_canonical
+
+    center = simulate(CadetConfig(), n_reps=8, n_days=2, seed=4, workers=1)
+    write_canonical(center.tables, tmp_path, "parquet")
+    for name, table in center.tables.items():
+        result = read_canonical(tmp_path / f"{name}.parquet")
+        assert (result.table, result.landed, result.quarantined) == (name, table.num_rows, 0)
+    offers = center.tables["offers"].to_pandas()
+    offers.loc[1, "result"] = "ghosted"
+    offers.loc[2, "ring_seconds"] = -3
+    pq.write_table(pa.Table.from_pandas(offers, preserve_index=False), tmp_path / "offers.parquet")
+    result = read_canonical(tmp_path / "offers.parquet")
+    reasons = dict(zip(result.quarantine.line, result.quarantine.reason))
+    assert set(reasons) == {2, 3}
+    assert "'ghosted' is not one of the allowed values" in reasons[2] and "ring_seconds" in reasons[3]
+    assert result.landed == len(offers) - 2
+
+
+def test_parquet_without_time_zone_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.readers.canonical import read_canonical
+
+    pq.write_table(pa.table({"call_id": ["c"], "score": [4], "surveyed_at": pa.array([0], pa.timestamp("s"))}), tmp_path / "surveys.parquet")
+    with pytest.raises(UnreadableFile, match="no time zone"):
+        read_canonical(tmp_path / "surveys.parquet")
