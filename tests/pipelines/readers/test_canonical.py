@@ -128,10 +128,10 @@ def test_parquet_files_land_whole_and_bad_rows_are_quarantined(tmp_path):
     for name, table in center.tables.items():
         result = read_canonical(tmp_path / f"{name}.parquet")
         assert (result.table, result.landed, result.quarantined) == (name, table.num_rows, 0)
-    offers = center.tables["offers"].to_pandas()
-    offers.loc[1, "result"] = "ghosted"
-    offers.loc[2, "ring_seconds"] = -3
-    pq.write_table(pa.Table.from_pandas(offers, preserve_index=False), tmp_path / "offers.parquet")
+    offers = center.tables["offers"].to_pylist()
+    offers[1]["result"] = "ghosted"
+    offers[2]["ring_seconds"] = -3
+    pq.write_table(pa.Table.from_pylist(offers, schema=center.tables["offers"].schema), tmp_path / "offers.parquet")
     result = read_canonical(tmp_path / "offers.parquet")
     reasons = dict(zip(result.quarantine.line, result.quarantine.reason))
     assert set(reasons) == {2, 3}
