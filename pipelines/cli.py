@@ -26,7 +26,7 @@ agent events, or cadet's canonical CSV/Parquet).
 Typical use:
   cadet demo                                  # simulate a center and show what cadet sees
   cadet simulate --reps 200 --days 28 --format asterisk --out ./asterisk-logs
-  cadet ingest --source asterisk ./asterisk-logs   (coming: issue 3)
+  cadet ingest --source canonical ./cadet-data/simulated/canonical
 
 Everything cadet writes (the Parquet lake, the MLflow store, reports) lives
 under --home, ./cadet-data by default.  Settings come from --config FILE
@@ -244,6 +244,76 @@ def _print_frame(title, frame) -> None:
     Console(width=160).print(table)
 
 
+def _prefect_defaults(home: Path) -> None:
+    """Embedded defaults for Prefect, unless the user configured it (e.g. PREFECT_API_URL for a server)."""
+    os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
+    # the temporary local server migrates its database on first start: give it time
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@cli.command(
+    help="""Read call-activity logs into the lake under --home.
+
+\b
+Every PATH is a file or a folder; in a folder, the files are recognised by
+their names (calls.csv, offers.parquet, ...) and their columns.  Good rows are
+merged into the Parquet lake by key (re-running the same input changes
+nothing); bad rows go to <home>/quarantine with file, line and reason.
+Caller numbers are replaced by keyed pseudonyms before anything is written.
+Runs as a Prefect flow (a temporary local server unless PREFECT_API_URL is set).
+
+\b
+Exit status: 0 when something usable was read, 1 when nothing was, 2 for a
+source whose reader is not built yet.
+
+\b
+Examples:
+  cadet ingest --source canonical ./exports/
+  cadet ingest --source canonical calls.csv offers.csv --json
+"""
+)
+@click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that wrote the files.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line summarising the run, per file.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
+    import json
+
+    _prefect_defaults(obj.home)  # before Prefect is imported: it reads its settings then
+    from pipelines.ingest import SourceNotBuilt, ingest_flow, require_reader
+
+    try:
+        require_reader(source)
+    except SourceNotBuilt as exc:
+        click.echo(f"cadet ingest: {exc}", err=True)
+        sys.exit(2)
+
+    summary = ingest_flow(source, [str(p) for p in paths], str(obj.home))
+    frame_rows = [
+        (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
+    ]
+    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], frame_rows)
+    click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
+    if as_json:
+        click.echo(json.dumps(summary))
+    if summary["landed"] == 0:
+        click.echo("cadet ingest: nothing usable was read; see the problems above and the quarantine", err=True)
+        sys.exit(1)
+
+
+def _print_rows(title: str, columns: list[str], rows: list[tuple]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    Console(width=160, stderr=True).print(table)
+
+
 def _not_built(name: str, issue: int, what: str):
     @click.pass_obj
     def command(obj: Context, **_: object) -> None:
@@ -259,7 +329,6 @@ def _not_built(name: str, issue: int, what: str):
 
 
 for _name, _issue, _what in (
-    ("ingest", 3, "It will read Asterisk, Amazon Connect or canonical logs into the Parquet lake under --home."),
     ("features", 4, "It will compute per-rep daily and weekly features from the lake."),
     ("train", 5, "It will train the isolation-forest model and register it in MLflow."),
     ("score", 5, "It will score reps with the champion model and the rules."),

@@ -37,7 +37,10 @@ class Lake:
     def __init__(self, root: Path | str):
         self.root = Path(root)
 
-    def partition(self, table: str, day: dt.date) -> Path:
+    def partition(self, table: str, day: dt.date | None) -> Path:
+        """A day's file; a table without days (the roster) is one file."""
+        if day is None:
+            return self.root / table / PART_FILE
         return self.root / table / f"date={day.isoformat()}" / PART_FILE
 
     def days(self, table: str) -> list[dt.date]:
@@ -56,14 +59,17 @@ class Lake:
             return {}
         return {day: self._write_day(table, day, part) for day, part in self._split_by_day(table, rows, time_column)}
 
-    def _write_day(self, table: str, day: dt.date, part: pa.Table) -> int:
+    def _write_day(self, table: str, day: dt.date | None, part: pa.Table) -> int:
         part = part.cast(_lake_schema(part.schema))
         with atomic_path(self.partition(table, day)) as tmp:
             pq.write_table(part, tmp, compression="zstd")
         return part.num_rows
 
     @staticmethod
-    def _split_by_day(table: str, rows: pa.Table, time_column: str):
+    def _split_by_day(table: str, rows: pa.Table, time_column: str | None):
+        if time_column is None:
+            yield None, rows
+            return
         stamps = pc.cast(rows[time_column], pa.timestamp("s", tz="UTC"))
         if stamps.null_count:
             raise ValueError(f"{table}.{time_column} has {stamps.null_count} empty values; every row needs a day")
@@ -73,7 +79,7 @@ class Lake:
         for chunk in np.split(order, bounds):
             yield dt.date(1970, 1, 1) + dt.timedelta(days=int(day_numbers[chunk[0]])), rows.take(pa.array(chunk))
 
-    def upsert(self, table: str, rows: pa.Table, time_column: str, key: list[str]) -> dict[dt.date, int]:
+    def upsert(self, table: str, rows: pa.Table, time_column: str | None, key: list[str]) -> dict[dt.date | None, int]:
         """Merge `rows` into their days: a row replaces the stored row with the same key, others stay.
 
         Re-ingesting the same input therefore changes nothing, and a second file
@@ -97,6 +103,8 @@ class Lake:
     def read(self, table: str, start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
         """All rows of `table` for days in [start, end] (inclusive); an empty table when there are none."""
         paths = [self.partition(table, d) for d in self.days(table) if (start is None or d >= start) and (end is None or d <= end)]
+        if not paths and self.partition(table, None).exists():
+            paths = [self.partition(table, None)]
         if not paths:
             return pa.table({})
         return ds.dataset([str(p) for p in paths], format="parquet").to_table()

@@ -1,0 +1,219 @@
+"""`cadet ingest`: platform logs into the validated, pseudonymised Parquet lake.
+
+The flow reads each input file (bad rows to the quarantine, with file, line and
+reason), replaces caller numbers by keyed pseudonyms, and merges the good rows
+into the lake by key, so re-running the same input changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.contracts import SCHEMAS
+from pipelines.lake import Lake
+from pipelines.privacy import load_key, mask_numbers, pseudonymise
+from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
+from pipelines.storage import atomic_path
+
+SOURCES = ("canonical", "asterisk", "amazon-connect")
+BUILT_SOURCES = ("canonical",)
+
+# How each lake table is keyed (a row with the same key replaces the stored one) and dated.
+LAKE_KEYS = {
+    "calls": ["call_id"],
+    "offers": ["call_id", "rep_id", "offered_at"],
+    "agent_states": ["rep_id", "started_at"],
+    "surveys": ["call_id"],
+    "schedules": ["rep_id", "activity", "starts_at"],
+    "reps": ["rep_id"],
+}
+DAY_COLUMN = {
+    "calls": "started_at",
+    "offers": "offered_at",
+    "agent_states": "started_at",
+    "surveys": "surveyed_at",
+    "schedules": "starts_at",
+    "reps": None,
+}
+
+
+class SourceNotBuilt(RuntimeError):
+    """A platform whose reader is not written yet."""
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    file: str
+    table: str | None
+    read: int = 0
+    landed: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileReport] = field(default_factory=list)
+    lake: str = ""
+    quarantine: str = ""
+
+    @property
+    def landed(self) -> int:
+        return sum(f.landed for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    def as_dict(self) -> dict:
+        return {
+            "lake": self.lake,
+            "quarantine": self.quarantine,
+            "landed": self.landed,
+            "quarantined": self.quarantined,
+            "files": [f.__dict__ for f in self.files],
+        }
+
+
+def require_reader(source: str) -> None:
+    """Refuse, with advice, a source whose reader does not exist (yet)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source not in BUILT_SOURCES:
+        raise SourceNotBuilt(
+            f"reading {source} logs is not built yet (issue 3 continues); "
+            "convert them to cadet's canonical CSV (docs/data-model.md) or wait for the reader"
+        )
+
+
+def find_input_files(source: str, paths: list[Path]) -> list[Path]:
+    """The files to read: each PATH itself, or the recognisable files inside a directory."""
+    require_reader(source)
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".csv", ".parquet") and not p.name.startswith("."))
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or directory")
+    return found
+
+
+def _protect(result: ReadResult, key: bytes) -> ReadResult:
+    """Caller numbers become `caller_key`; quarantined text keeps pseudonyms, never numbers."""
+    good = result.good
+    if "remote_number" in good.columns:
+        keys = pseudonymise(pa.array(good["remote_number"].astype(object), pa.string()), key)
+        good = good.drop(columns=["remote_number"]).assign(caller_key=pd.array(keys.to_pylist(), dtype="Int64"))
+    quarantine = result.quarantine.assign(
+        raw=result.quarantine["raw"].map(lambda text: mask_numbers(text, key)),
+        reason=result.quarantine["reason"].map(lambda text: mask_numbers(text, key)),
+    )
+    return ReadResult(result.file, result.table, good, quarantine, result.lines_read)
+
+
+@task(name="read input file", cache_policy=NO_CACHE)
+def read_input_file(path: Path, home: Path) -> ReadResult | FileReport:
+    """One file: typed good rows and quarantined bad rows, numbers already pseudonymised."""
+    try:
+        result = read_canonical(path)
+    except UnreadableFile as exc:
+        return FileReport(file=str(path), table=None, error=str(exc))
+    return _protect(result, load_key(home))
+
+
+def _quarantine_path(home: Path, source_file: Path) -> Path:
+    """One quarantine file per input file, so re-reading a file replaces its quarantine."""
+    digest = hashlib.sha256(str(source_file.resolve()).encode()).hexdigest()[:12]
+    return home / "quarantine" / f"{source_file.name}-{digest}.parquet"
+
+
+@task(name="write quarantine", cache_policy=NO_CACHE)
+def write_quarantine(home: Path, result: ReadResult) -> None:
+    path = _quarantine_path(home, result.file)
+    if result.quarantine.empty:
+        path.unlink(missing_ok=True)
+        return
+    with atomic_path(path) as tmp:
+        result.quarantine.to_parquet(tmp, index=False)
+
+
+@task(name="land table in lake", cache_policy=NO_CACHE)
+def land_table(home: Path, table: str, frames: list[pd.DataFrame]) -> int:
+    """Merge one table's good rows into the lake by key."""
+    rows = pd.concat(frames, ignore_index=True)
+    if rows.empty:
+        return 0
+    with warnings.catch_warnings():
+        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        arrow = pa.Table.from_pandas(rows, preserve_index=False)
+    Lake(home / "lake").upsert(table, arrow, DAY_COLUMN[table], LAKE_KEYS[table])
+    return len(rows)
+
+
+def _date_surveys(results: list[ReadResult]) -> None:
+    """A survey without its own time is dated by its call's end, when the call is in this run."""
+    surveys = [r for r in results if r.table == "surveys"]
+    if not surveys:
+        return
+    calls = pd.concat([r.good[["call_id", "ended_at"]] for r in results if r.table == "calls"] or [pd.DataFrame(columns=["call_id", "ended_at"])])
+    ended = calls.drop_duplicates("call_id").set_index("call_id")["ended_at"]
+    for result in surveys:
+        good = result.good
+        missing = good["surveyed_at"].isna()
+        if not missing.any():
+            continue
+        good.loc[missing, "surveyed_at"] = good.loc[missing, "call_id"].map(ended)
+        undated = good["surveyed_at"].isna()
+        if undated.any():
+            extra = pd.DataFrame(
+                {
+                    "file": str(result.file),
+                    "line": -1,
+                    "raw": good.loc[undated].astype(str).agg(",".join, axis=1),
+                    "reason": "surveyed_at is empty and the call is not in this ingest: add surveyed_at or ingest the survey with its calls",
+                }
+            )
+            result.quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
+            result.good = good.loc[~undated].reset_index(drop=True)
+
+
+@flow(name="cadet-ingest", log_prints=True)
+def ingest_flow(source: str, paths: list[str], home: str) -> dict:
+    """Read every input file, quarantine what is bad, land what is good."""
+    home_path = Path(home)
+    files = find_input_files(source, [Path(p) for p in paths])
+    outcomes = [read_input_file(path, home_path) for path in files]
+    results = [o for o in outcomes if isinstance(o, ReadResult)]
+    _date_surveys(results)
+    for result in results:
+        write_quarantine(home_path, result)
+    for table in SCHEMAS:
+        frames = [r.good for r in results if r.table == table]
+        if frames:
+            land_table(home_path, table, frames)
+    summary = IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine"))
+    for outcome in outcomes:
+        if isinstance(outcome, FileReport):
+            summary.files.append(outcome)
+        else:
+            summary.files.append(
+                FileReport(str(outcome.file), outcome.table, outcome.lines_read, outcome.landed, outcome.quarantined)
+            )
+    return summary.as_dict()

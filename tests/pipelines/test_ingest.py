@@ -1,0 +1,107 @@
+"""`cadet ingest` end to end: a real Prefect flow into a real Parquet lake."""
+
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.config import CadetConfig
+from pipelines.lake import Lake
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_canonical
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="module")
+def center():
+    return simulate(CadetConfig(), n_reps=12, n_days=3, seed=8, workers=1)
+
+
+@pytest.fixture
+def exports(center, tmp_path):
+    """Canonical files outside the home, as a user's export folder would be."""
+    out = tmp_path / "exports"
+    write_canonical(center.tables, out, "csv")
+    return out
+
+
+def _ingest(home, *args):
+    result = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "canonical", *map(str, args), "--json"])
+    last = result.output.strip().splitlines()[-1] if result.output.strip() else ""
+    return result, (json.loads(last) if last.startswith("{") else None)
+
+
+def _lake_tables(home):
+    lake = Lake(home / "lake")
+    return {name: lake.read(name) for name in ("calls", "offers", "agent_states", "surveys", "schedules", "reps")}
+
+
+def test_everything_lands_with_pseudonyms_and_rerunning_changes_nothing(prefect_server, center, exports, tmp_path):
+    home = tmp_path / "home"
+    result, summary = _ingest(home, exports)
+    assert result.exit_code == 0, result.output
+    assert summary["quarantined"] == 0
+    assert summary["landed"] == sum(t.num_rows for t in center.tables.values())
+    tables = _lake_tables(home)
+    for name, table in center.tables.items():
+        assert tables[name].num_rows == table.num_rows, name
+    calls = tables["calls"].to_pandas()
+    assert "remote_number" not in calls.columns and calls.caller_key.notna().all()
+    source = center.tables["calls"].to_pandas().set_index("call_id").remote_number
+    same_caller = calls.groupby("caller_key").call_id.apply(lambda ids: source[list(ids)].nunique())
+    assert (same_caller == 1).all(), "one pseudonym per number"
+    assert calls.caller_key.nunique() == source.nunique()
+
+    files_before = {p: p.read_bytes() for p in (home / "lake").rglob("*.parquet")}
+    result, summary = _ingest(home, exports)
+    assert result.exit_code == 0
+    files_after = {p: p.read_bytes() for p in (home / "lake").rglob("*.parquet")}
+    assert files_after == files_before, "re-ingesting the same files leaves the lake as it was"
+
+
+def test_no_caller_number_appears_anywhere_under_home(prefect_server, center, exports, tmp_path):
+    home = tmp_path / "home"
+    calls_csv = exports / "calls.csv"
+    lines = calls_csv.read_text().splitlines()
+    broken = lines[1].replace("voice", "fax") + "\n" + lines[2].rsplit(",", 5)[0] + "\n"  # a bad enum, a short row
+    calls_csv.write_text("\n".join(lines) + "\n" + broken)
+    result, summary = _ingest(home, exports)
+    assert result.exit_code == 0, result.output
+    assert summary["quarantined"] == 2
+    numbers = set(center.tables["calls"]["remote_number"].to_pylist())
+    digits = {re.sub(r"\D", "", n) for n in numbers}
+    lengths = {len(d) for d in digits}
+    for path in home.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            text = json.dumps(pq.read_table(path).to_pylist(), default=str)
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        runs = re.findall(r"\d+", text)
+        found = {run[i:i + n] for run in runs for n in lengths for i in range(len(run) - n + 1)} & digits
+        assert not found, f"{path} holds caller numbers {sorted(found)[:3]}"
+    quarantine = pq.read_table(next((home / "quarantine").glob("calls.csv-*.parquet"))).to_pandas()
+    assert set(quarantine.line) == {len(lines) + 1, len(lines) + 2}
+    assert quarantine.raw.str.contains("caller:").all()
+    assert quarantine.reason.str.contains("not one of the allowed values|fields, the header has").all()
+
+
+def test_nothing_usable_exits_1_and_an_unbuilt_source_exits_2(prefect_server, tmp_path):
+    junk = tmp_path / "calls.csv"
+    junk.write_text("call_id,channel\nnot,a,table\n")
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "canonical", str(junk)])
+    assert result.exit_code == 1
+    assert "needs column" in result.output and "nothing usable" in result.output
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "asterisk", str(junk)])
+    assert result.exit_code == 2 and "not built yet" in result.output
