@@ -181,7 +181,8 @@ def simulate(obj: Context, reps, days, seed, fmt, out, file_format, workers, qui
 \b
 Runs end to end on the embedded defaults: simulates about 100 reps over two
 weeks with every avoidance behaviour and every confounder present, writes the
-canonical files under <home>/demo, and prints the center's service levels and
+canonical files beside the home (<home>-demo-input), ingests them into the lake with
+the Prefect ingest flow, and prints the center's service levels and
 each role's KPIs next to the truth.
 """
 )
@@ -194,11 +195,25 @@ def demo(obj: Context, reps, days, seed):
 
     from features.kpis import center_kpis, rep_kpis
 
-    out = obj.home / "demo" / "input"
+    # The simulated logs stand for a platform's export: they hold raw caller numbers,
+    # so they live beside the home, not in it.
+    out = demo_input_folder(obj.home)
     center, paths, elapsed = run_simulation(obj, reps, days, seed, "canonical", out, "csv", None, False)
-    t = {name: table.to_pandas() for name, table in center.tables.items()}
-    service = center_kpis(t["calls"], t["surveys"])
     click.echo(f"\nSimulated {reps} reps over {days} days in {elapsed:.1f} s -> {out}")
+
+    _prefect_defaults(obj.home)
+    from pipelines.ingest import ingest_flow
+    from pipelines.lake import Lake
+
+    started = time.perf_counter()
+    summary = ingest_flow("canonical", [str(out)], str(obj.home))
+    click.echo(
+        f"Ingested in {time.perf_counter() - started:.1f} s: {summary['landed']:,} rows landed in {summary['lake']}, "
+        f"{summary['quarantined']:,} quarantined"
+    )
+    lake = Lake(summary["lake"])
+    t = {name: lake.read(name).to_pandas() for name in ("calls", "offers", "surveys")}
+    service = center_kpis(t["calls"], t["surveys"])
     click.echo(
         f"Center: {service['offered_calls']:,.0f} queued calls, abandonment {service['abandonment_rate']:.1%}, "
         f"ASA {service['asa_seconds']:.0f} s, service level (20 s) {service['service_level_20s']:.0%}, "
@@ -211,42 +226,54 @@ def demo(obj: Context, reps, days, seed):
     columns = ["answer_rate", "aht_seconds", "hold_seconds", "wrapup_seconds", "transfer_rate", "short_call_rate", "csat"]
     by_role = kpis.groupby("who")[columns].mean()
     by_role.insert(0, "reps", kpis.groupby("who").size())
-    _print_frame("Mean KPIs by role (truth from truth.json)", by_role)
+    _print_frame("Mean KPIs by role, from the lake (truth from truth.json)", by_role)
     avoiders = kpis[kpis["role"] == "avoider"].copy()
     avoiders["behaviours"] = avoiders["behaviours"].map(", ".join)
-    _print_frame(
-        "Injected avoiders",
-        avoiders[["behaviours", *columns]],
-    )
+    _print_frame("Injected avoiders", avoiders[["behaviours", *columns]])
     click.echo(
-        "\nDetection (ingest -> features -> rules + isolation forest -> scored report) is being built "
-        "(issues 3-6); this demo will run it end to end as each stage lands.\n"
-        f"Files: {out}  (truth: {out / 'truth.json'})"
+        "\nDetection (features -> rules + isolation forest -> scored report) is being built "
+        "(issues 4-6); this demo will run it end to end as each stage lands.\n"
+        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {summary['lake']}"
     )
+
+
+def demo_input_folder(home: Path) -> Path:
+    """Where the demo's simulated export goes: beside the home, e.g. ./cadet-data-demo-input."""
+    return home.parent / f"{home.name}-demo-input"
 
 
 def _print_frame(title, frame) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column(frame.index.name or "")
-    for column in frame.columns:
-        table.add_column(column, justify="right")
+    rows = []
     for index, *row in frame.itertuples():
-        cells = []
+        cells = [str(index)]
         for value in row:
             if isinstance(value, float):
                 cells.append("n/a" if value != value else (f"{value:.3f}" if abs(value) < 10 else f"{value:.0f}"))
             else:
                 cells.append(str(value))
-        table.add_row(str(index), *cells)
-    Console(width=160).print(table)
+        rows.append(cells)
+    _print_rows(title, [frame.index.name or "", *frame.columns], rows, numbers_from=1)
+
+
+def _print_rows(title: str, columns: list, rows: list, numbers_from: int | None = None, stderr: bool = False) -> None:
+    """A rich table; columns from `numbers_from` on are right-aligned."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(str(column), justify="right" if numbers_from is not None and i >= numbers_from else "left")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    Console(width=160, stderr=stderr).print(table)
 
 
 def _prefect_defaults(home: Path) -> None:
     """Embedded defaults for Prefect, unless the user configured it (e.g. PREFECT_API_URL for a server)."""
-    os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
+    if "PREFECT_HOME" not in os.environ:
+        prefect_home = (home / "prefect").resolve()
+        prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect does not create missing parents
+        os.environ["PREFECT_HOME"] = str(prefect_home)
     # the temporary local server migrates its database on first start: give it time
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -293,25 +320,13 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
     frame_rows = [
         (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
     ]
-    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], frame_rows)
+    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], frame_rows, numbers_from=2, stderr=True)
     click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
     if as_json:
         click.echo(json.dumps(summary))
     if summary["landed"] == 0:
         click.echo("cadet ingest: nothing usable was read; see the problems above and the quarantine", err=True)
         sys.exit(1)
-
-
-def _print_rows(title: str, columns: list[str], rows: list[tuple]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    Console(width=160, stderr=True).print(table)
 
 
 def _not_built(name: str, issue: int, what: str):
