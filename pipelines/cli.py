@@ -284,7 +284,9 @@ def _prefect_defaults(home: Path) -> None:
 
 \b
 Every PATH is a file or a folder; in a folder, the files are recognised by
-their names (calls.csv, offers.parquet, ...) and their columns.  Good rows are
+their names and contents: canonical tables (calls.csv, offers.parquet, ...);
+for Asterisk, queue_log* (or its database export), Master*.csv CDRs, a
+surveys CSV (call_id,score[,surveyed_at]) and schedules/reps beside them.  Good rows are
 merged into the Parquet lake by key (re-running the same input changes
 nothing); bad rows go to <home>/quarantine with file, line and reason.
 Caller numbers are replaced by keyed pseudonyms before anything is written.
@@ -298,6 +300,7 @@ source whose reader is not built yet.
 Examples:
   cadet ingest --source canonical ./exports/
   cadet ingest --source canonical calls.csv offers.csv --json
+  cadet ingest --source asterisk /var/log/asterisk/   # queue_log*, Master.csv, surveys.csv
 """
 )
 @click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that wrote the files.")
@@ -316,7 +319,9 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
         click.echo(f"cadet ingest: {exc}", err=True)
         sys.exit(2)
 
-    summary = ingest_flow(source, [str(p) for p in paths], str(obj.home))
+    obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
+    config_path = str(obj.config_path) if obj.config_path else None
+    summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
     frame_rows = [
         (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
     ]

@@ -138,10 +138,27 @@ class SimulationConfig(Section):
         return self
 
 
+class AsteriskIngestConfig(Section):
+    """How to read an Asterisk center's conventions from its logs."""
+
+    ring_timeout_seconds: int = Field(15, ge=1, description="the queue's ring timeout; a shorter ring-no-answer is a decline")
+    wrapup_pause_reasons: list[str] = Field(default_factory=lambda: ["ACW"], description="pause reasons that mean after-call work")
+    self_service_extensions: list[str] = Field(default_factory=lambda: ["selfservice"], description="transfer targets that are the IVR")
+    tier2_queues: list[str] = Field(default_factory=lambda: ["tier2"], description="queues a transfer to which is an escalation")
+    ivr_self_service_min_seconds: int = Field(30, ge=0, description="an IVR-only call longer than this was served by the IVR")
+
+
+class IngestConfig(Section):
+    """`cadet ingest`: per-platform conventions."""
+
+    asterisk: AsteriskIngestConfig = Field(default_factory=AsteriskIngestConfig)
+
+
 class CadetConfig(Section):
     """All of cadet's settings."""
 
     site: SiteConfig = Field(default_factory=SiteConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 
 

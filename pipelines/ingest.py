@@ -20,11 +20,13 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.contracts import SCHEMAS
 from pipelines.lake import Lake
 from pipelines.privacy import load_key, mask_numbers, pseudonymise
+from pipelines.config import CadetConfig, load_config
+from pipelines.readers.asterisk import read_asterisk
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.storage import atomic_path
 
 SOURCES = ("canonical", "asterisk", "amazon-connect")
-BUILT_SOURCES = ("canonical",)
+BUILT_SOURCES = ("canonical", "asterisk")
 
 # How each lake table is keyed (a row with the same key replaces the stored one) and dated.
 LAKE_KEYS = {
@@ -103,14 +105,20 @@ def find_input_files(source: str, paths: list[Path]) -> list[Path]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".csv", ".parquet") and not p.name.startswith("."))
-            )
+            found.extend(sorted(p for p in path.iterdir() if p.is_file() and _looks_like_input(source, p)))
         elif path.exists():
             found.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
     return found
+
+
+def _looks_like_input(source: str, path: Path) -> bool:
+    if path.name.startswith("."):
+        return False
+    if source == "asterisk" and path.name.startswith("queue_log"):
+        return True
+    return path.suffix in (".csv", ".parquet")
 
 
 def _protect(result: ReadResult, key: bytes) -> ReadResult:
@@ -126,14 +134,25 @@ def _protect(result: ReadResult, key: bytes) -> ReadResult:
     return ReadResult(result.file, result.table, good, quarantine, result.lines_read)
 
 
-@task(name="read input file", cache_policy=NO_CACHE)
-def read_input_file(path: Path, home: Path) -> ReadResult | FileReport:
+@task(name="read canonical file", cache_policy=NO_CACHE)
+def read_canonical_file(path: Path, home: Path) -> list[ReadResult | FileReport]:
     """One file: typed good rows and quarantined bad rows, numbers already pseudonymised."""
     try:
         result = read_canonical(path)
     except UnreadableFile as exc:
-        return FileReport(file=str(path), table=None, error=str(exc))
-    return _protect(result, load_key(home))
+        return [FileReport(file=str(path), table=None, error=str(exc))]
+    return [_protect(result, load_key(home))]
+
+
+@task(name="read asterisk files", cache_policy=NO_CACHE)
+def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
+    """queue_log, CDRs and surveys of one center together: calls are rebuilt across them."""
+    try:
+        results = read_asterisk(files, config.ingest.asterisk, config.site.timezone)
+    except UnreadableFile as exc:
+        return [FileReport(file=", ".join(str(f) for f in files), table=None, error=str(exc))]
+    key = load_key(home)
+    return [_protect(r, key) for r in results]
 
 
 def _quarantine_path(home: Path, source_file: Path) -> Path:
@@ -142,14 +161,21 @@ def _quarantine_path(home: Path, source_file: Path) -> Path:
     return home / "quarantine" / f"{source_file.name}-{digest}.parquet"
 
 
+def _quarantine_by_file(results: list[ReadResult]) -> dict[Path, pd.DataFrame]:
+    frames: dict[Path, list[pd.DataFrame]] = {}
+    for result in results:
+        frames.setdefault(Path(result.file), []).append(result.quarantine)
+    return {path: pd.concat(parts, ignore_index=True) for path, parts in frames.items()}
+
+
 @task(name="write quarantine", cache_policy=NO_CACHE)
-def write_quarantine(home: Path, result: ReadResult) -> None:
-    path = _quarantine_path(home, result.file)
-    if result.quarantine.empty:
+def write_quarantine(home: Path, source_file: Path, quarantine: pd.DataFrame) -> None:
+    path = _quarantine_path(home, source_file)
+    if quarantine.empty:
         path.unlink(missing_ok=True)
         return
     with atomic_path(path) as tmp:
-        result.quarantine.to_parquet(tmp, index=False)
+        quarantine.astype({"line": "int64"}).to_parquet(tmp, index=False)
 
 
 @task(name="land table in lake", cache_policy=NO_CACHE)
@@ -195,25 +221,38 @@ def _date_surveys(results: list[ReadResult]) -> None:
 
 
 @flow(name="cadet-ingest", log_prints=True)
-def ingest_flow(source: str, paths: list[str], home: str) -> dict:
+def ingest_flow(source: str, paths: list[str], home: str, config_path: str | None = None) -> dict:
     """Read every input file, quarantine what is bad, land what is good."""
     home_path = Path(home)
+    config = load_config(config_path)
     files = find_input_files(source, [Path(p) for p in paths])
-    outcomes = [read_input_file(path, home_path) for path in files]
+    if source == "asterisk":
+        outcomes = read_asterisk_files(files, home_path, config)
+    else:
+        outcomes = [o for path in files for o in read_canonical_file(path, home_path)]
     results = [o for o in outcomes if isinstance(o, ReadResult)]
     _date_surveys(results)
-    for result in results:
-        write_quarantine(home_path, result)
+    for path, quarantine in _quarantine_by_file(results).items():
+        write_quarantine(home_path, path, quarantine)
     for table in SCHEMAS:
         frames = [r.good for r in results if r.table == table]
         if frames:
             land_table(home_path, table, frames)
-    summary = IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine"))
+    return _summary(home_path, outcomes).as_dict()
+
+
+def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSummary:
+    """One line per input file, adding up what each table took from it."""
+    summary = IngestSummary(lake=str(home / "lake"), quarantine=str(home / "quarantine"))
+    by_file: dict[str, FileReport] = {}
     for outcome in outcomes:
         if isinstance(outcome, FileReport):
             summary.files.append(outcome)
-        else:
-            summary.files.append(
-                FileReport(str(outcome.file), outcome.table, outcome.lines_read, outcome.landed, outcome.quarantined)
-            )
-    return summary.as_dict()
+            continue
+        report = by_file.setdefault(str(outcome.file), FileReport(str(outcome.file), None))
+        report.table = outcome.table if report.table in (None, outcome.table) else f"{report.table}, {outcome.table}"
+        report.read += outcome.lines_read
+        report.landed += outcome.landed
+        report.quarantined += outcome.quarantined
+    summary.files.extend(by_file.values())
+    return summary

@@ -89,11 +89,10 @@ def pseudonymise(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     return pa.array(values, type=pa.int64(), mask=mask)
 
 
-# A phone number in free text: a leading '+' and 6-15 digits, or 10-15 digits in a row,
-# optionally grouped by spaces, dots or dashes.  ISO dates (8 digits) and clock times
-# are left alone; a Unix epoch with its sub-second part (Asterisk's uniqueid) is not masked
-# because it is followed by '.digits', but a bare 10-digit epoch would be.
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d(?:[ -]?\d){9,14})(?![\w.])")
+# A phone number in free text: '+' and 6-15 digits (spaces, dots, dashes or brackets may
+# group them), or 10-15 digits in a row.  Dates, clock times and Asterisk uniqueids
+# ('1767600090.1') are left alone; so is the Unix time that starts a queue_log line.
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d{10,15})(?![\w.])")
 
 
 def mask_numbers(text: str, key: bytes) -> str:
@@ -102,4 +101,9 @@ def mask_numbers(text: str, key: bytes) -> str:
     Used for text cadet keeps about rejected input (the quarantine), so that an
     analyst can still see that two rejected lines came from the same caller.
     """
-    return _PHONE.sub(lambda m: f"caller:{_pseudonym(m.group(0), key)}", text)
+    def replace(match: re.Match) -> str:
+        if match.start() == 0 and text[match.end():match.end() + 1] == "|":
+            return match.group(0)  # a queue_log line's leading Unix time, not a number to hide
+        return f"caller:{_pseudonym(match.group(0), key)}"
+
+    return _PHONE.sub(replace, text)

@@ -147,8 +147,11 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     wait = np.where(answered, ans - enq, end - enq)
     talk = np.where(answered, end - ans, 0)
     a = answered
+    answered_offers = offers.filter(pc.equal(offers["result"], "answered"))
+    ring_of = dict(zip(answered_offers["call_id"].to_pylist(), answered_offers["ring_seconds"].to_pylist()))
+    ring = np.array([ring_of.get(c, 0) for c in q["call_id"].to_pylist()], dtype=np.int64)
     emit(ans[a], 3, [q_id[a], q_queue[a], agent[a], np.full(a.sum(), "CONNECT", dtype=object), _ints(wait[a]),
-                     np.char.add(q_id[a].astype(str), "1").astype(object), _ints(np.full(a.sum(), 5))])
+                     np.char.add(q_id[a].astype(str), "1").astype(object), _ints(ring[a])])
     kind = _str(q["transfer_kind"])
     to = _str(q["transfer_to"])
     by = _str(q["disconnected_by"])

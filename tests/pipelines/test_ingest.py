@@ -11,7 +11,7 @@ from pipelines.cli import cli
 from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_canonical
+from pipelines.simulator.writers import write_asterisk, write_canonical
 
 
 @pytest.fixture(scope="module")
@@ -103,5 +103,28 @@ def test_nothing_usable_exits_1_and_an_unbuilt_source_exits_2(prefect_server, tm
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "canonical", str(junk)])
     assert result.exit_code == 1
     assert "needs column" in result.output and "nothing usable" in result.output
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "asterisk", str(junk)])
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "amazon-connect", str(junk)])
     assert result.exit_code == 2 and "not built yet" in result.output
+
+
+def test_asterisk_logs_land_like_canonical_and_leave_no_number_behind(prefect_server, center, tmp_path):
+    logs = tmp_path / "asterisk"
+    write_asterisk(center.tables, center.truth, logs, "UTC")
+    queue_log = logs / "queue_log"
+    queue_log.write_text(queue_log.read_text() + "1767999999|9.9|general|NONE|ENTERQUEUE|broken\n")
+    home = tmp_path / "home"
+    result = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "asterisk", str(logs), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["quarantined"] == 1
+    tables = _lake_tables(home)
+    for name in ("calls", "offers", "agent_states", "surveys", "schedules", "reps"):
+        assert tables[name].num_rows == center.tables[name].num_rows, name
+    calls = tables["calls"].to_pandas()
+    assert calls.hold_seconds.isna().all(), "hold is not observable from queue_log"
+    digits = {re.sub(r"\D", "", n) for n in center.tables["calls"]["remote_number"].to_pylist()}
+    for path in home.rglob("*"):
+        if path.is_file():
+            text = json.dumps(pq.read_table(path).to_pylist(), default=str) if path.suffix == ".parquet" else path.read_text(errors="replace")
+            runs = re.findall(r"\d+", text)
+            assert not {r[i:i + 11] for r in runs for i in range(len(r) - 10)} & digits, path

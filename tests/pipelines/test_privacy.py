@@ -51,3 +51,16 @@ def test_key_from_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, "short")
     with pytest.raises(PseudonymKeyError, match="at least 16"):
         load_key(tmp_path)
+
+
+def test_masking_hides_numbers_but_keeps_times_and_ids():
+    from pipelines.privacy import mask_numbers
+
+    line = "1767600100|1767600090.1|general|NONE|ENTERQUEUE||+13125550100|1"
+    masked = mask_numbers(line, KEY)
+    assert "3125550100" not in masked and masked.startswith("1767600100|1767600090.1|")
+    assert mask_numbers(line, KEY) == masked, "the same number masks the same way"
+    cdr = '"","13125550100","s","ivr-main","2026-01-05 08:00:00"'
+    assert "13125550100" not in mask_numbers(cdr, KEY) and "2026-01-05 08:00:00" in mask_numbers(cdr, KEY)
+    row = "c1,,voice,inbound,general,+1 (312) 555-0100,2026-01-05T09:00:00Z"
+    assert "555-0100" not in mask_numbers(row, KEY) and "2026-01-05T09:00:00Z" in mask_numbers(row, KEY)

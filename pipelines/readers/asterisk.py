@@ -1,0 +1,513 @@
+"""Read an Asterisk center: queue_log (file or database export), Master.csv CDRs, surveys.
+
+Calls, offers and presence are rebuilt from queue_log's event sequence:
+ENTERQUEUE opens a leg, CONNECT answers it, COMPLETE*/TRANSFER/ABANDON/EXIT*
+end it; RINGNOANSWER and RINGCANCELED are offers that did not connect;
+ADDMEMBER/REMOVEMEMBER and AGENTLOGIN/AGENTLOGOFF bound sessions; PAUSE and
+UNPAUSE (per queue or ALL) split them.  queue_log has no in-call hold, so hold
+is stored empty (not observable), never zero.
+
+Parsing is vectorised with pyarrow; only presence events, which are few, go
+through a per-agent state machine.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from pipelines.config import AsteriskIngestConfig
+from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
+
+CALL_EVENTS = {
+    "ENTERQUEUE", "CONNECT", "COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER",
+    "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY", "RINGNOANSWER", "RINGCANCELED", "AGENTDUMP",
+}
+PRESENCE_EVENTS = {
+    "ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF",
+    "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL",
+}
+SYSTEM_EVENTS = {"QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT", "ATTENDEDTRANSFER_FAILED", "MIXMONITOR"}
+ENDINGS = {
+    "COMPLETEAGENT": "agent", "COMPLETECALLER": "caller", "BLINDTRANSFER": "transfer", "ATTENDEDTRANSFER": "transfer",
+    "TRANSFER": "transfer", "ABANDON": "caller", "EXITWITHTIMEOUT": "system", "EXITEMPTY": "system",
+    "EXITWITHKEY": "caller", "AGENTDUMP": "agent",
+}
+# The fewest fields (epoch|callid|queue|agent|event|data...) each event needs here.
+MIN_FIELDS = {"ENTERQUEUE": 7, "CONNECT": 6, "RINGNOANSWER": 6, "RINGCANCELED": 6}
+DB_EXPORT_HEADER = ["time", "callid", "queuename", "agent", "event"]
+N_FIELDS = 10
+
+
+@dataclass
+class QueueLog:
+    """queue_log lines as columns, with where each came from."""
+
+    file: np.ndarray
+    line: np.ndarray
+    raw: np.ndarray
+    fields: list[np.ndarray]  # epoch, callid, queue, agent, event, data1..data5 (object arrays, '' when absent)
+    n_fields: np.ndarray
+
+
+def is_queue_log(path: Path) -> bool:
+    return path.name.startswith("queue_log")
+
+
+def is_db_export(header: list[str]) -> bool:
+    return [h.strip().lower() for h in header[:5]] == DB_EXPORT_HEADER
+
+
+def _lines(path: Path) -> tuple[list[str], dict[int, str]]:
+    """The file's lines as text; lines that are not UTF-8 are reported, not decoded by guesswork."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+        bad: dict[int, str] = {}
+        lines = text.split("\n")
+    except UnicodeDecodeError:
+        lines, bad = [], {}
+        for number, chunk in enumerate(raw.split(b"\n"), start=1):
+            try:
+                lines.append(chunk.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                lines.append("")
+                bad[number] = f"not UTF-8 text at byte {exc.start}"
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines], bad
+
+
+def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.DataFrame]:
+    """Split a queue_log flat file or its database export into fields; returns (lines, quarantined).
+
+    The flat file carries Unix seconds; the database export carries the PBX's
+    wall-clock time, read in `timezone` unless it names its own offset.
+    """
+    lines, bad = _lines(path)
+    first = lines[0] if lines else ""
+    if "|" not in first and "," in first and is_db_export(next(csv.reader([first]))):
+        return _read_db_export(path, lines, bad, timezone)
+    arr = pa.array(lines, pa.string())
+    padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
+    parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
+    fields = [np.asarray(pc.list_element(parts, i).to_numpy(zero_copy_only=False), dtype=object) for i in range(N_FIELDS)]
+    n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
+    numbers = np.arange(1, len(lines) + 1)
+    log = QueueLog(np.full(len(lines), str(path), dtype=object), numbers, np.asarray(lines, dtype=object), fields, n_fields)
+    return _checked(log, bad)
+
+
+def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone: str) -> tuple[QueueLog, pd.DataFrame]:
+    """The queue_log table exported as CSV: time, callid, queuename, agent, event, data1..data5."""
+    rows = list(csv.reader(lines[1:]))
+    width = N_FIELDS
+    fields = [np.full(len(rows), "", dtype=object) for _ in range(width)]
+    n_fields = np.zeros(len(rows), dtype=np.int64)
+    times = []
+    for i, row in enumerate(rows):
+        values = [v if v not in ("NULL", "\\N") else "" for v in row[:width]]
+        while values and values[-1] == "" and len(values) > 5:
+            values.pop()
+        n_fields[i] = len(values)
+        for j, value in enumerate(values):
+            fields[j][i] = value
+        times.append(values[0] if values else "")
+    text = pd.Series(times, dtype="string")
+    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", na=False)
+    stamps = pd.to_datetime(text.where(zoned), utc=True, errors="coerce", format="ISO8601")
+    local = pd.to_datetime(text.where(~zoned), errors="coerce", format="ISO8601")
+    stamps = stamps.fillna(local.dt.tz_localize(ZoneInfo(timezone), ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC"))
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    epoch = np.where(stamps.isna(), "", seconds.astype("Int64").astype(str))
+    fields[0] = np.asarray(epoch, dtype=object)
+    log = QueueLog(
+        np.full(len(rows), str(path), dtype=object), np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),
+        fields, n_fields,
+    )
+    return _checked(log, {k: v for k, v in bad.items() if k > 1})
+
+
+def _checked(log: QueueLog, bad: dict[int, str]) -> tuple[QueueLog, pd.DataFrame]:
+    """Reject lines that are truncated, badly timed or of an unknown event, with the reason."""
+    reasons = np.full(len(log.line), "", dtype=object)
+    for number, reason in bad.items():
+        reasons[log.line == number] = reason
+    epoch, event = log.fields[0], log.fields[4]
+    empty = np.array([r == "" for r in log.raw], dtype=bool)
+    reasons = np.where((reasons == "") & empty, "empty line", reasons)
+    short = log.n_fields < 5
+    reasons = np.where((reasons == "") & short, np.char.add("truncated: ", np.char.add(log.n_fields.astype(str), " fields, at least 5 needed")).astype(object), reasons)
+    good_epoch = np.array([e.isdigit() and 9 <= len(e) <= 11 for e in epoch], dtype=bool)
+    reasons = np.where((reasons == "") & ~good_epoch, "bad timestamp: not Unix seconds", reasons)
+    known = np.isin(event, list(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS))
+    reasons = np.where((reasons == "") & ~known, np.char.add("unknown event ", event.astype(str)).astype(object), reasons)
+    for name, minimum in MIN_FIELDS.items():
+        few = (event == name) & (log.n_fields < minimum)
+        reasons = np.where((reasons == "") & few, f"{name} needs {minimum} fields", reasons)
+    callid_missing = np.isin(event, list(CALL_EVENTS)) & np.isin(log.fields[1], ["", "NONE"])
+    reasons = np.where((reasons == "") & callid_missing, "call event without a callid", reasons)
+    agent_missing = np.isin(event, ["CONNECT", "RINGNOANSWER", "RINGCANCELED"] + list(PRESENCE_EVENTS)) & np.isin(log.fields[3], ["", "NONE"])
+    reasons = np.where((reasons == "") & agent_missing, "agent event without an agent", reasons)
+    for name, index in (("CONNECT", 5), ("RINGNOANSWER", 5), ("ABANDON", 7)):
+        col = log.fields[index]
+        not_int = (event == name) & np.array([not v.isdigit() for v in col], dtype=bool)
+        reasons = np.where((reasons == "") & not_int, f"{name}: data{index - 4} is not a whole number", reasons)
+    rejected = reasons != ""
+    quarantine = pd.DataFrame(
+        {"file": log.file[rejected], "line": log.line[rejected], "raw": log.raw[rejected], "reason": reasons[rejected]},
+        columns=QUARANTINE_COLUMNS,
+    )
+    keep = ~rejected
+    kept = QueueLog(log.file[keep], log.line[keep], log.raw[keep], [f[keep] for f in log.fields], log.n_fields[keep])
+    return kept, quarantine
+
+
+def _concat(logs: list[QueueLog]) -> QueueLog:
+    return QueueLog(
+        np.concatenate([q.file for q in logs]), np.concatenate([q.line for q in logs]),
+        np.concatenate([q.raw for q in logs]),
+        [np.concatenate([q.fields[i] for q in logs]) for i in range(N_FIELDS)],
+        np.concatenate([q.n_fields for q in logs]),
+    )
+
+
+def _ts(epoch) -> pd.Series:
+    return pd.to_datetime(pd.Series(epoch, dtype="Int64"), unit="s", utc=True)
+
+
+def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Legs and offers from call events; returns (legs, offers, quarantine of unfinished legs)."""
+    ev = pd.DataFrame(
+        {
+            "file": log.file, "line": log.line, "raw": log.raw, "epoch": log.fields[0].astype(np.int64),
+            "callid": log.fields[1], "queue": log.fields[2], "agent": log.fields[3], "event": log.fields[4],
+            "d1": log.fields[5], "d2": log.fields[6], "d3": log.fields[7],
+        }
+    )
+    ev = ev[ev.event.isin(CALL_EVENTS)].copy()
+    ev["order"] = np.where(ev.event == "ENTERQUEUE", 0, np.where(ev.event.isin(list(ENDINGS)), 2, 1))
+    ev = ev.sort_values(["callid", "epoch", "order", "file", "line"], kind="stable")
+    ev["leg"] = (ev.event == "ENTERQUEUE").groupby(ev.callid).cumsum()
+    orphan = ev[ev.leg == 0]
+    ev = ev[ev.leg > 0]
+
+    enter = ev[ev.event == "ENTERQUEUE"].set_index(["callid", "leg"])
+    legs = pd.DataFrame(
+        {"queue": enter.queue, "enqueued_at": enter.epoch, "remote_number": enter.d2.replace("", None), "file": enter.file},
+        index=enter.index,
+    )
+    connect = ev[ev.event == "CONNECT"].drop_duplicates(["callid", "leg"]).set_index(["callid", "leg"])
+    legs["answered_at"] = connect.epoch
+    legs["rep_id"] = connect.agent
+    ending = ev[ev.event.isin(list(ENDINGS))].drop_duplicates(["callid", "leg"]).set_index(["callid", "leg"])
+    legs["ended_at"] = ending.epoch
+    legs["end_event"] = ending.event
+    legs["end_agent"] = ending.agent
+    legs["transfer_target"] = ending.d1.where(ending.event.isin(["BLINDTRANSFER", "TRANSFER"]))
+    legs = legs.reset_index()
+
+    unfinished = legs.ended_at.isna()
+    open_lines = ev.merge(legs.loc[unfinished, ["callid", "leg"]], on=["callid", "leg"])
+    quarantine = pd.concat(
+        [
+            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
+                          "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
+            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
+                          "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
+        ],
+        ignore_index=True,
+    )
+    legs = legs[~unfinished].copy()
+    legs["rep_id"] = legs.rep_id.where(legs.answered_at.notna())
+    legs["call_id"] = np.where(legs.leg == 1, legs.callid, legs.callid + "#" + legs.leg.astype(str))
+    legs["parent_call_id"] = np.where(legs.leg > 1, np.where(legs.leg == 2, legs.callid, legs.callid + "#" + (legs.leg - 1).astype(str)), None)
+    next_queue = legs.groupby("callid").queue.shift(-1)
+    transferred = legs.end_event.isin(["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"])
+    self_service = transferred & legs.transfer_target.isin(settings.self_service_extensions)
+    legs["transfer_to"] = np.where(self_service, "ivr:self-service", np.where(transferred, next_queue.fillna(legs.transfer_target), None))
+    legs["transfer_kind"] = np.select(
+        [self_service, transferred & next_queue.isin(settings.tier2_queues), transferred & next_queue.notna(), transferred],
+        ["self_service", "escalation", "queue", "external"],
+        default=None,
+    )
+    legs["transfer_kind"] = legs.transfer_kind.replace({"None": None})
+    legs["disconnected_by"] = legs.end_event.map(ENDINGS)
+    legs["outcome"] = np.where(legs.answered_at.notna(), "answered", "abandoned")
+
+    offers = _offers(ev, legs, settings)
+    return legs, offers, quarantine
+
+
+def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
+    rung = ev[ev.event.isin(["RINGNOANSWER", "RINGCANCELED", "CONNECT"])].merge(legs[["callid", "leg", "call_id"]], on=["callid", "leg"])
+    ring = np.where(
+        rung.event == "CONNECT",
+        pd.to_numeric(rung.d3, errors="coerce").fillna(0),
+        pd.to_numeric(rung.d1, errors="coerce").fillna(0) / 1000.0,
+    ).round().astype(np.int64)
+    declined = (rung.event == "RINGNOANSWER") & (ring < settings.ring_timeout_seconds - 1)
+    result = np.select(
+        [rung.event == "CONNECT", rung.event == "RINGCANCELED", declined],
+        ["answered", "caller_abandoned", "declined"],
+        default="ring_no_answer",
+    )
+    return pd.DataFrame(
+        {
+            "call_id": rung.call_id.values,
+            "rep_id": rung.agent.values,
+            "offered_at": _ts(rung.epoch.values - ring).array,
+            "ring_seconds": ring,
+            "result": result,
+        }
+    )
+
+
+def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Agent state intervals, and after-call-work intervals (pauses with a wrap-up reason)."""
+    ev = pd.DataFrame({"epoch": log.fields[0].astype(np.int64), "agent": log.fields[3], "event": log.fields[4], "reason": log.fields[5]})
+    ev = ev[ev.event.isin(PRESENCE_EVENTS)]
+    # Per-queue lines of one action share agent, second and event: keep one, but count queues for membership.
+    members = ev[ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])]
+    others = ev[~ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])].drop_duplicates(["agent", "epoch", "event"])
+    ev = pd.concat([members, others]).sort_values(["agent", "epoch"], kind="stable")
+    rank = {"ADDMEMBER": 0, "AGENTLOGIN": 0, "AGENTCALLBACKLOGIN": 0, "UNPAUSE": 1, "UNPAUSEALL": 1,
+            "PAUSE": 2, "PAUSEALL": 2, "REMOVEMEMBER": 3, "AGENTLOGOFF": 3, "AGENTCALLBACKLOGOFF": 3}
+    ev = ev.assign(rank=ev.event.map(rank)).sort_values(["agent", "epoch", "rank"], kind="stable")
+    wrapup = set(settings.wrapup_pause_reasons)
+
+    states, acw = [], []
+    for agent, group in ev.groupby("agent", sort=True):
+        queues = 0
+        logged_in = paused = False
+        since = acw_since = None
+        pause_reason = None
+        for epoch, event, reason in zip(group.epoch.tolist(), group.event.tolist(), group.reason.tolist()):
+            login = event in ("AGENTLOGIN", "AGENTCALLBACKLOGIN") or (event == "ADDMEMBER" and queues == 0)
+            if event == "ADDMEMBER":
+                queues += 1
+            logout = event in ("AGENTLOGOFF", "AGENTCALLBACKLOGOFF") or (event == "REMOVEMEMBER" and queues == 1)
+            if event == "REMOVEMEMBER":
+                queues = max(0, queues - 1)
+            if login and not logged_in:
+                logged_in, paused, since = True, False, epoch
+            elif logout and logged_in:
+                if epoch > since:
+                    states.append((agent, "paused" if paused else "available", pause_reason if paused else None, since, epoch))
+                logged_in = paused = False
+            elif event in ("PAUSE", "PAUSEALL") and logged_in:
+                if reason in wrapup:
+                    acw_since = epoch  # after-call work: still available in cadet's terms
+                elif not paused:
+                    if epoch > since:
+                        states.append((agent, "available", None, since, epoch))
+                    paused, pause_reason, since = True, reason or None, epoch
+            elif event in ("UNPAUSE", "UNPAUSEALL") and logged_in:
+                if paused:
+                    if epoch > since:
+                        states.append((agent, "paused", pause_reason, since, epoch))
+                    paused, since = False, epoch
+                elif acw_since is not None:
+                    acw.append((agent, acw_since, epoch))
+                    acw_since = None
+    frame = pd.DataFrame(states, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
+    frame["started_at"], frame["ended_at"] = _ts(frame.started_at.values).array, _ts(frame.ended_at.values).array
+    return frame, pd.DataFrame(acw, columns=["rep_id", "start", "end"])
+
+
+def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Master.csv rows (cdr_csv column order, local times); returns (rows, quarantined)."""
+    lines, bad = _lines(path)
+    names = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+             "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
+    rows, quarantine = [], []
+    for number, text in enumerate(lines, start=1):
+        if number in bad:
+            quarantine.append((str(path), number, text, bad[number]))
+            continue
+        try:
+            fields = next(csv.reader([text]), [])
+        except csv.Error as exc:
+            quarantine.append((str(path), number, text, f"not a CSV row ({exc})"))
+            continue
+        if len(fields) < 16:
+            quarantine.append((str(path), number, text, f"has {len(fields)} fields, a CDR has 16-18"))
+            continue
+        rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
+    frame = pd.DataFrame(rows, columns=["line", *names]).assign(file=str(path))
+    zone = ZoneInfo(timezone)
+    for column in ("start", "answer", "end"):
+        local = pd.to_datetime(frame[column].replace("", None), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        frame[column] = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    bad_time = frame.start.isna() | frame.end.isna()
+    for _, row in frame[bad_time].iterrows():
+        quarantine.append((str(path), int(row.line), lines[int(row.line) - 1], "start or end is not a local time (YYYY-MM-DD HH:MM:SS)"))
+    return frame[~bad_time], pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
+
+
+def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
+    """All of one center's Asterisk files together, since calls are rebuilt across them."""
+    results: list[ReadResult] = []
+    logs, qlog_quarantine, qlog_lines = [], [], {}
+    cdrs, cdr_files = [], []
+    survey_files, canonical_files = [], []
+    for path in files:
+        head = path.open("rb").readline().decode("utf-8", errors="replace")
+        if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(next(csv.reader([head]), [])):
+            log, bad = read_queue_log(path, timezone)
+            logs.append(log)
+            qlog_quarantine.append(bad)
+            qlog_lines[path] = len(log.line) + len(bad)
+        elif path.name.lower().startswith("master") or head.startswith('"",') or head.count('","') >= 12:
+            cdr, bad = read_cdr(path, timezone)
+            cdrs.append(cdr)
+            cdr_files.append((path, bad, len(cdr) + len(bad)))
+        elif head.replace('"', "").strip().lower().startswith("call_id,score"):
+            survey_files.append(path)
+        else:
+            canonical_files.append(path)
+    if not logs:
+        raise UnreadableFile("no queue_log among the files: an Asterisk ingest needs queue_log (or its database export)")
+
+    log = _concat(logs)
+    legs, offers, unfinished = rebuild_calls(log, settings)
+    states, acw = rebuild_presence(log, settings)
+    legs = _with_wrapup(legs, acw, settings)
+    cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
+    calls = _calls_frame(legs, cdr, settings)
+    # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
+    quarantine = pd.concat(qlog_quarantine + [unfinished], ignore_index=True)
+    leg_file = legs.file.values
+    for path, n_lines in qlog_lines.items():
+        mine = calls[leg_file == str(path)].reset_index(drop=True)
+        results.append(ReadResult(path, "calls", mine, quarantine[quarantine.file == str(path)], n_lines))
+    first = next(iter(qlog_lines))
+    results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0))
+    results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
+    cdr_only = _cdr_calls(cdr, legs, settings) if len(cdr) else None
+    for path, bad, n in cdr_files:
+        mine = cdr_only[cdr_only["file"] == str(path)].drop(columns=["file"]) if cdr_only is not None else _empty_like(calls)
+        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n))
+    for path in survey_files:
+        results.append(_surveys(path, legs))
+    for path in canonical_files:
+        results.append(read_canonical(path))
+    return results
+
+
+def _empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+
+
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[0:0]
+
+
+def _with_wrapup(legs: pd.DataFrame, acw: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
+    """After-call work = an ACW pause that starts when the rep's call ends; empty when the center logs none."""
+    legs = legs.copy()
+    if not settings.wrapup_pause_reasons or acw.empty:
+        legs["wrapup_seconds"] = pd.array([pd.NA] * len(legs), dtype="Int64")
+        return legs
+    acw = acw.assign(seconds=acw.end - acw.start).drop_duplicates(["rep_id", "start"])
+    merged = legs.merge(acw, left_on=["end_agent", "ended_at"], right_on=["rep_id", "start"], how="left", suffixes=("", "_acw"))
+    seconds = merged.seconds.where(merged.answered_at.notna())
+    legs["wrapup_seconds"] = pd.array(np.where(merged.answered_at.notna(), seconds.fillna(0), np.nan), dtype="Float64").astype("Int64")
+    return legs
+
+
+def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
+    # A call starts when the PBX answered it (the CDR's start, IVR included); a transferred leg when it re-entered a queue.
+    enqueued = pd.Series(_ts(legs.enqueued_at.values).array, index=legs.index)
+    started = enqueued
+    if len(cdr):
+        starts = cdr.drop_duplicates("uniqueid").set_index("uniqueid").start
+        started = pd.Series(legs.callid.map(starts).array, index=legs.index).where(legs.leg == 1).fillna(enqueued)
+    n = len(legs)
+    return pd.DataFrame(
+        {
+            "call_id": legs.call_id.values,
+            "parent_call_id": legs.parent_call_id.values,
+            "channel": "voice",
+            "direction": "inbound",
+            "queue": legs.queue.values,
+            "remote_number": legs.remote_number.values,
+            "started_at": started.array,
+            "enqueued_at": enqueued.array,
+            "answered_at": _ts(legs.answered_at.values).array,
+            "ended_at": _ts(legs.ended_at.values).array,
+            "rep_id": legs.rep_id.values,
+            "outcome": legs.outcome.values,
+            "disconnected_by": legs.disconnected_by.values,
+            "hold_seconds": pd.array([pd.NA] * n, dtype="Int64"),  # not observable from queue_log
+            "hold_count": pd.array([pd.NA] * n, dtype="Int64"),
+            "wrapup_seconds": legs.wrapup_seconds.values,
+            "transfer_kind": legs.transfer_kind.values,
+            "transfer_to": legs.transfer_to.values,
+            "ended_on_hold": pd.array([pd.NA] * n, dtype="boolean"),
+        }
+    )
+
+
+def _cdr_calls(cdr: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
+    """Calls only the CDR knows: reps dialling out, and inbound calls that never reached a queue."""
+    agents = {a.split("/", 1)[-1]: a for a in legs.rep_id.dropna().unique()}
+    outbound = cdr[cdr.src.isin(agents) & cdr.dcontext.ne("ivr-main")]
+    queued = set(legs.callid)
+    ivr = cdr[~cdr.uniqueid.isin(queued) & ~cdr.src.isin(agents)]
+    billsec = pd.to_numeric(cdr.billsec, errors="coerce")
+    out = pd.DataFrame(
+        {
+            "call_id": outbound.uniqueid.values,
+            "direction": "outbound",
+            "remote_number": outbound.dst.values,
+            "started_at": outbound.start.array,
+            "answered_at": outbound.answer.array,
+            "ended_at": outbound.end.array,
+            "rep_id": outbound.src.map(agents).values,
+            "outcome": np.where(outbound.disposition.eq("ANSWERED"), "answered", "abandoned"),
+            "disconnected_by": None,
+            "file": outbound.file.values,
+        }
+    )
+    served = billsec.loc[ivr.index] > settings.ivr_self_service_min_seconds
+    inbound = pd.DataFrame(
+        {
+            "call_id": ivr.uniqueid.values,
+            "direction": "inbound",
+            "remote_number": ivr.src.values,
+            "started_at": ivr.start.array,
+            "answered_at": pd.NaT,
+            "ended_at": ivr.end.array,
+            "rep_id": None,
+            "outcome": np.where(served, "ivr_self_service", "ivr_abandoned"),
+            "disconnected_by": np.where(served, "system", "caller"),
+            "file": ivr.file.values,
+        }
+    )
+    calls = pd.concat([out, inbound], ignore_index=True)
+    calls["channel"] = "voice"
+    for column in ("parent_call_id", "queue", "enqueued_at", "transfer_kind", "transfer_to"):
+        calls[column] = None
+    calls["enqueued_at"] = pd.NaT
+    calls["hold_seconds"] = pd.array([pd.NA] * len(calls), dtype="Int64")
+    calls["hold_count"] = pd.array([pd.NA] * len(calls), dtype="Int64")
+    calls["wrapup_seconds"] = pd.array([pd.NA] * len(calls), dtype="Int64")
+    calls["ended_on_hold"] = pd.array([pd.NA] * len(calls), dtype="boolean")
+    return calls
+
+
+def _surveys(path: Path, legs: pd.DataFrame) -> ReadResult:
+    """Survey answers keyed by uniqueid belong to the last leg of that call."""
+    result = read_canonical(path)
+    last_leg = legs.sort_values("leg").drop_duplicates("callid", keep="last").set_index("callid").call_id
+    result.good["call_id"] = result.good.call_id.map(last_leg).fillna(result.good.call_id)
+    return result

@@ -1,0 +1,186 @@
+"""Asterisk: hand-written queue_log snippets for every event, and the simulator's
+Asterisk output must give the same per-rep story as its canonical output."""
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.config import AsteriskIngestConfig, CadetConfig, SiteConfig
+from pipelines.readers.asterisk import read_asterisk, read_queue_log, rebuild_calls, rebuild_presence
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_asterisk
+
+SETTINGS = AsteriskIngestConfig()
+
+# One morning in a real-looking queue_log: login, a missed ring, an answered call with
+# ACW, a transfer to tier 2 (attended), a blind transfer back to the IVR, an abandon,
+# a caller hanging up while it rang, pauses per queue and for all queues, logoff.
+SNIPPET = """\
+1767600000|NONE|NONE|NONE|QUEUESTART|
+1767600001|NONE|general|PJSIP/1001|ADDMEMBER|
+1767600001|NONE|billing|PJSIP/1001|ADDMEMBER|
+1767600002|NONE|NONE|Agent/2002|AGENTLOGIN|PJSIP/2002
+1767600100|1767600090.1|general|NONE|ENTERQUEUE||+13125550100|1
+1767600115|1767600090.1|general|PJSIP/1001|RINGNOANSWER|15000
+1767600120|1767600090.1|general|Agent/2002|CONNECT|20|1767600090.11|5
+1767600400|1767600090.1|general|Agent/2002|COMPLETECALLER|20|280|1
+1767600400|NONE|NONE|Agent/2002|PAUSEALL|ACW
+1767600460|NONE|NONE|Agent/2002|UNPAUSEALL|
+1767600500|1767600495.2|billing|NONE|ENTERQUEUE||+13125550199|1
+1767600503|1767600495.2|billing|PJSIP/1001|RINGNOANSWER|3000
+1767600510|1767600495.2|billing|PJSIP/1001|CONNECT|10|1767600495.21|4
+1767600540|1767600495.2|billing|PJSIP/1001|ATTENDEDTRANSFER|BRIDGE|bridge-1|10|30|1
+1767600542|1767600495.2|tier2|NONE|ENTERQUEUE||+13125550199|1
+1767600550|1767600495.2|tier2|Agent/2002|CONNECT|8|1767600495.22|3
+1767600600|1767600495.2|tier2|Agent/2002|BLINDTRANSFER|selfservice|ivr|8|50|1
+1767600700|1767600690.3|general|NONE|ENTERQUEUE||+13125550111|1
+1767600740|1767600690.3|general|NONE|ABANDON|1|1|40
+1767600800|1767600790.4|general|NONE|ENTERQUEUE||+13125550122|1
+1767600806|1767600790.4|general|PJSIP/1001|RINGCANCELED|6000
+1767600806|1767600790.4|general|NONE|ABANDON|1|1|6
+1767600900|NONE|general|PJSIP/1001|PAUSE|Break
+1767600900|NONE|billing|PJSIP/1001|PAUSE|Break
+1767601800|NONE|general|PJSIP/1001|UNPAUSE|
+1767601800|NONE|billing|PJSIP/1001|UNPAUSE|
+1767602000|NONE|NONE|PJSIP/1001|PAUSEALL|Technical
+1767602600|NONE|NONE|PJSIP/1001|UNPAUSEALL|
+1767603000|NONE|general|PJSIP/1001|REMOVEMEMBER|
+1767603000|NONE|billing|PJSIP/1001|REMOVEMEMBER|
+1767603100|NONE|NONE|Agent/2002|AGENTLOGOFF|PJSIP/2002|3098
+"""
+
+
+@pytest.fixture
+def snippet(tmp_path):
+    path = tmp_path / "queue_log"
+    path.write_text(SNIPPET)
+    return path
+
+
+def test_every_event_of_the_snippet_is_understood(snippet):
+    log, bad = read_queue_log(snippet)
+    assert bad.empty
+    legs, offers, unfinished = rebuild_calls(log, SETTINGS)
+    assert unfinished.empty
+    legs = legs.set_index("call_id")
+    first = legs.loc["1767600090.1"]
+    assert (first.outcome, first.rep_id, first.disconnected_by) == ("answered", "Agent/2002", "caller")
+    assert first.remote_number == "+13125550100"
+    escalated = legs.loc["1767600495.2"]
+    assert (escalated.transfer_kind, escalated.transfer_to, escalated.disconnected_by) == ("escalation", "tier2", "transfer")
+    second_leg = legs.loc["1767600495.2#2"]
+    assert second_leg.parent_call_id == "1767600495.2" and second_leg.queue == "tier2"
+    assert (second_leg.transfer_kind, second_leg.transfer_to) == ("self_service", "ivr:self-service")
+    assert legs.loc["1767600690.3"].outcome == "abandoned"
+    results = offers.groupby("result").size().to_dict()
+    assert results == {"answered": 3, "ring_no_answer": 1, "declined": 1, "caller_abandoned": 1}
+    declined = offers[offers.result == "declined"].iloc[0]
+    assert declined.ring_seconds == 3 and declined.offered_at == pd.Timestamp(1767600500, unit="s", tz="UTC")
+
+    states, acw = rebuild_presence(log, SETTINGS)
+    agent = states[states.rep_id == "PJSIP/1001"]
+    assert agent.state.tolist() == ["available", "paused", "available", "paused", "available"]
+    assert agent.reason.tolist()[1::2] == ["Break", "Technical"]
+    paused = agent[agent.state == "paused"]
+    assert ((paused.ended_at - paused.started_at).dt.total_seconds()).tolist() == [900, 600]
+    other = states[states.rep_id == "Agent/2002"]
+    assert other.state.tolist() == ["available"], "an ACW pause is after-call work, not a break"
+    assert acw.values.tolist() == [["Agent/2002", 1767600400, 1767600460]]
+
+
+def test_calls_have_no_hold_and_get_wrapup_from_acw(snippet):
+    results = read_asterisk([snippet], SETTINGS, "UTC")
+    calls = next(r for r in results if r.table == "calls").good.set_index("call_id")
+    assert calls.hold_seconds.isna().all(), "queue_log cannot show hold: not observable, never zero"
+    assert calls.loc["1767600090.1", "wrapup_seconds"] == 60
+    assert calls.loc["1767600495.2", "wrapup_seconds"] == 0
+    assert pd.isna(calls.loc["1767600690.3", "wrapup_seconds"])
+
+
+def test_bad_lines_are_quarantined_with_reasons(tmp_path):
+    path = tmp_path / "queue_log"
+    path.write_bytes(
+        SNIPPET.encode()
+        + b"1767604000|1.1|general\n"
+        + b"yesterday|1.2|general|NONE|ENTERQUEUE||+1312|1\n"
+        + b"1767604001|1.3|general|NONE|TELEPORT|x\n"
+        + b"1767604002|1.4|general|NONE|ENTERQUEUE||+13125550\xff|1\n"
+        + b"1767604003|1.5|general|NONE|ENTERQUEUE||+13125550177|1\n"
+    )
+    log, bad = read_queue_log(path)
+    reasons = dict(zip(bad.line, bad.reason))
+    n = SNIPPET.count("\n")
+    assert reasons[n + 1].startswith("truncated")
+    assert reasons[n + 2] == "bad timestamp: not Unix seconds"
+    assert reasons[n + 3] == "unknown event TELEPORT"
+    assert reasons[n + 4].startswith("not UTF-8")
+    legs, offers, unfinished = rebuild_calls(log, SETTINGS)
+    assert "no end in these files" in unfinished.reason.iloc[0] and unfinished.line.tolist() == [n + 5]
+
+
+def test_database_export_variant_reads_the_same(snippet, tmp_path):
+    rows = ["time,callid,queuename,agent,event,data1,data2,data3,data4,data5"]
+    for line in SNIPPET.splitlines():
+        fields = line.split("|") + [""] * 10
+        stamp = pd.Timestamp(int(fields[0]), unit="s").strftime("%Y-%m-%d %H:%M:%S.000000")
+        rows.append(",".join([stamp, *fields[1:10]]))
+    export = tmp_path / "queue_log.csv"
+    export.write_text("\n".join(rows) + "\n")
+    flat, _ = read_queue_log(snippet)
+    db, bad = read_queue_log(export)
+    assert bad.empty
+    a, b = rebuild_calls(flat, SETTINGS)[0], rebuild_calls(db, SETTINGS)[0]
+    assert a.drop(columns=["file"]).equals(b.drop(columns=["file"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet="0123456789|ABCDEFGHIJKLMNOPQRSTUVWXYZ.NONE/ +", max_size=60), max_size=30))
+def test_random_garbage_lines_never_crash_and_are_all_accounted_for(tmp_path, garbage):
+    path = tmp_path / "queue_log"
+    good = SNIPPET.splitlines()
+    path.write_text("\n".join(good + [g.replace("\n", " ") for g in garbage]) + "\n")
+    log, bad = read_queue_log(path)
+    assert len(log.line) + len(bad) == len(good) + len(garbage)
+    assert set(range(1, len(good) + 1)) <= set(log.line.tolist())
+    assert bad.reason.str.len().gt(0).all()
+    rebuild_calls(log, SETTINGS)
+    rebuild_presence(log, SETTINGS)
+
+
+def test_simulated_asterisk_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
+    config = CadetConfig(site=SiteConfig(timezone="America/Chicago"))
+    center = simulate(config, n_reps=30, n_days=8, seed=5, workers=1)
+    write_asterisk(center.tables, center.truth, tmp_path, "America/Chicago")
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "truth.json")
+    results = read_asterisk(files, config.ingest.asterisk, "America/Chicago")
+    assert all(r.quarantined == 0 for r in results), [r.quarantine.head() for r in results if r.quarantined]
+    got = {t: pd.concat([r.good for r in results if r.table == t], ignore_index=True) for t in ("calls", "offers", "agent_states")}
+    ids = {r["ids"]["canonical"]: r["ids"]["asterisk"] for r in center.truth["reps"]}
+    want = {t: center.tables[t].to_pandas() for t in ("calls", "offers", "agent_states")}
+    for frame in want.values():
+        frame["rep_id"] = frame.rep_id.map(ids)
+
+    def story(calls, offers, agent_states):
+        states = agent_states
+        inbound = calls[(calls.direction == "inbound") & calls.answered_at.notna()]
+        paused = states[states.state == "paused"]
+        return pd.DataFrame(
+            {
+                "offered": offers.groupby("rep_id").size(),
+                "answered": offers[offers.result == "answered"].groupby("rep_id").size(),
+                "missed": offers[offers.result.isin(["ring_no_answer", "declined"])].groupby("rep_id").size(),
+                "declined": offers[offers.result == "declined"].groupby("rep_id").size(),
+                "transferred": inbound[inbound.transfer_kind.notna()].groupby("rep_id").size(),
+                "escalated": inbound[inbound.transfer_kind == "escalation"].groupby("rep_id").size(),
+                "wrapup": inbound.groupby("rep_id").wrapup_seconds.sum(),
+                "pause_seconds": (paused.ended_at - paused.started_at).dt.total_seconds().groupby(paused.rep_id).sum(),
+                "outbound": calls[calls.direction == "outbound"].groupby("rep_id").size(),
+            }
+        ).fillna(0).sort_index()
+
+    expected, actual = story(**want), story(**got)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
+    assert len(got["calls"]) == len(want["calls"])
+    assert got["calls"].hold_seconds.isna().all()
+    assert (got["calls"].outcome.value_counts().sort_index() == want["calls"].outcome.value_counts().sort_index()).all()
