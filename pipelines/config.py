@@ -148,10 +148,18 @@ class AsteriskIngestConfig(Section):
     ivr_self_service_min_seconds: int = Field(30, ge=0, description="an IVR-only call longer than this was served by the IVR")
 
 
+class ConnectIngestConfig(Section):
+    """How to read an Amazon Connect instance's conventions from its exports."""
+
+    survey_attribute: str = Field("csat", description="contact attribute that holds the post-call survey score (1-5)")
+    tier2_queues: list[str] = Field(default_factory=lambda: ["tier2"], description="queues a transfer to which is an escalation")
+
+
 class IngestConfig(Section):
     """`cadet ingest`: per-platform conventions."""
 
     asterisk: AsteriskIngestConfig = Field(default_factory=AsteriskIngestConfig)
+    connect: ConnectIngestConfig = Field(default_factory=ConnectIngestConfig)
 
 
 class CadetConfig(Section):

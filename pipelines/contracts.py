@@ -34,7 +34,7 @@ def _seconds() -> pa.Column:
 
 
 def _ts(nullable: bool = False) -> pa.Column:
-    return pa.Column(TS, nullable=nullable)
+    return pa.Column(TS, nullable=nullable, coerce=True)
 
 
 def _ordered(later: str, earlier: str) -> pa.Check:

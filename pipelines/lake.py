@@ -60,7 +60,7 @@ class Lake:
         return {day: self._write_day(table, day, part) for day, part in self._split_by_day(table, rows, time_column)}
 
     def _write_day(self, table: str, day: dt.date | None, part: pa.Table) -> int:
-        part = part.cast(_lake_schema(part.schema))
+        part = part.cast(_lake_schema(part.schema), safe=False)  # sub-microsecond digits are not kept
         with atomic_path(self.partition(table, day)) as tmp:
             pq.write_table(part, tmp, compression="zstd")
         return part.num_rows
@@ -90,6 +90,7 @@ class Lake:
             return {}
         merged_days: dict[dt.date, int] = {}
         for day, part in self._split_by_day(table, rows, time_column):
+            part = part.cast(_lake_schema(part.schema), safe=False)  # stored unit, so keys compare
             path = self.partition(table, day)
             if path.exists():
                 stored = pq.read_table(path)

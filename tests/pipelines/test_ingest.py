@@ -11,7 +11,7 @@ from pipelines.cli import cli
 from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_asterisk, write_canonical
+from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +97,14 @@ def test_no_caller_number_appears_anywhere_under_home(prefect_server, center, ex
     assert quarantine.reason.str.contains("not one of the allowed values|fields, the header has").all()
 
 
-def test_nothing_usable_exits_1_and_an_unbuilt_source_exits_2(prefect_server, tmp_path):
+def test_nothing_usable_exits_1_and_an_unknown_source_exits_2(prefect_server, tmp_path):
     junk = tmp_path / "calls.csv"
     junk.write_text("call_id,channel\nnot,a,table\n")
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "canonical", str(junk)])
     assert result.exit_code == 1
     assert "needs column" in result.output and "nothing usable" in result.output
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "amazon-connect", str(junk)])
-    assert result.exit_code == 2 and "not built yet" in result.output
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "ingest", "--source", "genesys", str(junk)])
+    assert result.exit_code == 2 and "canonical" in result.output
 
 
 def test_asterisk_logs_land_like_canonical_and_leave_no_number_behind(prefect_server, center, tmp_path):
@@ -128,3 +128,18 @@ def test_asterisk_logs_land_like_canonical_and_leave_no_number_behind(prefect_se
             text = json.dumps(pq.read_table(path).to_pylist(), default=str) if path.suffix == ".parquet" else path.read_text(errors="replace")
             runs = re.findall(r"\d+", text)
             assert not {r[i:i + 11] for r in runs for i in range(len(r) - 10)} & digits, path
+
+
+def test_amazon_connect_exports_land_like_canonical(prefect_server, center, tmp_path):
+    exports = tmp_path / "connect"
+    write_amazon_connect(center.tables, center.truth, exports, seed=8)
+    home = tmp_path / "home"
+    result = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "amazon-connect", str(exports), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["quarantined"] == 0
+    tables = _lake_tables(home)
+    for name in ("calls", "offers", "agent_states", "surveys", "schedules", "reps"):
+        assert tables[name].num_rows == center.tables[name].num_rows, name
+    calls = tables["calls"].to_pandas()
+    inbound = calls[calls.direction == "inbound"]
+    assert inbound.hold_seconds.sum() == center.tables["calls"].to_pandas().query("direction == 'inbound'").hold_seconds.sum()

@@ -1,0 +1,283 @@
+"""Read Amazon Connect exports: contact records and the agent event stream.
+
+Contact records arrive at least once: they are deduplicated on ContactId,
+keeping the latest LastUpdateTimestamp.  Files may hold one JSON object per line
+or objects written back to back (Kinesis Firehose); both are read.  Offers come
+from the agent event stream (a contact CONNECTING, then CONNECTED, MISSED or
+REJECTED in the agent's snapshot), presence from its status snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import ConnectIngestConfig
+from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
+
+_decoder = json.JSONDecoder()
+REQUIRED = ("ContactId", "InitiationMethod", "InitiationTimestamp", "DisconnectTimestamp", "LastUpdateTimestamp")
+DISCONNECTED_BY = {
+    "AGENT_DISCONNECT": "agent",
+    "CUSTOMER_DISCONNECT": "caller",
+    "CONTACT_FLOW_DISCONNECT": "system",
+    "THIRD_PARTY_DISCONNECT": "caller",
+    "TELECOM_PROBLEM": "system",
+    "EXPIRED": "system",
+    "OTHER": "system",
+}
+
+
+def read_json_objects(path: Path) -> tuple[list[tuple[int, dict]], list[tuple]]:
+    """(line, object) for every JSON object in the file, and quarantine rows for what is not JSON."""
+    objects, bad = [], []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                bad.append((str(path), number, raw.decode("utf-8", errors="replace").strip(), f"not UTF-8 text at byte {exc.start}"))
+                continue
+            position = 0
+            while position < len(text):
+                try:
+                    value, end = _decoder.raw_decode(text, position)
+                except json.JSONDecodeError as exc:
+                    bad.append((str(path), number, text[position:], f"invalid JSON ({exc.msg} at column {exc.colno})"))
+                    break
+                if isinstance(value, dict):
+                    objects.append((number, value))
+                else:
+                    bad.append((str(path), number, text[position:end], "not a JSON object"))
+                position = end
+                while position < len(text) and text[position] in " \t,":
+                    position += 1
+    return objects, bad
+
+
+def _get(record: dict, *keys):
+    for key in keys:
+        if not isinstance(record, dict):
+            return None
+        record = record.get(key)
+    return record
+
+
+def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """(calls, surveys, quarantine, lines read) from one file of contact records, deduplicated."""
+    objects, bad = read_json_objects(path)
+    rows, surveys = [], []
+    for number, record in objects:
+        missing = [k for k in REQUIRED if not record.get(k)]
+        if missing:
+            bad.append((str(path), number, json.dumps(record)[:2000], f"missing required field(s) {missing}"))
+            continue
+        agent = record.get("Agent") or {}
+        queue = record.get("Queue") or {}
+        rows.append(
+            {
+                "line": number,
+                "last_update": record["LastUpdateTimestamp"],
+                "call_id": record["ContactId"],
+                "parent_call_id": record.get("PreviousContactId"),
+                "next_call_id": record.get("NextContactId"),
+                "channel": str(record.get("Channel") or "VOICE").lower(),
+                "method": record["InitiationMethod"],
+                "queue": queue.get("Name"),
+                "remote_number": _get(record, "CustomerEndpoint", "Address"),
+                "started_at": record["InitiationTimestamp"],
+                "enqueued_at": queue.get("EnqueueTimestamp"),
+                "answered_at": agent.get("ConnectedToAgentTimestamp"),
+                "ended_at": record["DisconnectTimestamp"],
+                "rep_id": agent.get("Username"),
+                "reason": record.get("DisconnectReason"),
+                "hold_seconds": agent.get("CustomerHoldDuration") if agent else None,
+                "hold_count": agent.get("NumberOfHolds") if agent else None,
+                "wrapup_seconds": agent.get("AfterContactWorkDuration") if agent else None,
+                "transferred_to_type": _get(record, "TransferredToEndpoint", "Type"),
+                "transferred_to": _get(record, "TransferredToEndpoint", "Address"),
+                "transfer_done": record.get("TransferCompletedTimestamp"),
+                "score": _get(record, "Attributes", settings.survey_attribute),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
+    lines_read = max([n for n, _ in objects] + [int(q[1]) for q in bad] + [0])
+    if frame.empty:
+        return frame, pd.DataFrame(columns=["call_id", "score", "surveyed_at"]), quarantine, lines_read
+    frame = frame.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
+    for column in ("started_at", "enqueued_at", "answered_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+    unreadable = frame.started_at.isna() | frame.ended_at.isna()
+    for _, row in frame[unreadable].iterrows():
+        quarantine.loc[len(quarantine)] = (str(path), row.line, row.call_id, "InitiationTimestamp or DisconnectTimestamp is not an ISO 8601 time")
+    frame = frame[~unreadable]
+
+    scored = frame[frame.score.notna()]
+    scores = pd.to_numeric(scored.score, errors="coerce")
+    surveys = pd.DataFrame({"call_id": scored.call_id, "score": scores.astype("Int64"), "surveyed_at": pd.NaT})
+    surveys = surveys[surveys.score.between(1, 5)]
+    return frame, surveys, quarantine, lines_read
+
+
+def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFrame:
+    """Contact records in cadet's calls shape."""
+    c = contacts
+    next_queue = c.next_call_id.map(c.set_index("call_id").queue)
+    self_service = c.transferred_to_type.eq("CONTACT_FLOW")
+    to_queue = c.next_call_id.notna() & next_queue.notna()
+    transferred = self_service | to_queue | c.transferred_to_type.notna()
+    never_queued = c.queue.isna() & c.method.ne("OUTBOUND")
+    outcome = np.select(
+        [never_queued & c.reason.eq("CONTACT_FLOW_DISCONNECT"), never_queued, c.answered_at.notna()],
+        ["ivr_self_service", "ivr_abandoned", "answered"],
+        default="abandoned",
+    )
+    answered = c.answered_at.notna()
+    return pd.DataFrame(
+        {
+            "call_id": c.call_id.values,
+            "parent_call_id": c.parent_call_id.values,
+            "channel": c.channel.values,
+            "direction": np.where(c.method.eq("OUTBOUND"), "outbound", "inbound"),
+            "queue": c.queue.values,
+            "remote_number": c.remote_number.values,
+            "started_at": c.started_at.array,
+            "enqueued_at": c.enqueued_at.array,
+            "answered_at": c.answered_at.array,
+            "ended_at": c.ended_at.array,
+            "rep_id": c.rep_id.where(answered).values,
+            "outcome": outcome,
+            "disconnected_by": np.where(transferred, "transfer", c.reason.map(DISCONNECTED_BY).values),
+            "hold_seconds": pd.array(c.hold_seconds.where(answered).values, dtype="Int64"),
+            "hold_count": pd.array(c.hold_count.where(answered).values, dtype="Int64"),
+            "wrapup_seconds": pd.array(c.wrapup_seconds.where(answered).values, dtype="Int64"),
+            "transfer_kind": np.select(
+                [self_service, to_queue & next_queue.isin(settings.tier2_queues), to_queue, transferred],
+                ["self_service", "escalation", "queue", "external"],
+                default=None,
+            ),
+            "transfer_to": np.where(self_service, "ivr:self-service", np.where(to_queue, next_queue, c.transferred_to)),
+            "ended_on_hold": pd.array([pd.NA] * len(c), dtype="boolean"),  # contact records do not say
+        }
+    )
+
+
+def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    """(status changes, contact states, quarantine, lines read) from one agent event stream file."""
+    objects, bad = read_json_objects(path)
+    statuses, contacts = [], []
+    for number, event in objects:
+        snapshot = event.get("CurrentAgentSnapshot") or {}
+        user = _get(snapshot, "Configuration", "Username")
+        kind = event.get("EventType")
+        if not user or kind not in ("LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT") or not event.get("EventTimestamp"):
+            bad.append((str(path), number, json.dumps(event)[:2000], "not an agent event (needs EventType, EventTimestamp and the agent's Username)"))
+            continue
+        status = snapshot.get("AgentStatus") or {}
+        statuses.append((user, event["EventTimestamp"], kind, status.get("Name"), status.get("Type"), status.get("StartTimestamp"), number))
+        for contact in snapshot.get("Contacts") or []:
+            contacts.append((user, contact.get("ContactId"), contact.get("State"), contact.get("StateStartTimestamp")))
+    status_frame = pd.DataFrame(statuses, columns=["rep_id", "event_at", "event", "status", "status_type", "since", "line"])
+    contact_frame = pd.DataFrame(contacts, columns=["rep_id", "call_id", "state", "since"]).dropna()
+    for frame, columns in ((status_frame, ("event_at", "since")), (contact_frame, ("since",))):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+    lines_read = max([n for n, _ in objects] + [int(q[1]) for q in bad] + [0])
+    return status_frame, contact_frame, pd.DataFrame(bad, columns=QUARANTINE_COLUMNS), lines_read
+
+
+def to_agent_states(statuses: pd.DataFrame) -> pd.DataFrame:
+    """Status snapshots into intervals: ROUTABLE = available, CUSTOM = paused (reason = status name)."""
+    rows = []
+    for rep, group in statuses.sort_values(["rep_id", "event_at", "line"]).groupby("rep_id", sort=True):
+        current = None  # (state, reason, since)
+        for event, name, kind, since, at in zip(group["event"], group["status"], group["status_type"], group["since"], group["event_at"]):
+            offline = event == "LOGOUT" or kind == "OFFLINE"
+            state = None if offline else ("available" if kind == "ROUTABLE" else "paused")
+            start = at if offline or pd.isna(since) else since
+            new = None if state is None else (state, name if state == "paused" else None, start)
+            if current is not None and (new is None or new[:2] != current[:2] or new[2] != current[2]):
+                if start > current[2]:
+                    rows.append((rep, current[0], current[1], current[2], start))
+                current = None
+            if new is not None and current is None:
+                current = new
+    return pd.DataFrame(rows, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
+
+
+def to_offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
+    """CONNECTING then CONNECTED / MISSED / REJECTED: an offer; a miss when the caller hung up is not the rep's."""
+    states = contact_states.drop_duplicates(["rep_id", "call_id", "state", "since"]).sort_values(["rep_id", "call_id", "since"])
+    ringing = states[states.state == "CONNECTING"]
+    results = states[states.state.isin(["CONNECTED", "MISSED", "REJECTED"])]
+    merged = pd.merge_asof(
+        ringing.sort_values("since"), results.sort_values("since").rename(columns={"since": "done", "state": "result"}),
+        left_on="since", right_on="done", by=["rep_id", "call_id"], direction="forward",
+    ).dropna(subset=["result"])
+    ended = merged.call_id.map(calls.set_index("call_id").ended_at)
+    answered_by_nobody = merged.call_id.map(calls.set_index("call_id").answered_at).isna()
+    caller_gone = (merged.result == "MISSED") & answered_by_nobody & (ended == merged.done)
+    result = np.select(
+        [merged.result == "CONNECTED", caller_gone, merged.result == "MISSED"],
+        ["answered", "caller_abandoned", "ring_no_answer"],
+        default="declined",
+    )
+    return pd.DataFrame(
+        {
+            "call_id": merged.call_id.values,
+            "rep_id": merged.rep_id.values,
+            "offered_at": merged.since.array,
+            "ring_seconds": ((merged.done - merged.since).dt.total_seconds()).astype("int64").values,
+            "result": result,
+        }
+    )
+
+
+def is_agent_events(first_object: dict) -> bool:
+    return "CurrentAgentSnapshot" in first_object or "AgentARN" in first_object
+
+
+def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadResult]:
+    """Contact records, agent events, and canonical schedules/rosters beside them."""
+    results: list[ReadResult] = []
+    record_files, event_files = [], []
+    for path in files:
+        if path.suffix in (".csv", ".parquet"):
+            results.append(read_canonical(path))
+            continue
+        objects, _ = _first_object(path)
+        (event_files if objects is not None and is_agent_events(objects) else record_files).append(path)
+    if not record_files:
+        raise UnreadableFile("no contact records among the files: an Amazon Connect ingest needs them")
+    contact_frames, call_results = [], []
+    for path in record_files:
+        contacts, surveys, quarantine, lines = read_contact_records(path, settings)
+        contact_frames.append(contacts)
+        call_results.append((path, contacts, surveys, quarantine, lines))
+    everything = pd.concat(contact_frames, ignore_index=True)
+    everything = everything.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
+    calls = to_calls(everything, settings)
+    for path, contacts, surveys, quarantine, lines in call_results:
+        mine = calls[calls.call_id.isin(contacts.call_id)] if len(contacts) else calls.iloc[0:0]
+        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines))
+        results.append(ReadResult(path, "surveys", surveys.reset_index(drop=True), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
+    for path in event_files:
+        statuses, contact_states, quarantine, lines = read_agent_events(path)
+        results.append(ReadResult(path, "agent_states", to_agent_states(statuses), quarantine, lines))
+        results.append(ReadResult(path, "offers", to_offers(contact_states, calls), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
+    return results
+
+
+def _first_object(path: Path) -> tuple[dict | None, int]:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                value, _ = _decoder.raw_decode(raw.decode("utf-8").strip())
+                return (value if isinstance(value, dict) else None), number
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+    return None, 0

@@ -1,0 +1,116 @@
+"""Amazon Connect: duplicated deliveries, Firehose-style concatenation, and the same
+per-rep story as the simulator's canonical output."""
+
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.config import CadetConfig, ConnectIngestConfig
+from pipelines.readers.connect import read_connect, read_contact_records, read_json_objects
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_amazon_connect
+
+SETTINGS = ConnectIngestConfig()
+
+
+def _record(contact_id, updated, **extra):
+    record = {
+        "AWSAccountId": "123456789012",
+        "Agent": {"Username": "jdoe", "ConnectedToAgentTimestamp": "2026-01-05T09:00:10Z", "CustomerHoldDuration": 30,
+                  "NumberOfHolds": 1, "AfterContactWorkDuration": 45, "LongestHoldDuration": 30},
+        "Attributes": {},
+        "Channel": "VOICE",
+        "ContactId": contact_id,
+        "CustomerEndpoint": {"Address": "+13125550100", "Type": "TELEPHONE_NUMBER"},
+        "DisconnectReason": "CUSTOMER_DISCONNECT",
+        "DisconnectTimestamp": "2026-01-05T09:05:00Z",
+        "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": "2026-01-05T08:59:30Z",
+        "LastUpdateTimestamp": updated,
+        "NextContactId": None,
+        "PreviousContactId": None,
+        "Queue": {"Name": "general", "EnqueueTimestamp": "2026-01-05T09:00:00Z"},
+        "TransferredToEndpoint": None,
+    }
+    record.update(extra)
+    return record
+
+
+def test_duplicates_keep_the_latest_delivery_and_firehose_concatenation_is_read(tmp_path):
+    early = _record("a", "2026-01-05T09:06:00Z")
+    late = _record("a", "2026-01-05T09:20:00Z", Attributes={"csat": "5"})
+    other = _record("b", "2026-01-05T09:06:00Z", DisconnectReason="AGENT_DISCONNECT")
+    path = tmp_path / "ctr.json"
+    # Firehose writes objects back to back; a second file line holds a plain JSON line
+    path.write_text(json.dumps(late) + json.dumps(early) + json.dumps(other) + "\n" + json.dumps(early) + "\n")
+    calls, surveys, quarantine, lines = read_contact_records(path, SETTINGS)
+    assert quarantine.empty and lines == 2
+    assert sorted(calls.call_id) == ["a", "b"]
+    assert calls.set_index("call_id").loc["a", "score"] == "5"
+    assert surveys.call_id.tolist() == ["a"] and surveys.score.tolist() == [5]
+
+
+def test_broken_json_and_records_missing_fields_are_quarantined(tmp_path):
+    path = tmp_path / "ctr.jsonl"
+    incomplete = _record("c", "2026-01-05T09:06:00Z")
+    del incomplete["DisconnectTimestamp"]
+    path.write_bytes(
+        (json.dumps(_record("a", "2026-01-05T09:06:00Z")) + "\n" + '{"ContactId": "x", \n' + json.dumps(incomplete) + "\n").encode()
+        + b'{"ContactId": "\xff"}\n'
+    )
+    calls, _, quarantine, _ = read_contact_records(path, SETTINGS)
+    reasons = dict(zip(quarantine.line, quarantine.reason))
+    assert calls.call_id.tolist() == ["a"]
+    assert reasons[2].startswith("invalid JSON")
+    assert "DisconnectTimestamp" in reasons[3]
+    assert reasons[4].startswith("not UTF-8")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet='{}[]":,abc 0123456789', max_size=40), max_size=20))
+def test_random_garbage_never_crashes(tmp_path, garbage):
+    path = tmp_path / "ctr.jsonl"
+    good = json.dumps(_record("a", "2026-01-05T09:06:00Z"))
+    path.write_text("\n".join([good] + [g.replace("\n", " ") for g in garbage]) + "\n")
+    calls, _, quarantine, _ = read_contact_records(path, SETTINGS)
+    assert "a" in set(calls.call_id)
+    assert quarantine.reason.str.len().gt(0).all()
+    objects, bad = read_json_objects(path)
+    assert {n for n, _ in objects} | set(b[1] for b in bad) >= {1}
+
+
+def test_simulated_connect_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
+    config = CadetConfig()
+    center = simulate(config, n_reps=30, n_days=8, seed=5, workers=1)
+    write_amazon_connect(center.tables, center.truth, tmp_path, seed=5)
+    results = read_connect(sorted(p for p in tmp_path.iterdir() if p.name != "truth.json"), config.ingest.connect)
+    assert all(r.quarantined == 0 for r in results)
+    got = {t: pd.concat([r.good for r in results if r.table == t], ignore_index=True) for t in ("calls", "offers", "agent_states", "surveys")}
+    want = {t: center.tables[t].to_pandas() for t in ("calls", "offers", "agent_states", "surveys")}
+    for table in got:
+        assert len(got[table]) == len(want[table]), table
+
+    def story(calls, offers, agent_states, surveys):
+        inbound = calls[(calls.direction == "inbound") & calls.answered_at.notna()]
+        paused = agent_states[agent_states.state == "paused"]
+        return pd.DataFrame(
+            {
+                "offered": offers.groupby("rep_id").size(),
+                "answered": offers[offers.result == "answered"].groupby("rep_id").size(),
+                "missed": offers[offers.result.isin(["ring_no_answer", "declined"])].groupby("rep_id").size(),
+                "transferred": inbound[inbound.transfer_kind.notna()].groupby("rep_id").size(),
+                "hold": inbound.groupby("rep_id").hold_seconds.sum(),
+                "wrapup": inbound.groupby("rep_id").wrapup_seconds.sum(),
+                "pause_seconds": (paused.ended_at - paused.started_at).dt.total_seconds().groupby(paused.rep_id).sum(),
+                "outbound": calls[calls.direction == "outbound"].groupby("rep_id").size(),
+            }
+        ).fillna(0).sort_index()
+
+    expected, actual = story(**want), story(**got)
+    # A ring-no-answer in the very second the caller gave up reads as the caller's: allow one per rep.
+    assert (actual.missed - expected.missed).abs().max() <= 1
+    pd.testing.assert_frame_equal(actual.drop(columns="missed"), expected.drop(columns="missed"), check_dtype=False)
+    assert got["calls"].groupby(["direction", "outcome"]).size().equals(want["calls"].groupby(["direction", "outcome"]).size())
