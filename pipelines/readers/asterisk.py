@@ -54,7 +54,7 @@ class QueueLog:
     file: np.ndarray
     line: np.ndarray
     raw: np.ndarray
-    fields: list[np.ndarray]  # epoch, callid, queue, agent, event, data1..data5 (object arrays, '' when absent)
+    fields: list[np.ndarray]  # epoch (int), callid, queue, agent, event, data1..data3 ('' when absent)
     n_fields: np.ndarray
 
 
@@ -99,11 +99,9 @@ def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.Data
     arr = pa.array(lines, pa.string())
     padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
     parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
-    fields = [np.asarray(pc.list_element(parts, i).to_numpy(zero_copy_only=False), dtype=object) for i in range(N_FIELDS)]
+    fields = [pc.list_element(parts, i) for i in range(N_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
-    numbers = np.arange(1, len(lines) + 1)
-    log = QueueLog(np.full(len(lines), str(path), dtype=object), numbers, np.asarray(lines, dtype=object), fields, n_fields)
-    return _checked(log, bad)
+    return _checked(path, np.arange(1, len(lines) + 1), np.asarray(lines, dtype=object), fields, n_fields, bad)
 
 
 def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone: str) -> tuple[QueueLog, pd.DataFrame]:
@@ -129,45 +127,64 @@ def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone:
     seconds = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     epoch = np.where(stamps.isna(), "", seconds.astype("Int64").astype(str))
     fields[0] = np.asarray(epoch, dtype=object)
-    log = QueueLog(
-        np.full(len(rows), str(path), dtype=object), np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),
-        fields, n_fields,
+    return _checked(
+        path, np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),
+        [pa.array(f, pa.string()) for f in fields], n_fields, {k: v for k, v in bad.items() if k > 1},
     )
-    return _checked(log, {k: v for k, v in bad.items() if k > 1})
 
 
-def _checked(log: QueueLog, bad: dict[int, str]) -> tuple[QueueLog, pd.DataFrame]:
-    """Reject lines that are truncated, badly timed or of an unknown event, with the reason."""
-    reasons = np.full(len(log.line), "", dtype=object)
+USED_FIELDS = 8  # epoch .. data3; data4 and data5 carry nothing cadet reads
+
+
+def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Array], n_fields: np.ndarray,
+             bad: dict[int, str]) -> tuple[QueueLog, pd.DataFrame]:
+    """Reject lines that are truncated, badly timed or of an unknown event, each with its first reason.
+
+    The checks run as pyarrow kernels over whole columns; reason texts are built
+    only for the few rejected lines.
+    """
+    def mask(array) -> np.ndarray:
+        return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    epoch, callid, agent, event = fields[0], fields[1], fields[3], fields[4]
+    reasons = np.full(len(line), None, dtype=object)
+    open_ = np.ones(len(line), dtype=bool)
+
+    def reject(hit: np.ndarray, reason) -> None:
+        nonlocal open_
+        hit = hit & open_
+        if hit.any():
+            reasons[hit] = reason(hit) if callable(reason) else reason
+            open_ &= ~hit
+
     for number, reason in bad.items():
-        reasons[log.line == number] = reason
-    epoch, event = log.fields[0], log.fields[4]
-    empty = np.array([r == "" for r in log.raw], dtype=bool)
-    reasons = np.where((reasons == "") & empty, "empty line", reasons)
-    short = log.n_fields < 5
-    reasons = np.where((reasons == "") & short, np.char.add("truncated: ", np.char.add(log.n_fields.astype(str), " fields, at least 5 needed")).astype(object), reasons)
-    good_epoch = np.array([e.isdigit() and 9 <= len(e) <= 11 for e in epoch], dtype=bool)
-    reasons = np.where((reasons == "") & ~good_epoch, "bad timestamp: not Unix seconds", reasons)
-    known = np.isin(event, list(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS))
-    reasons = np.where((reasons == "") & ~known, np.char.add("unknown event ", event.astype(str)).astype(object), reasons)
+        reject(line == number, reason)
+    reject(raw == "", "empty line")
+    reject(n_fields < 5, lambda hit: [f"truncated: {n} fields, at least 5 needed" for n in n_fields[hit]])
+    reject(~mask(pc.match_substring_regex(epoch, r"^\d{9,11}$")), "bad timestamp: not Unix seconds")
+    known = pa.array(sorted(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS))
+    event_np = np.asarray(event.to_numpy(zero_copy_only=False), dtype=object)
+    reject(~mask(pc.is_in(event, value_set=known)), lambda hit: [f"unknown event {e}" for e in event_np[hit]])
     for name, minimum in MIN_FIELDS.items():
-        few = (event == name) & (log.n_fields < minimum)
-        reasons = np.where((reasons == "") & few, f"{name} needs {minimum} fields", reasons)
-    callid_missing = np.isin(event, list(CALL_EVENTS)) & np.isin(log.fields[1], ["", "NONE"])
-    reasons = np.where((reasons == "") & callid_missing, "call event without a callid", reasons)
-    agent_missing = np.isin(event, ["CONNECT", "RINGNOANSWER", "RINGCANCELED"] + list(PRESENCE_EVENTS)) & np.isin(log.fields[3], ["", "NONE"])
-    reasons = np.where((reasons == "") & agent_missing, "agent event without an agent", reasons)
+        reject((event_np == name) & (n_fields < minimum), f"{name} needs {minimum} fields")
+    no_callid = mask(pc.is_in(callid, value_set=pa.array(["", "NONE"])))
+    reject(mask(pc.is_in(event, value_set=pa.array(sorted(CALL_EVENTS)))) & no_callid, "call event without a callid")
+    agent_events = pa.array(sorted({"CONNECT", "RINGNOANSWER", "RINGCANCELED"} | PRESENCE_EVENTS))
+    no_agent = mask(pc.is_in(agent, value_set=pa.array(["", "NONE"])))
+    reject(mask(pc.is_in(event, value_set=agent_events)) & no_agent, "agent event without an agent")
     for name, index in (("CONNECT", 5), ("RINGNOANSWER", 5), ("ABANDON", 7)):
-        col = log.fields[index]
-        not_int = (event == name) & np.array([not v.isdigit() for v in col], dtype=bool)
-        reasons = np.where((reasons == "") & not_int, f"{name}: data{index - 4} is not a whole number", reasons)
-    rejected = reasons != ""
+        not_int = ~mask(pc.match_substring_regex(fields[index], r"^\d+$"))
+        reject((event_np == name) & not_int, f"{name}: data{index - 4} is not a whole number")
+
+    rejected = ~open_
     quarantine = pd.DataFrame(
-        {"file": log.file[rejected], "line": log.line[rejected], "raw": log.raw[rejected], "reason": reasons[rejected]},
+        {"file": str(path), "line": line[rejected], "raw": raw[rejected], "reason": reasons[rejected]},
         columns=QUARANTINE_COLUMNS,
     )
-    keep = ~rejected
-    kept = QueueLog(log.file[keep], log.line[keep], log.raw[keep], [f[keep] for f in log.fields], log.n_fields[keep])
+    keep = pa.array(open_)
+    kept_fields = [np.asarray(pc.cast(epoch.filter(keep), pa.int64()).to_numpy(zero_copy_only=False))]
+    kept_fields += [np.asarray(f.filter(keep).to_numpy(zero_copy_only=False), dtype=object) for f in fields[1:USED_FIELDS]]
+    kept = QueueLog(np.full(int(open_.sum()), str(path), dtype=object), line[open_], raw[open_], kept_fields, n_fields[open_])
     return kept, quarantine
 
 
@@ -175,7 +192,7 @@ def _concat(logs: list[QueueLog]) -> QueueLog:
     return QueueLog(
         np.concatenate([q.file for q in logs]), np.concatenate([q.line for q in logs]),
         np.concatenate([q.raw for q in logs]),
-        [np.concatenate([q.fields[i] for q in logs]) for i in range(N_FIELDS)],
+        [np.concatenate([q.fields[i] for q in logs]) for i in range(USED_FIELDS)],
         np.concatenate([q.n_fields for q in logs]),
     )
 
@@ -325,9 +342,12 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
 
 def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Master.csv rows (cdr_csv column order, local times); returns (rows, quarantined)."""
-    lines, bad = _lines(path)
     names = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
              "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
+    frame = _cdr_fast(path, names)
+    if frame is not None:
+        return _cdr_times(path, frame, None, timezone)
+    lines, bad = _lines(path)
     rows, quarantine = [], []
     for number, text in enumerate(lines, start=1):
         if number in bad:
@@ -343,11 +363,44 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
     frame = pd.DataFrame(rows, columns=["line", *names]).assign(file=str(path))
+    return _cdr_times(path, frame, (lines, quarantine), timezone)
+
+
+def _cdr_fast(path: Path, names: list[str]) -> pd.DataFrame | None:
+    """A well-formed Master.csv parsed by pyarrow in one go; None when any line needs a closer look."""
+    with open(path, "rb") as handle:
+        first = handle.readline().decode("utf-8", errors="replace")
+    width = len(next(csv.reader([first]), []))
+    if not 16 <= width <= 18:
+        return None
+    problems = []
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names[:width]),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names[:width]}, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if problems:
+        return None
+    frame = table.to_pandas()
+    for name in names[width:]:
+        frame[name] = ""
+    frame.insert(0, "line", np.arange(1, len(frame) + 1))
+    return frame.assign(file=str(path))
+
+
+def _cdr_times(path: Path, frame: pd.DataFrame, slow: tuple[list[str], list] | None, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    lines, quarantine = slow if slow is not None else (None, [])
     zone = ZoneInfo(timezone)
     for column in ("start", "answer", "end"):
         local = pd.to_datetime(frame[column].replace("", None), format="%Y-%m-%d %H:%M:%S", errors="coerce")
         frame[column] = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     bad_time = frame.start.isna() | frame.end.isna()
+    if bad_time.any() and lines is None:
+        lines = _lines(path)[0]
     for _, row in frame[bad_time].iterrows():
         quarantine.append((str(path), int(row.line), lines[int(row.line) - 1], "start or end is not a local time (YYYY-MM-DD HH:MM:SS)"))
     return frame[~bad_time], pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)

@@ -184,3 +184,18 @@ def test_simulated_asterisk_output_tells_the_same_per_rep_story_as_canonical(tmp
     assert len(got["calls"]) == len(want["calls"])
     assert got["calls"].hold_seconds.isna().all()
     assert (got["calls"].outcome.value_counts().sort_index() == want["calls"].outcome.value_counts().sort_index()).all()
+
+
+def test_a_broken_cdr_line_is_quarantined_and_the_rest_land(tmp_path):
+    from pipelines.readers.asterisk import read_cdr
+
+    good = ('"","1001","13125550100","from-internal","""Agent 1001"" <1001>","PJSIP/1001-00000001","PJSIP/trunk","Dial",'
+            '"PJSIP/13125550100@trunk,60","2026-01-05 09:00:00","2026-01-05 09:00:10","2026-01-05 09:05:00",300,290,'
+            '"ANSWERED","DOCUMENTATION","1767603600.7",""')
+    path = tmp_path / "Master.csv"
+    path.write_text(good + "\n" + '"","1001","oops"\n' + good.replace("2026-01-05 09:00:00", "yesterday") + "\n")
+    rows, quarantine = read_cdr(path, "Europe/Paris")
+    assert rows.line.tolist() == [1]
+    assert rows.start.iloc[0] == pd.Timestamp("2026-01-05T08:00:00Z"), "CDR times are the PBX's local time"
+    reasons = dict(zip(quarantine.line, quarantine.reason))
+    assert reasons[2].startswith("has 3 fields") and "not a local time" in reasons[3]

@@ -1,0 +1,81 @@
+"""Benchmark: `cadet ingest` end to end, as a user runs it.
+
+    uv run python benchmarks/bench_ingest.py --source asterisk --reps 200 --days 30
+    uv run python benchmarks/bench_ingest.py --source canonical --file-format parquet --reps 1000 --days 30
+
+Simulates the input once (not timed), then times the real command in a fresh
+process with an empty home: reading, validating, pseudonymising and landing in
+the lake, including Prefect's temporary server start (reported separately as
+the time of an ingest of a one-line file).  Prints input lines/records per
+second, rows landed per second and the peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cadet(*args: str) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cadet {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default="asterisk", choices=["canonical", "asterisk", "amazon-connect"])
+    parser.add_argument("--file-format", default="csv", choices=["csv", "parquet"], help="canonical only")
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cadet-bench-ingest-"))
+    try:
+        data = work / "input"
+        cadet("--home", str(work / "sim"), "simulate", "--reps", str(args.reps), "--days", str(args.days), "--seed", "1",
+              "--format", args.source, "--file-format", args.file_format, "--out", str(data), "--quiet")
+        (data / "truth.json").unlink()
+        lines = 0
+        for path in data.iterdir():
+            if path.suffix != ".parquet":
+                with open(path, "rb") as handle:
+                    lines += sum(1 for _ in handle)
+        tiny = work / "tiny" / "reps.csv"
+        tiny.parent.mkdir()
+        tiny.write_text("rep_id\nagent1\n")
+        overhead, _ = cadet("--home", str(work / "warmup"), "ingest", "--source", "canonical", str(tiny))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        wall, done = cadet("--home", str(work / "home"), "ingest", "--source", args.source, str(data), "--json")
+        peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        work_s = max(wall - overhead, 1e-9)
+        result = {
+            "source": args.source if args.source != "canonical" else f"canonical/{args.file_format}",
+            "reps": args.reps, "days": args.days, "input_lines": lines, "rows_landed": summary["landed"],
+            "quarantined": summary["quarantined"], "wall_s": round(wall, 1), "prefect_overhead_s": round(overhead, 1),
+            "lines_per_s": round(lines / wall), "lines_per_s_excluding_overhead": round(lines / work_s),
+            "rows_per_s_excluding_overhead": round(summary["landed"] / work_s), "peak_rss_mb": round(peak),
+        }
+        print(f"cadet ingest benchmark on {os.cpu_count()} cores")
+        print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
+        out = ROOT / "benchmarks" / "results"
+        out.mkdir(exist_ok=True)
+        (out / f"ingest-{result['source'].replace('/', '-')}.json").write_text(json.dumps(result, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
