@@ -41,6 +41,22 @@ def _ingest(home, *args):
     return result, (json.loads(last) if last.startswith("{") else None)
 
 
+def assert_no_caller_number_under(home, center):
+    """Every file under the home, Parquet decoded, holds none of the input's caller numbers."""
+    digits = {re.sub(r"\D", "", n) for n in center.tables["calls"]["remote_number"].to_pylist()}
+    lengths = {len(d) for d in digits}
+    for path in home.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            text = json.dumps(pq.read_table(path).to_pylist(), default=str)
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        runs = re.findall(r"\d+", text)
+        found = {run[i:i + n] for run in runs for n in lengths for i in range(len(run) - n + 1)} & digits
+        assert not found, f"{path} holds caller numbers {sorted(found)[:3]}"
+
+
 def _lake_tables(home):
     lake = Lake(home / "lake")
     return {name: lake.read(name) for name in ("calls", "offers", "agent_states", "surveys", "schedules", "reps")}
@@ -78,19 +94,7 @@ def test_no_caller_number_appears_anywhere_under_home(prefect_server, center, ex
     result, summary = _ingest(home, exports)
     assert result.exit_code == 0, result.output
     assert summary["quarantined"] == 2
-    numbers = set(center.tables["calls"]["remote_number"].to_pylist())
-    digits = {re.sub(r"\D", "", n) for n in numbers}
-    lengths = {len(d) for d in digits}
-    for path in home.rglob("*"):
-        if not path.is_file():
-            continue
-        if path.suffix == ".parquet":
-            text = json.dumps(pq.read_table(path).to_pylist(), default=str)
-        else:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        runs = re.findall(r"\d+", text)
-        found = {run[i:i + n] for run in runs for n in lengths for i in range(len(run) - n + 1)} & digits
-        assert not found, f"{path} holds caller numbers {sorted(found)[:3]}"
+    assert_no_caller_number_under(home, center)
     quarantine = pq.read_table(next((home / "quarantine").glob("calls.csv-*.parquet"))).to_pandas()
     assert set(quarantine.line) == {len(lines) + 1, len(lines) + 2}
     assert quarantine.raw.str.contains("caller:").all()
@@ -122,12 +126,7 @@ def test_asterisk_logs_land_like_canonical_and_leave_no_number_behind(prefect_se
         assert tables[name].num_rows == center.tables[name].num_rows, name
     calls = tables["calls"].to_pandas()
     assert calls.hold_seconds.isna().all(), "hold is not observable from queue_log"
-    digits = {re.sub(r"\D", "", n) for n in center.tables["calls"]["remote_number"].to_pylist()}
-    for path in home.rglob("*"):
-        if path.is_file():
-            text = json.dumps(pq.read_table(path).to_pylist(), default=str) if path.suffix == ".parquet" else path.read_text(errors="replace")
-            runs = re.findall(r"\d+", text)
-            assert not {r[i:i + 11] for r in runs for i in range(len(r) - 10)} & digits, path
+    assert_no_caller_number_under(home, center)
 
 
 def test_amazon_connect_exports_land_like_canonical(prefect_server, center, tmp_path):
@@ -143,3 +142,4 @@ def test_amazon_connect_exports_land_like_canonical(prefect_server, center, tmp_
     calls = tables["calls"].to_pandas()
     inbound = calls[calls.direction == "inbound"]
     assert inbound.hold_seconds.sum() == center.tables["calls"].to_pandas().query("direction == 'inbound'").hold_seconds.sum()
+    assert_no_caller_number_under(home, center)

@@ -199,3 +199,27 @@ def test_a_broken_cdr_line_is_quarantined_and_the_rest_land(tmp_path):
     assert rows.start.iloc[0] == pd.Timestamp("2026-01-05T08:00:00Z"), "CDR times are the PBX's local time"
     reasons = dict(zip(quarantine.line, quarantine.reason))
     assert reasons[2].startswith("has 3 fields") and "not a local time" in reasons[3]
+
+
+def test_older_and_rarer_endings(tmp_path):
+    """COMPLETEAGENT, the pre-1.6 TRANSFER, EXITWITHTIMEOUT and EXITEMPTY end legs too."""
+    path = tmp_path / "queue_log"
+    path.write_text(
+        "1767600000|1.1|general|NONE|ENTERQUEUE||+13125550100|1\n"
+        "1767600005|1.1|general|PJSIP/1001|CONNECT|5|1.11|2\n"
+        "1767600300|1.1|general|PJSIP/1001|COMPLETEAGENT|5|295|1\n"
+        "1767600400|2.2|general|NONE|ENTERQUEUE||+13125550101|1\n"
+        "1767600402|2.2|general|PJSIP/1001|CONNECT|2|2.21|2\n"
+        "1767600420|2.2|general|PJSIP/1001|TRANSFER|6000|from-internal|2|18|1\n"
+        "1767600500|3.3|general|NONE|ENTERQUEUE||+13125550102|1\n"
+        "1767600800|3.3|general|NONE|EXITWITHTIMEOUT|1|1|300\n"
+        "1767600900|4.4|general|NONE|ENTERQUEUE||+13125550103|1\n"
+        "1767600901|4.4|general|NONE|EXITEMPTY|1|1|1\n"
+    )
+    log, bad = read_queue_log(path)
+    assert bad.empty
+    legs = rebuild_calls(log, SETTINGS)[0].set_index("call_id")
+    assert legs.loc["1.1", "disconnected_by"] == "agent"
+    assert (legs.loc["2.2", "transfer_kind"], legs.loc["2.2", "transfer_to"]) == ("external", "6000")
+    assert (legs.loc["3.3", "outcome"], legs.loc["3.3", "disconnected_by"]) == ("abandoned", "system")
+    assert legs.loc["4.4", "outcome"] == "abandoned"
