@@ -114,3 +114,30 @@ def test_simulated_connect_output_tells_the_same_per_rep_story_as_canonical(tmp_
     assert (actual.missed - expected.missed).abs().max() <= 1
     pd.testing.assert_frame_equal(actual.drop(columns="missed"), expected.drop(columns="missed"), check_dtype=False)
     assert got["calls"].groupby(["direction", "outcome"]).size().equals(want["calls"].groupby(["direction", "outcome"]).size())
+
+
+def test_agent_events_with_a_bad_line_fall_back_and_quarantine_it(tmp_path):
+    from pipelines.readers.connect import read_agent_events
+
+    def event(kind, at, status="Available", status_type="ROUTABLE"):
+        return json.dumps({
+            "EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
+            "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": at},
+                                     "Configuration": {"Username": "jdoe"}, "Contacts": []},
+        })
+
+    good = [event("LOGIN", "2026-01-05T09:00:00Z"), event("STATE_CHANGE", "2026-01-05T10:00:00Z", "Break", "CUSTOM"),
+            event("LOGOUT", "2026-01-05T10:15:00Z", "Offline", "OFFLINE")]
+    fast = tmp_path / "fast.jsonl"
+    fast.write_text("\n".join(good) + "\n")
+    slow = tmp_path / "slow.jsonl"
+    slow.write_text("\n".join(good[:2] + ['{"EventType": "STATE_CHANGE"}', "{oops"] + good[2:]) + "\n")
+    from pipelines.readers.connect import to_agent_states
+
+    a, _, qa, _ = read_agent_events(fast)
+    b, _, qb, _ = read_agent_events(slow)
+    assert qa.empty and sorted(qb.line) == [3, 4]
+    states = to_agent_states(b)
+    assert to_agent_states(a).equals(states)
+    assert states.state.tolist() == ["available", "paused"]
+    assert states.reason.isna().tolist() == [True, False] and states.reason.iloc[1] == "Break"
