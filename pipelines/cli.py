@@ -206,7 +206,8 @@ def demo(obj: Context, reps, days, seed):
     from pipelines.lake import Lake
 
     started = time.perf_counter()
-    summary = ingest_flow("canonical", [str(out)], str(obj.home))
+    with _working("ingesting the simulated logs into the lake (Prefect flow)"):
+        summary = ingest_flow("canonical", [str(out)], str(obj.home))
     click.echo(
         f"Ingested in {time.perf_counter() - started:.1f} s: {summary['landed']:,} rows landed in {summary['lake']}, "
         f"{summary['quarantined']:,} quarantined"
@@ -268,6 +269,18 @@ def _print_rows(title: str, columns: list, rows: list, numbers_from: int | None 
     Console(width=160, stderr=stderr).print(table)
 
 
+def _working(message: str):
+    """A spinner with elapsed time on stderr while a long step runs (nothing when not a terminal)."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(message)
+
+
 def _prefect_defaults(home: Path) -> None:
     """Embedded defaults for Prefect, unless the user configured it (e.g. PREFECT_API_URL for a server)."""
     if "PREFECT_HOME" not in os.environ:
@@ -321,7 +334,8 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
 
     obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
     config_path = str(obj.config_path) if obj.config_path else None
-    summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
+    with _working(f"ingesting {source} logs (Prefect flow; the first start of its local server takes ~30 s)"):
+        summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
     frame_rows = [
         (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
     ]
