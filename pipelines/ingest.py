@@ -148,26 +148,26 @@ def read_canonical_file(path: Path, home: Path) -> list[ReadResult | FileReport]
     return [_protect(result, load_key(home))]
 
 
-@task(name="read asterisk files", cache_policy=NO_CACHE)
-def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
-    """queue_log, CDRs and surveys of one center together: calls are rebuilt across them."""
+def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult | FileReport]:
+    """A platform's files read together, held to the contracts, numbers pseudonymised."""
     try:
-        results = read_asterisk(files, config.ingest.asterisk, config.site.timezone)
+        results = reader(files)
     except UnreadableFile as exc:
         return [FileReport(file=", ".join(str(f) for f in files), table=None, error=str(exc))]
     key = load_key(home)
     return [_protect(enforce_contract(r), key) for r in results]
+
+
+@task(name="read asterisk files", cache_policy=NO_CACHE)
+def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
+    """queue_log, CDRs and surveys of one center together: calls are rebuilt across them."""
+    return _platform_results(lambda f: read_asterisk(f, config.ingest.asterisk, config.site.timezone), files, home)
 
 
 @task(name="read amazon connect files", cache_policy=NO_CACHE)
 def read_connect_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
     """Contact records and agent events together: offers need both."""
-    try:
-        results = read_connect(files, config.ingest.connect)
-    except UnreadableFile as exc:
-        return [FileReport(file=", ".join(str(f) for f in files), table=None, error=str(exc))]
-    key = load_key(home)
-    return [_protect(enforce_contract(r), key) for r in results]
+    return _platform_results(lambda f: read_connect(f, config.ingest.connect), files, home)
 
 
 def enforce_contract(result: ReadResult) -> ReadResult:

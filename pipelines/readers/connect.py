@@ -86,18 +86,27 @@ def _contact_fields(attribute: str) -> pa.Schema:
     )
 
 
-def _contact_rows_fast(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, int] | None:
-    """JSON-lines contact records read by pyarrow; None when the file needs the careful reader."""
+def _json_lines(path: Path, schema: pa.Schema) -> pa.Table | None:
+    """A JSON-lines file read by pyarrow with only `schema`'s fields; None when it needs the careful reader.
+
+    That is when a line is not JSON, holds several objects (Firehose) or is
+    blank: then row numbers would no longer be line numbers.
+    """
     raw = path.read_bytes()
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
     try:
-        t = pajson.read_json(
-            pa.py_buffer(raw),
-            parse_options=pajson.ParseOptions(explicit_schema=_contact_fields(settings.survey_attribute), unexpected_field_behavior="ignore"),
+        table = pajson.read_json(
+            pa.py_buffer(raw), parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if t.num_rows != lines:
+    return table if table.num_rows == lines else None
+
+
+def _contact_rows_fast(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, int] | None:
+    """JSON-lines contact records read by pyarrow; None when the file needs the careful reader."""
+    t = _json_lines(path, _contact_fields(settings.survey_attribute))
+    if t is None:
         return None
     column = {name: t[name].combine_chunks() for name in t.column_names}
     for name in REQUIRED:
@@ -134,7 +143,7 @@ def _contact_rows_fast(path: Path, settings: ConnectIngestConfig) -> tuple[pd.Da
             "score": col(_field(column["Attributes"], settings.survey_attribute)),
         }
     )
-    return frame, lines
+    return frame, t.num_rows
 
 
 def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
@@ -273,16 +282,8 @@ def _field(array, *names):
 
 def _agent_events_fast(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
     """JSON lines read by pyarrow in one go; None when the file needs the careful reader."""
-    raw = path.read_bytes()
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
-    try:
-        table = pajson.read_json(
-            pa.py_buffer(raw),
-            parse_options=pajson.ParseOptions(explicit_schema=AGENT_EVENT_FIELDS, unexpected_field_behavior="ignore"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if table.num_rows != lines:  # blank or concatenated lines: line numbers would not match
+    table = _json_lines(path, AGENT_EVENT_FIELDS)
+    if table is None:
         return None
     snapshot = table["CurrentAgentSnapshot"].combine_chunks()
     user = _field(snapshot, "Configuration", "Username")
@@ -313,7 +314,7 @@ def _agent_events_fast(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, int] | N
             "since": _field(flat, "StateStartTimestamp").to_numpy(zero_copy_only=False),
         }
     ).dropna()
-    return statuses, contact_states, lines
+    return statuses, contact_states, table.num_rows
 
 
 def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
