@@ -413,7 +413,8 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
     cdrs, cdr_files = [], []
     survey_files, canonical_files = [], []
     for path in files:
-        head = path.open("rb").readline().decode("utf-8", errors="replace")
+        with open(path, "rb") as handle:
+            head = handle.readline().decode("utf-8", errors="replace")
         if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(next(csv.reader([head]), [])):
             log, bad = read_queue_log(path, timezone)
             logs.append(log)
@@ -435,7 +436,7 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
     states, acw = rebuild_presence(log, settings)
     legs = _with_wrapup(legs, acw, settings)
     cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
-    calls = _calls_frame(legs, cdr, settings)
+    calls = _calls_frame(legs, cdr)
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
     quarantine = pd.concat(qlog_quarantine + [unfinished], ignore_index=True)
     leg_file = legs.file.values
@@ -477,7 +478,7 @@ def _with_wrapup(legs: pd.DataFrame, acw: pd.DataFrame, settings: AsteriskIngest
     return legs
 
 
-def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
+def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame) -> pd.DataFrame:
     # A call starts when the PBX answered it (the CDR's start, IVR included); a transferred leg when it re-entered a queue.
     enqueued = pd.Series(_ts(legs.enqueued_at.values).array, index=legs.index)
     started = enqueued

@@ -153,7 +153,7 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
         frame, lines_read = fast
         return _deduplicated(path, frame, [], lines_read)
     objects, bad = read_json_objects(path)
-    rows, surveys = [], []
+    rows = []
     for number, record in objects:
         missing = [k for k in REQUIRED if not record.get(k)]
         if missing:

@@ -4,7 +4,6 @@ per-rep story as the simulator's canonical output."""
 import json
 
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
