@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipelines.contracts import REQUIRED_COLUMNS, SCHEMAS, TS
@@ -59,8 +60,14 @@ def recognise(path: Path, header: list[str]) -> str:
     )
 
 
-def _header_and_lines(path: Path) -> tuple[list[str], list[bytes]]:
+def _header_and_lines(path: Path) -> tuple[list[str], list[bytes], bool]:
+    """The header, the body lines, and whether the whole file is valid UTF-8."""
     raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -71,31 +78,32 @@ def _header_and_lines(path: Path) -> tuple[list[str], list[bytes]]:
         header = next(csv.reader([lines[0].decode("utf-8-sig")]))
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"{path}: line 1: the header row is not UTF-8 text ({exc})") from exc
-    return header, lines[1:]
+    return header, lines[1:], utf8
 
 
 def read_canonical_csv(path: Path | str) -> ReadResult:
     """Parse one canonical CSV file; see docs/data-model.md for the columns."""
     path = Path(path)
-    header, body = _header_and_lines(path)
+    header, body, utf8 = _header_and_lines(path)
     table = recognise(path, header)
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in header]
     if missing:
         raise UnreadableFile(f"{path}: line 1: the {table} table needs column(s) {missing}; see docs/data-model.md")
 
     problems: dict[int, list[str]] = {}
-    texts: list[str] = []
-    lines: list[int] = []
-    for number, line in enumerate(body, start=2):
-        try:
-            texts.append(line.decode("utf-8"))
-            lines.append(number)
-        except UnicodeDecodeError as exc:
-            problems[number] = [f"not UTF-8 text at byte {exc.start}"]
-
-    rows = _split_rows(header, texts, lines, problems)
-    frame = pd.DataFrame(rows, columns=header, dtype="string")
-    frame.index = pd.Index([n for n in lines if n not in problems], name="line")
+    frame = _csv_fast(path, header, body) if utf8 else None
+    if frame is None:
+        texts: list[str] = []
+        lines: list[int] = []
+        for number, line in enumerate(body, start=2):
+            try:
+                texts.append(line.decode("utf-8"))
+                lines.append(number)
+            except UnicodeDecodeError as exc:
+                problems[number] = [f"not UTF-8 text at byte {exc.start}"]
+        rows = _split_rows(header, texts, lines, problems)
+        frame = pd.DataFrame(rows, columns=header, dtype="string")
+        frame.index = pd.Index([n for n in lines if n not in problems], name="line")
     parsed = _parse_columns(frame, table, problems)
     return _checked(path, table, parsed, problems, lambda n: body[n - 2].decode("utf-8", errors="replace"), len(body))
 
@@ -143,6 +151,34 @@ def _checked(path: Path, table: str, frame: pd.DataFrame, problems: dict[int, li
     )
     keep = [c for c in schema.columns if c in good.columns]
     return ReadResult(path, table, good[keep].reset_index(drop=True), quarantine, lines_read)
+
+
+def _csv_fast(path: Path, header: list[str], body: list[bytes]) -> pd.DataFrame | None:
+    """A well-formed file parsed by pyarrow in one go; None when a line needs the careful reader.
+
+    Careful reading (line by line) is for files with blank lines, rows of the
+    wrong width, broken quoting or bytes that are not UTF-8: there every line
+    must be told apart to quarantine it with its number.
+    """
+    if any(not line for line in body):
+        return None
+    problems = []
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=header),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa_arrow.string() for name in header}, strings_can_be_null=True, null_values=[""]
+            ),
+        )
+    except (pa_arrow.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if problems or table.num_rows != len(body):
+        return None
+    frame = table.to_pandas(types_mapper=lambda _: pd.StringDtype())
+    frame.index = pd.RangeIndex(2, len(body) + 2, name="line")
+    return frame
 
 
 def _split_rows(header, texts, lines, problems) -> list[list[str | None]]:

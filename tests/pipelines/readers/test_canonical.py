@@ -148,3 +148,14 @@ def test_parquet_without_time_zone_is_refused(tmp_path):
     pq.write_table(pa.table({"call_id": ["c"], "score": [4], "surveyed_at": pa.array([0], pa.timestamp("s"))}), tmp_path / "surveys.parquet")
     with pytest.raises(UnreadableFile, match="no time zone"):
         read_canonical(tmp_path / "surveys.parquet")
+
+
+def test_a_well_formed_file_with_bad_values_keeps_line_numbers(tmp_path):
+    """The fast path (whole file parsed at once) must report the same lines as the careful one."""
+    lines = [GOOD.format(n=n) for n in range(5)]
+    lines[3] = lines[3].replace("answered,caller", "answered,robot")
+    result = read_canonical_csv(_write(tmp_path, ("\n".join(lines) + "\n").encode()))
+    assert result.quarantine.line.tolist() == [5]
+    assert "disconnected_by: 'robot' is not one of the allowed values" in result.quarantine.reason.item()
+    assert result.quarantine.raw.item() == lines[3]
+    assert result.good.call_id.tolist() == ["c0", "c1", "c2", "c4"]
