@@ -307,13 +307,14 @@ Runs as a Prefect flow (a temporary local server unless PREFECT_API_URL is set).
 
 \b
 Exit status: 0 when something usable was read, 1 when nothing was, 2 for a
-source whose reader is not built yet.
+usage error (unknown source, missing path).
 
 \b
 Examples:
   cadet ingest --source canonical ./exports/
   cadet ingest --source canonical calls.csv offers.csv --json
   cadet ingest --source asterisk /var/log/asterisk/   # queue_log*, Master.csv, surveys.csv
+  cadet ingest --source amazon-connect ./ctr/ ./agent-events/
 """
 )
 @click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that wrote the files.")
@@ -324,13 +325,7 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
     import json
 
     _prefect_defaults(obj.home)  # before Prefect is imported: it reads its settings then
-    from pipelines.ingest import SourceNotBuilt, ingest_flow, require_reader
-
-    try:
-        require_reader(source)
-    except SourceNotBuilt as exc:
-        click.echo(f"cadet ingest: {exc}", err=True)
-        sys.exit(2)
+    from pipelines.ingest import ingest_flow
 
     obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
     config_path = str(obj.config_path) if obj.config_path else None

@@ -28,7 +28,6 @@ from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonic
 from pipelines.storage import atomic_path
 
 SOURCES = ("canonical", "asterisk", "amazon-connect")
-BUILT_SOURCES = SOURCES
 
 # How each lake table is keyed (a row with the same key replaces the stored one) and dated.
 LAKE_KEYS = {
@@ -47,10 +46,6 @@ DAY_COLUMN = {
     "schedules": "starts_at",
     "reps": None,
 }
-
-
-class SourceNotBuilt(RuntimeError):
-    """A platform whose reader is not written yet."""
 
 
 @dataclass
@@ -89,20 +84,10 @@ class IngestSummary:
         }
 
 
-def require_reader(source: str) -> None:
-    """Refuse, with advice, a source whose reader does not exist (yet)."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    if source not in BUILT_SOURCES:
-        raise SourceNotBuilt(
-            f"reading {source} logs is not built yet (issue 3 continues); "
-            "convert them to cadet's canonical CSV (docs/data-model.md) or wait for the reader"
-        )
-
-
 def find_input_files(source: str, paths: list[Path]) -> list[Path]:
     """The files to read: each PATH itself, or the recognisable files inside a directory."""
-    require_reader(source)
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     found: list[Path] = []
     for path in paths:
         path = Path(path)
