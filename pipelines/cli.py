@@ -343,6 +343,77 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
         sys.exit(1)
 
 
+@cli.command(
+    help="""Compute per-rep features and run the rule checks over the lake under --home.
+
+\b
+For every window (a week by default, `features.window_days` in the settings)
+from --start to --end (default: every day in the lake) cadet computes, per
+rep and day and per rep and window, one or more features for each behaviour
+code, compares each rep with peers on the same queue, shift band, contract and
+tenure (robust z-scores), and runs the rule checks of configs/rules.yaml.
+Results land in the lake: rep_day_features, rep_window_features,
+call_evidence, rule_hits, rules_not_observable.  Re-running a window
+replaces it.  Rules whose evidence the source cannot show (queue_log has no
+hold) are listed as not observable, never judged on zeros.
+
+\b
+Examples:
+  cadet features                              # every window in the lake
+  cadet features --start 2026-01-05 --end 2026-01-18
+  cadet features --list                       # the feature catalogue
+"""
+)
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--list", "list_features", is_flag=True, help="Print every feature: behaviour code, unit, what it needs, meaning.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line summarising the run.")
+@click.pass_obj
+def features(obj: Context, start, end, list_features: bool, as_json: bool):
+    import json
+
+    if list_features:
+        from features.catalog import DERIVED, FEATURES
+
+        rows = [(f.name, f.code or "(context)", f.unit, ", ".join(f.needs) or "-", f.description) for f in FEATURES]
+        rows += [(name, code, unit, "offers, callers", formula.__doc__.strip()) for name, (code, formula, _, _, unit) in DERIVED.items()]
+        _print_rows("Features", ["feature", "behaviour", "unit", "needs", "meaning"], rows)
+        return
+    _prefect_defaults(obj.home)
+    from pipelines.config import ConfigError, load_rules
+    from pipelines.features_flow import features_flow
+
+    try:
+        load_rules(obj.config, obj.config_path)  # a bad rules file stops here, before Prefect starts
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    config_path = str(obj.config_path) if obj.config_path else None
+    with _working("computing features and rule checks (Prefect flow)"):
+        summary = features_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
+                                end.date().isoformat() if end else None)
+    if summary.get("error"):
+        click.echo(f"cadet features: {summary['error']}", err=True)
+        sys.exit(1)
+    rows = [
+        (w["period_start"], w["period_end"], w["reps"], w["hits"], w["hits_by_severity"].get("high", 0),
+         w["hits_by_severity"].get("medium", 0), w["hits_by_severity"].get("low", 0), w["flagged_reps"])
+        for w in summary["windows"]
+    ]
+    _print_rows("Windows", ["from", "to", "reps", "rule hits", "high", "medium", "low", "reps flagged (medium+)"], rows, numbers_from=2)
+    codes: dict[str, int] = {}
+    for w in summary["windows"]:
+        for code, n in w["hits_by_code"].items():
+            codes[code] = codes.get(code, 0) + n
+    if codes:
+        _print_rows("Rule hits by behaviour", ["behaviour", "hits"], sorted(codes.items()), numbers_from=1)
+    blind = {(b["rule_id"], b["missing"]) for w in summary["windows"] for b in w["not_observable"]}
+    for rule_id, missing in sorted(blind):
+        click.echo(f"not observable from this source: {rule_id} (needs {missing})")
+    click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}")
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+
+
 def _not_built(name: str, issue: int, what: str):
     @click.pass_obj
     def command(obj: Context, **_: object) -> None:
@@ -358,7 +429,6 @@ def _not_built(name: str, issue: int, what: str):
 
 
 for _name, _issue, _what in (
-    ("features", 4, "It will compute per-rep daily and weekly features from the lake."),
     ("train", 5, "It will train the isolation-forest model and register it in MLflow."),
     ("score", 5, "It will score reps with the champion model and the rules."),
     ("report", 6, "It will write the analyst's HTML report next to scores.parquet."),

@@ -15,21 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-BEHAVIOUR_CODES: tuple[str, ...] = (
-    "missed_calls",
-    "early_hangup",
-    "long_hold",
-    "quick_transfer",
-    "premature_escalation",
-    "self_service_push",
-    "excessive_breaks",
-    "tech_excuse",
-    "personal_calls",
-    "lingering",
-    "excessive_wrapup",
-    "status_gaming",
-    "cherry_picking",
-)
+from features.catalog import BEHAVIOUR_CODES
+from features.settings import FeatureSettings
+
 
 CONFOUNDER_TYPES: tuple[str, ...] = (
     "harder_queue",
@@ -167,6 +155,8 @@ class CadetConfig(Section):
 
     site: SiteConfig = Field(default_factory=SiteConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    rules_file: str | None = Field(None, description="rule checks (YAML); empty = the rules.yaml shipped with cadet")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 
 
@@ -207,3 +197,45 @@ def load_config(path: Path | str | None) -> CadetConfig:
 def config_as_yaml(config: CadetConfig) -> str:
     """The settings as YAML, in the same shape `load_config` reads."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def bundled_rules_path() -> Path:
+    """configs/rules.yaml of this checkout, or the copy packaged with an installed cadet."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "configs" / "rules.yaml", here / "_configs" / "rules.yaml"):
+        if candidate.exists():
+            return candidate
+    raise ConfigError("cadet's rules.yaml is missing from this installation; pass one with rules_file in the settings")
+
+
+def load_rules(config: CadetConfig, settings_path: Path | str | None = None):
+    """The rule checks named by the settings (relative paths are read next to the settings file)."""
+    from models.rules import RulesConfig
+
+    if config.rules_file is None:
+        path = bundled_rules_path()
+    else:
+        path = Path(config.rules_file)
+        if not path.is_absolute() and settings_path is not None:
+            path = Path(settings_path).parent / path
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read rules file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return RulesConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(raw, dict):
+                try:
+                    loc[1] = f"{loc[1]} ({raw['rules'][loc[1]].get('id', '?')})"
+                except (IndexError, AttributeError, KeyError, TypeError):
+                    pass
+            key = ".".join(str(part) for part in loc) or "(top level)"
+            reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"  {key}: {reason}")
+        raise ConfigError(f"{path}: invalid rules\n" + "\n".join(problems)) from exc

@@ -53,11 +53,20 @@ class Lake:
                 found.append(dt.date.fromisoformat(child.name[len("date="):]))
         return sorted(found)
 
-    def write(self, table: str, rows: pa.Table, time_column: str) -> dict[dt.date, int]:
-        """Write `rows` split by the UTC day of `time_column`, replacing those days; returns rows per day."""
-        if rows.num_rows == 0:
-            return {}
-        return {day: self._write_day(table, day, part) for day, part in self._split_by_day(table, rows, time_column)}
+    def write(self, table: str, rows: pa.Table, time_column: str, replace_days: list[dt.date] | None = None) -> dict[dt.date, int]:
+        """Write `rows` split by the UTC day of `time_column`, replacing those days; returns rows per day.
+
+        Days listed in `replace_days` that get no rows are removed, so a re-run
+        that finds nothing for a day (no rule hits any more) does not leave the
+        old rows behind.
+        """
+        written = {}
+        if rows.num_rows:
+            written = {day: self._write_day(table, day, part) for day, part in self._split_by_day(table, rows, time_column)}
+        for day in replace_days or []:
+            if day not in written:
+                self.partition(table, day).unlink(missing_ok=True)
+        return written
 
     def _write_day(self, table: str, day: dt.date | None, part: pa.Table) -> int:
         part = part.cast(_lake_schema(part.schema), safe=False)  # sub-microsecond digits are not kept
@@ -101,11 +110,15 @@ class Lake:
             merged_days[day] = self._write_day(table, day, part.sort_by([(k, "ascending") for k in key]))
         return merged_days
 
-    def read(self, table: str, start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
+    def read(self, table: str, start: dt.date | None = None, end: dt.date | None = None,
+             columns: list[str] | None = None) -> pa.Table:
         """All rows of `table` for days in [start, end] (inclusive); an empty table when there are none."""
         paths = [self.partition(table, d) for d in self.days(table) if (start is None or d >= start) and (end is None or d <= end)]
         if not paths and self.partition(table, None).exists():
             paths = [self.partition(table, None)]
         if not paths:
             return pa.table({})
-        return ds.dataset([str(p) for p in paths], format="parquet").to_table()
+        dataset = ds.dataset([str(p) for p in paths], format="parquet")
+        if columns is not None:
+            columns = [c for c in columns if c in dataset.schema.names]
+        return dataset.to_table(columns=columns)

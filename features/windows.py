@@ -1,0 +1,133 @@
+"""Rep x window features, each compared with the rep's peers by a robust z-score.
+
+A window (a week by default) sums its days, so its features are ratios over
+the whole window, not averages of daily ratios.  Peers are reps on the same
+primary queue, the same shift band, the same contract (part-timers with
+part-timers) and the same tenure group (new hires with new hires); a group smaller than `min_peers` widens step by step.  The z-score
+is (value - peer median) / (1.4826 * peer MAD), with a floor on the spread so a
+feature that most reps have at zero does not turn one event into a huge z.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import evidence_of, feature_names, feature_values, spread_of
+from features.daily import SUM_COLUMNS
+from features.settings import FeatureSettings
+
+MAD_TO_SIGMA = 1.4826
+BAND_NAMES = ("early shift", "day shift", "late shift", "night shift")
+
+
+def windows(first_day: dt.date, last_day: dt.date, window_days: int) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive windows from `first_day`; the last one may be shorter."""
+    out, start = [], first_day
+    while start <= last_day:
+        end = min(start + dt.timedelta(days=window_days - 1), last_day)
+        out.append((start, end))
+        start = end + dt.timedelta(days=1)
+    return out
+
+
+def rep_window_features(
+    daily: pd.DataFrame,
+    reps: pd.DataFrame | None,
+    rep_queues: pd.DataFrame,
+    observable: dict[str, bool],
+    settings: FeatureSettings,
+    first_day: dt.date,
+    last_day: dt.date,
+) -> pd.DataFrame:
+    """One row per rep and window with sums, features, peer medians (`peer_<f>`) and z-scores (`z_<f>`)."""
+    frames = []
+    for start, end in windows(first_day, last_day, settings.window_days):
+        days = daily[(daily.day >= start) & (daily.day <= end)]
+        if days.empty:
+            continue
+        frames.append(_one_window(days, reps, rep_queues, observable, settings, start, end))
+    if not frames:
+        return pd.DataFrame(columns=["rep_id", "period_start", "period_end"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _one_window(days, reps, rep_queues, observable, settings, start, end) -> pd.DataFrame:
+    sums = days.groupby("rep_id")[list(SUM_COLUMNS)].sum()
+    # One bad day is not a pattern: the robust miss rate leaves out each rep's worst day.
+    worst = days.sort_values(["offers_missed", "day"], ascending=[False, True]).drop_duplicates("rep_id").set_index("rep_id")
+    several = days[days.offers_acted > 0].groupby("rep_id").size() >= 2
+    drop = several.reindex(sums.index, fill_value=False)
+    sums["offers_missed_robust"] = sums.offers_missed - np.where(drop, worst.offers_missed.reindex(sums.index), 0)
+    sums["offers_acted_robust"] = sums.offers_acted - np.where(drop, worst.offers_acted.reindex(sums.index), 0)
+    active = (days.logged_in_seconds > 0) | (days.answered > 0) | (days.offers_acted > 0)
+    sums["days_active"] = days[active].groupby("rep_id").size().reindex(sums.index, fill_value=0)
+    sums["shift_hours"] = sums.shift_seconds / 3600.0
+    values = feature_values(sums, observable)
+    groups = _peer_groups(sums.index, days, reps, rep_queues, settings, start)
+    out = pd.concat([groups, sums, values], axis=1)
+    for name in feature_names():
+        median, z = _robust_z(out, name, settings)
+        out[f"peer_{name}"] = median
+        out[f"z_{name}"] = z
+    out.insert(0, "period_end", end)
+    out.insert(0, "period_start", start)
+    return out.reset_index(names="rep_id")
+
+
+def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, start: dt.date) -> pd.DataFrame:
+    g = pd.DataFrame(index=rep_ids)
+    roster = reps.set_index("rep_id") if reps is not None and len(reps) else pd.DataFrame()
+    primary = roster["primary_queue"] if "primary_queue" in roster else pd.Series(dtype="object")
+    busiest = rep_queues.sort_values(["answered", "queue"], ascending=[False, True]).drop_duplicates("rep_id").set_index("rep_id").queue \
+        if len(rep_queues) else pd.Series(dtype="object")
+    g["primary_queue"] = primary.reindex(rep_ids).fillna(busiest.reindex(rep_ids)).fillna("unknown queue").astype(str)
+    hour = days.groupby("rep_id").shift_start_hour.median().reindex(rep_ids)
+    band = np.searchsorted(np.asarray(settings.shift_band_hours, dtype=float), hour.fillna(12.0).to_numpy(), side="right")
+    g["shift_band"] = [BAND_NAMES[min(b, len(BAND_NAMES) - 1)] for b in band]
+    if "hired_on" in roster:
+        hired = pd.to_datetime(roster["hired_on"], errors="coerce", utc=True).dt.tz_localize(None).reindex(rep_ids)
+    else:
+        hired = pd.Series(pd.NaT, index=rep_ids, dtype="datetime64[ns]")
+    tenure = (pd.Timestamp(start) - hired).dt.days
+    g["new_hire"] = (tenure < settings.new_hire_tenure_days).fillna(False).astype(bool).to_numpy()
+    contract = roster["contract"].reindex(rep_ids) if "contract" in roster else pd.Series(None, index=rep_ids, dtype="object")
+    g["part_time"] = contract.eq("part_time").to_numpy()
+    tenure_name = pd.Series(np.where(g.new_hire, "new hires", "tenured"), index=rep_ids)
+    hours_name = pd.Series(np.where(g.part_time, "part-time", "full-time"), index=rep_ids)
+    levels = [
+        g.primary_queue + " · " + g.shift_band + " · " + hours_name + " · " + tenure_name,
+        g.primary_queue + " · " + hours_name + " · " + tenure_name,
+        "all " + hours_name + " · " + tenure_name,
+        "all " + tenure_name,
+        pd.Series("all reps", index=rep_ids),
+    ]
+    chosen = pd.Series(pd.NA, index=rep_ids, dtype="object")
+    for label in levels:
+        size = label.map(label.value_counts())
+        take = chosen.isna() & (size >= settings.min_peers)
+        chosen[take] = label[take]
+    g["peer_group"] = chosen.fillna("all reps")
+    g["n_peers"] = g.peer_group.map(g.peer_group.value_counts()).astype(int)
+    return g
+
+
+def _robust_z(frame: pd.DataFrame, name: str, settings: FeatureSettings) -> tuple[pd.Series, pd.Series]:
+    """Peer median and robust z of one feature; reps with too little evidence get no z."""
+    value = frame[name]
+    evidence_column, minimum = evidence_of(name)
+    enough = frame[evidence_column].fillna(0) >= minimum
+    usable = value.where(enough)
+    median = usable.groupby(frame.peer_group).transform("median")
+    mad = (usable - median).abs().groupby(frame.peer_group).transform("median")
+    count = usable.groupby(frame.peer_group).transform("count")
+    everyone_median = usable.median()
+    everyone_mad = (usable - everyone_median).abs().median()
+    small = count < 3
+    median = median.where(~small, everyone_median)
+    mad = mad.where(~small, everyone_mad)
+    spread = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0), spread_of(name))
+    z = ((value - median) / spread).where(enough & value.notna())
+    return median, z

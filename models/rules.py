@@ -1,0 +1,307 @@
+"""Explained rule checks over rep x window features (configured in `configs/rules.yaml`).
+
+A rule names one behaviour code and one feature, and fires when the rep's
+window value is at least `min_value` AND at least `min_z` robust z-scores
+above peers, with enough evidence behind it (calls, shift hours) and on
+enough separate days (a pattern, not one bad day).  A hit seen on fewer than
+`sustained_days` days, or with less than twice the minimum evidence, is
+downgraded to `low` and says so: thin data is a watch item, not an accusation.  Optional `context`
+conditions encode the BRIEF's "one metric out of line while the others look
+good" (e.g. cherry-picking: high skip share on repeat callers AND CSAT not
+below peers).  A rule whose features the source cannot show reports itself as
+not observable instead of judging anyone.
+
+Rules follow scikit-learn's estimator conventions (`__init__` stores
+parameters, `fit` returns self, learned state ends in `_`), so they can be
+cloned, configured with `set_params` and tested like estimators.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sklearn.base import BaseEstimator
+
+from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, feature_values, needs_of
+
+SEVERITIES = ("low", "medium", "high")
+HIT_COLUMNS = [
+    "rep_id", "period_start", "period_end", "rule_id", "code", "severity", "feature", "value", "peer_median", "z",
+    "threshold", "days_seen", "days_active", "peer_group", "n_peers", "evidence", "examples",
+]
+
+
+class Condition(BaseModel):
+    """An extra condition on another feature; all must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    feature: str
+    min_value: float | None = None
+    max_value: float | None = None
+    min_z: float | None = None
+    max_z: float | None = None
+
+    @field_validator("feature")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in feature_names():
+            raise ValueError(f"unknown feature {value!r}; known: {feature_names()}")
+        return value
+
+
+class RuleSpec(BaseModel):
+    """One rule as written in rules.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    code: str
+    feature: str
+    min_value: float | None = None
+    min_z: float | None = None
+    context: list[Condition] = Field(default_factory=list)
+    min_evidence: dict[str, float] = Field(default_factory=dict, description="window sums that must reach these values")
+    min_days: int = Field(2, ge=1, description="days in the window on which the daily value crossed the threshold")
+    sustained_days: int = Field(3, ge=1, description="below this many days, or below twice min_evidence, the hit is only 'low'")
+    lenient_for_new_hires: bool = Field(False, description="new hires are legitimately slower: their hits are only 'low'")
+    severity: Literal["low", "medium", "high"] = "medium"
+    evidence: str
+    examples: str | None = Field(None, description="kind of example calls to attach (features.daily.EVIDENCE_KINDS)")
+
+    @field_validator("feature")
+    @classmethod
+    def _known_feature(cls, value: str) -> str:
+        if value not in feature_names():
+            raise ValueError(f"unknown feature {value!r}; known: {feature_names()}")
+        return value
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in BEHAVIOUR_CODES:
+            raise ValueError(f"unknown behaviour code {value!r}; known: {list(BEHAVIOUR_CODES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_threshold_and_renders(self) -> "RuleSpec":
+        if self.min_value is None and self.min_z is None:
+            raise ValueError("give min_value, min_z or both")
+        try:
+            self.evidence.format(**_sample_fields())
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"evidence template cannot be filled: {exc!r}; fields: {sorted(_sample_fields())}") from exc
+        return self
+
+
+class RulesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rules: list[RuleSpec]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "RulesConfig":
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"rule ids must be unique, repeated: {dupes}")
+        return self
+
+
+def _sample_fields() -> dict:
+    return {"rep": "r", "value": 0.5, "peer_median": 0.1, "z": 3.0, "threshold": 0.2, "days_seen": 3, "days_active": 5,
+            "peer_group": "g", "n_peers": 10, "evidence_count": 100.0, "evidence_name": "offers"}
+
+
+class Rule(BaseEstimator):
+    """A rule check; see the module docstring.  `predict` gives hits, `explain` their evidence."""
+
+    def __init__(self, rule_id="rule", code="missed_calls", feature="miss_rate", min_value=None, min_z=None, context=(),
+                 min_evidence=None, min_days=1, sustained_days=3, lenient_for_new_hires=False, severity="medium",
+                 evidence="{rep}: {value}", examples=None):
+        self.rule_id = rule_id
+        self.code = code
+        self.feature = feature
+        self.min_value = min_value
+        self.min_z = min_z
+        self.context = context
+        self.min_evidence = min_evidence
+        self.min_days = min_days
+        self.sustained_days = sustained_days
+        self.lenient_for_new_hires = lenient_for_new_hires
+        self.severity = severity
+        self.evidence = evidence
+        self.examples = examples
+
+    @classmethod
+    def from_spec(cls, spec: RuleSpec) -> "Rule":
+        return cls(rule_id=spec.id, code=spec.code, feature=spec.feature, min_value=spec.min_value, min_z=spec.min_z,
+                   context=tuple(c.model_dump() for c in spec.context), min_evidence=dict(spec.min_evidence),
+                   min_days=spec.min_days, sustained_days=spec.sustained_days,
+                   lenient_for_new_hires=spec.lenient_for_new_hires, severity=spec.severity, evidence=spec.evidence, examples=spec.examples)
+
+    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "Rule":
+        """Check the features exist and record whether the source can show them."""
+        features = [self.feature, *[c["feature"] for c in self.context]]
+        missing = [f for f in features if f not in X.columns]
+        if missing:
+            raise ValueError(f"rule {self.rule_id}: features {missing} are not in the feature table")
+        self.feature_names_in_ = np.array(features, dtype=object)
+        needs = sorted({n for f in features for n in needs_of(f)})
+        shown = observable if observable is not None else {n: bool(X[self.feature].notna().any()) for n in needs}
+        self.not_observable_ = [n for n in needs if not shown.get(n, False)]
+        return self
+
+    @property
+    def observable_(self) -> bool:
+        return not self.not_observable_
+
+    def threshold(self, X: pd.DataFrame) -> pd.Series:
+        """The value each rep must reach: the larger of `min_value` and peer median + `min_z` spreads."""
+        limit = pd.Series(-np.inf, index=X.index)
+        if self.min_value is not None:
+            limit = np.maximum(limit, self.min_value)
+        if self.min_z is not None:
+            z, value = X[f"z_{self.feature}"], X[self.feature]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                spread = (value - X[f"peer_{self.feature}"]) / z
+            limit = np.maximum(limit, X[f"peer_{self.feature}"] + self.min_z * spread.where(np.isfinite(spread)))
+        return limit
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """True where the window features satisfy every condition and the evidence minimums (days not yet counted)."""
+        if not hasattr(self, "feature_names_in_"):
+            self.fit(X)
+        if not self.observable_:
+            return pd.Series(False, index=X.index)
+        value = X[self.feature]
+        hit = value.notna()
+        if self.min_value is not None:
+            hit &= value >= self.min_value
+        if self.min_z is not None:
+            hit &= X[f"z_{self.feature}"].fillna(-np.inf) >= self.min_z
+        for cond in self.context:
+            hit &= _holds(X, cond)
+        for column, minimum in (self.min_evidence or {}).items():
+            hit &= X[column].fillna(0) >= minimum
+        return hit
+
+    def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Hits with their numbers, days seen and up to five example call ids."""
+        hit = self.predict(X)
+        rows = X[hit]
+        if rows.empty:
+            return pd.DataFrame(columns=HIT_COLUMNS)
+        limits = self.threshold(X)[hit]
+        days_seen = self._days_seen(rows, limits, daily)
+        keep = days_seen >= self.min_days
+        rows, limits, days_seen = rows[keep], limits[keep], days_seen[keep]
+        evidence_name, _ = evidence_of(self.feature)
+        out = []
+        for i, row in rows.iterrows():
+            fields = {
+                "rep": row.rep_id, "value": row[self.feature], "peer_median": _num(row[f"peer_{self.feature}"]),
+                "z": _num(row[f"z_{self.feature}"]), "threshold": _num(limits[i]), "days_seen": int(days_seen[i]),
+                "days_active": int(row.days_active), "peer_group": row.peer_group, "n_peers": int(row.n_peers),
+                "evidence_count": float(row[evidence_name]), "evidence_name": evidence_name,
+            }
+            solid = days_seen[i] >= self.sustained_days and all(
+                float(row[column]) >= 2 * minimum for column, minimum in (self.min_evidence or {}).items()
+            )
+            text = self.evidence.format(**fields)
+            if not solid:
+                text += (f" Thin evidence ({fields['days_seen']} days, {fields['evidence_count']:.0f} {evidence_name}):"
+                         " a watch item, not a finding on its own.")
+            if self.lenient_for_new_hires and bool(row.get("new_hire", False)):
+                solid = False
+                text += " New hire, compared with new hires: slower work is expected while learning; a watch item."
+            out.append({
+                "rep_id": row.rep_id, "period_start": row.period_start, "period_end": row.period_end,
+                "rule_id": self.rule_id, "code": self.code, "severity": self.severity if solid else "low",
+                "feature": self.feature,
+                "value": float(row[self.feature]), "peer_median": fields["peer_median"], "z": fields["z"],
+                "threshold": fields["threshold"], "days_seen": fields["days_seen"], "days_active": fields["days_active"],
+                "peer_group": row.peer_group, "n_peers": fields["n_peers"],
+                "evidence": text,
+                "examples": self._examples(row, evidence),
+            })
+        return pd.DataFrame(out, columns=HIT_COLUMNS)
+
+    def _days_seen(self, rows: pd.DataFrame, limits: pd.Series, daily: pd.DataFrame) -> pd.Series:
+        """Days in the window on which the rep's own daily value crossed the rep's threshold.
+
+        The robust miss rate counts days by the plain miss rate; a derived
+        feature counts the days with any of its evidence (e.g. a skipped repeat caller).
+        """
+        name = "miss_rate" if self.feature == "miss_rate_excl_worst_day" else self.feature
+        seen = pd.Series(0, index=rows.index)
+        for i, row in rows.iterrows():
+            mine = daily[(daily.rep_id == row.rep_id) & (daily.day >= row.period_start) & (daily.day <= row.period_end)]
+            if name in FEATURES_BY_NAME:
+                values = feature_values(mine, {n: True for n in OBSERVABLE_FROM})[name]
+                seen[i] = int((values >= limits[i]).sum())
+            else:
+                numerator = FEATURES_BY_NAME[DERIVED[name][2][0]].numerator
+                seen[i] = int((mine[numerator] > 0).sum())
+        return seen
+
+    def _examples(self, row, evidence: pd.DataFrame | None) -> list[str]:
+        if not self.examples or evidence is None or evidence.empty:
+            return []
+        mine = evidence[(evidence.rep_id == row.rep_id) & (evidence.kind == self.examples)
+                        & (evidence.day >= row.period_start) & (evidence.day <= row.period_end)]
+        return mine.sort_values("magnitude", ascending=False).call_id.head(5).tolist()
+
+
+def _num(value) -> float:
+    return float(value) if value is not None and not (isinstance(value, float) and math.isnan(value)) else float("nan")
+
+
+def _holds(X: pd.DataFrame, cond: dict) -> pd.Series:
+    value, z = X[cond["feature"]], X[f"z_{cond['feature']}"]
+    ok = pd.Series(True, index=X.index)
+    if cond.get("min_value") is not None:
+        ok &= value >= cond["min_value"]
+    if cond.get("max_value") is not None:
+        ok &= value <= cond["max_value"]
+    if cond.get("min_z") is not None:
+        ok &= z >= cond["min_z"]
+    if cond.get("max_z") is not None:
+        ok &= z <= cond["max_z"]
+    # A context feature the source cannot show does not block the rule: it only ever adds a doubt.
+    return ok | value.isna()
+
+
+class RuleSet(BaseEstimator):
+    """All configured rules together."""
+
+    def __init__(self, rules=()):
+        self.rules = rules
+
+    @classmethod
+    def from_config(cls, config: RulesConfig) -> "RuleSet":
+        return cls(rules=tuple(Rule.from_spec(spec) for spec in config.rules))
+
+    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "RuleSet":
+        self.rules_ = [rule.fit(X, observable=observable) for rule in self.rules]
+        return self
+
+    def not_observable(self) -> pd.DataFrame:
+        """Rules that cannot judge anyone from this source, and what the source is missing."""
+        rows = [{"rule_id": r.rule_id, "code": r.code, "feature": r.feature,
+                 "missing": "; ".join(OBSERVABLE_FROM[n] for n in r.not_observable_)}
+                for r in self.rules_ if r.not_observable_]
+        return pd.DataFrame(rows, columns=["rule_id", "code", "feature", "missing"])
+
+    def evaluate(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Every hit of every rule, most severe first."""
+        if not hasattr(self, "rules_"):
+            self.fit(X)
+        hits = [rule.explain(X, daily, evidence) for rule in self.rules_ if rule.observable_]
+        hits = [h for h in hits if len(h)]
+        if not hits:
+            return pd.DataFrame(columns=HIT_COLUMNS)
+        out = pd.concat(hits, ignore_index=True)
+        out["_rank"] = out.severity.map({s: i for i, s in enumerate(SEVERITIES)})
+        return out.sort_values(["_rank", "z"], ascending=[False, False]).drop(columns="_rank").reset_index(drop=True)

@@ -1,0 +1,120 @@
+"""`cadet features`: per-rep features and rule checks from the lake, one window at a time.
+
+Reads only the days a window needs (plus a short look-back for repeat callers),
+so memory follows the window, not the lake.  Writes, per window, into the lake:
+`rep_day_features`, `rep_window_features`, `call_evidence`, `rule_hits` and
+`rules_not_observable`; re-running a window replaces exactly its days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from features.daily import rep_day_features
+from features.windows import rep_window_features, windows
+from models.rules import RuleSet
+from pipelines.config import CadetConfig, load_config, load_rules
+from pipelines.lake import Lake
+
+INPUT_TABLES = ("calls", "offers", "agent_states", "surveys", "schedules")
+OUTPUT_TABLES = {
+    "rep_day_features": "day",
+    "rep_window_features": "period_start",
+    "call_evidence": "day",
+    "rule_hits": "period_start",
+    "rules_not_observable": "period_start",
+}
+
+
+def lake_date_range(lake: Lake) -> tuple[dt.date, dt.date] | None:
+    """First and last day with calls in the lake."""
+    days = lake.days("calls")
+    return (days[0], days[-1]) if days else None
+
+
+def read_window(lake: Lake, start: dt.date, end: dt.date, config: CadetConfig) -> dict[str, pd.DataFrame]:
+    """The lake tables a window needs: its days, a day either side for the site's zone, and the repeat look-back."""
+    back = math.ceil(config.features.repeat_call_hours / 24) + 1
+    spans = {"calls": (start - dt.timedelta(days=back), end + dt.timedelta(days=back)),
+             "surveys": (start - dt.timedelta(days=1), end + dt.timedelta(days=3))}
+    tables = {}
+    for name in INPUT_TABLES:
+        lo, hi = spans.get(name, (start - dt.timedelta(days=1), end + dt.timedelta(days=1)))
+        tables[name] = lake.read(name, lo, hi).to_pandas()
+    tables["reps"] = lake.read("reps").to_pandas()
+    return tables
+
+
+def known_customers(lake: Lake, start: dt.date, end: dt.date, config: CadetConfig) -> np.ndarray:
+    """Caller keys that called in within the customer look-back around the window."""
+    span = dt.timedelta(days=config.features.customer_lookback_days)
+    calls = lake.read("calls", start - span, end + span, columns=["direction", "caller_key"])
+    if calls.num_rows == 0 or "caller_key" not in calls.column_names:
+        return np.zeros(0, dtype=np.int64)
+    frame = calls.to_pandas()
+    return frame.loc[frame.direction.eq("inbound") & frame.caller_key.notna(), "caller_key"].astype("int64").unique()
+
+
+def _as_lake_rows(frame: pd.DataFrame, date_columns: list[str]) -> pa.Table:
+    frame = frame.copy()
+    for column in date_columns:
+        frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, column in enumerate(table.schema):
+        if pa.types.is_list(column.type) and pa.types.is_null(column.type.value_type):
+            table = table.set_column(i, column.name, table[column.name].cast(pa.list_(pa.string())))
+    return table
+
+
+@task(name="features and rules for one window", cache_policy=NO_CACHE)
+def features_for_window(home: str, config_path: str | None, start: dt.date, end: dt.date) -> dict:
+    config = load_config(config_path)
+    rules = RuleSet.from_config(load_rules(config, config_path))
+    lake = Lake(Path(home) / "lake")
+    tables = read_window(lake, start, end, config)
+    daily = rep_day_features(tables, config.features, config.site.timezone, config.site.allotted_wrapup_seconds,
+                             start, end, known_customers(lake, start, end, config))
+    window = rep_window_features(daily.sums, tables["reps"], daily.rep_queues, daily.observable, config.features, start, end)
+    rules.fit(window, observable=daily.observable)
+    hits = rules.evaluate(window, daily.sums, daily.evidence)
+    blind = rules.not_observable().assign(period_start=start, period_end=end)
+    every_day = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    lake.write("rep_day_features", _as_lake_rows(daily.sums, ["day"]), "day", replace_days=every_day)
+    lake.write("call_evidence", _as_lake_rows(daily.evidence, ["day"]), "day", replace_days=every_day)
+    for name, frame in (("rep_window_features", window), ("rule_hits", hits), ("rules_not_observable", blind)):
+        lake.write(name, _as_lake_rows(frame, ["period_start", "period_end"]), "period_start", replace_days=[start])
+    return {
+        "period_start": start.isoformat(), "period_end": end.isoformat(),
+        "reps": int(window.rep_id.nunique()) if len(window) else 0,
+        "rep_days": len(daily.sums),
+        "hits": int(len(hits)),
+        "hits_by_severity": {k: int(v) for k, v in hits.severity.value_counts().items()} if len(hits) else {},
+        "hits_by_code": {k: int(v) for k, v in hits.code.value_counts().sort_index().items()} if len(hits) else {},
+        "flagged_reps": int(hits.loc[hits.severity != "low", "rep_id"].nunique()) if len(hits) else 0,
+        "not_observable": blind[["rule_id", "code", "missing"]].to_dict("records"),
+        "observable": daily.observable,
+    }
+
+
+@flow(name="cadet-features", log_prints=False)
+def features_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
+    """Features and rule hits for every window in [start, end] (default: every day in the lake)."""
+    config = load_config(config_path)
+    lake = Lake(Path(home) / "lake")
+    found = lake_date_range(lake)
+    if found is None:
+        return {"lake": str(lake.root), "windows": [], "error": "the lake has no calls yet: run `cadet ingest` first"}
+    first = dt.date.fromisoformat(start) if start else found[0]
+    last = dt.date.fromisoformat(end) if end else found[1]
+    if last < first:
+        return {"lake": str(lake.root), "windows": [], "error": f"--end {last} is before --start {first}"}
+    results = [features_for_window(home, config_path, lo, hi) for lo, hi in windows(first, last, config.features.window_days)]
+    return {"lake": str(lake.root), "start": first.isoformat(), "end": last.isoformat(), "windows": results}
