@@ -49,7 +49,8 @@ class Feature:
     """`value = numerator / denominator * scale`, per rep and day or window.
 
     `evidence` is the sum whose size says how much data backs the value;
-    below `min_evidence` the rep is not compared with peers.  `spread` is the
+    below `min_evidence` (None: `min_events_for_rate` of the settings) the
+    rep is not compared with peers.  `spread` is the
     smallest peer spread used in z-scores, so a feature most reps have at zero
     does not turn one event into a huge z.
     """
@@ -61,44 +62,46 @@ class Feature:
     scale: float
     needs: tuple[str, ...]
     evidence: str
-    min_evidence: float
+    min_evidence: float | None  # None: the settings' min_events_for_rate
     spread: float
     unit: str
     description: str
+    geometric: bool = False  # the numerator sums logs: value = exp(mean), a typical ratio robust to a few huge calls
 
     def value(self, sums: pd.DataFrame) -> pd.Series:
         num = sums[self.numerator].astype("float64")
         den = sums[self.denominator].astype("float64")
-        return (num / den.where(den > 0)) * self.scale
+        mean = num / den.where(den > 0)
+        return np.exp(mean) * self.scale if self.geometric else mean * self.scale
 
 
 HOUR = 3600.0
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("miss_rate", "missed_calls", "offers_missed", "offers_acted", 1.0, ("offers",), "offers_acted", 20, 0.02,
+    Feature("miss_rate", "missed_calls", "offers_missed", "offers_acted", 1.0, ("offers",), "offers_acted", None, 0.02,
             "share", "offered calls the rep let ring out or declined (callers hanging up while it rang excluded)"),
     Feature("miss_rate_excl_worst_day", "missed_calls", "offers_missed_robust", "offers_acted_robust", 1.0, ("offers",),
-            "offers_acted_robust", 20, 0.02, "share",
+            "offers_acted_robust", None, 0.02, "share",
             "miss rate without the rep's worst day, so one accidental do-not-disturb hour is not a pattern"),
-    Feature("decline_rate", "missed_calls", "offers_declined", "offers_acted", 1.0, ("offers",), "offers_acted", 20, 0.01,
+    Feature("decline_rate", "missed_calls", "offers_declined", "offers_acted", 1.0, ("offers",), "offers_acted", None, 0.01,
             "share", "offered calls the rep rejected before the ring timeout"),
-    Feature("early_hangup_rate", "early_hangup", "short_agent_hangups", "answered", 1.0, (), "answered", 20, 0.01,
+    Feature("early_hangup_rate", "early_hangup", "short_agent_hangups", "answered", 1.0, (), "answered", None, 0.01,
             "share", "answered calls the rep ended within the short-call limit"),
     Feature("early_hangup_callback_rate", "early_hangup", "short_hangup_repeats", "short_agent_hangups", 1.0, ("callers",),
             "short_agent_hangups", 3, 0.1, "share", "early hang-ups after which the same caller called again within the repeat window"),
     Feature("hold_seconds_per_call", "long_hold", "hold_seconds", "hold_observed_calls", 1.0, ("hold",), "hold_observed_calls",
             20, 5.0, "seconds", "in-call hold per answered call"),
     Feature("hold_hangup_rate", "long_hold", "hangups_on_hold", "ended_on_hold_observed", 1.0, ("ended_on_hold",),
-            "ended_on_hold_observed", 20, 0.01, "share", "answered calls where the caller hung up while on hold"),
-    Feature("quick_transfer_rate", "quick_transfer", "quick_transfers", "answered", 1.0, (), "answered", 20, 0.01,
+            "ended_on_hold_observed", None, 0.01, "share", "answered calls where the caller hung up while on hold"),
+    Feature("quick_transfer_rate", "quick_transfer", "quick_transfers", "answered", 1.0, (), "answered", None, 0.01,
             "share", "answered calls transferred to a colleague or queue within the quick-transfer limit"),
-    Feature("transfer_rate", None, "transfers", "answered", 1.0, (), "answered", 20, 0.01, "share",
+    Feature("transfer_rate", None, "transfers", "answered", 1.0, (), "answered", None, 0.01, "share",
             "answered calls transferred to another tier-1 queue or colleague"),
-    Feature("fast_escalation_rate", "premature_escalation", "fast_escalations", "answered", 1.0, (), "answered", 20, 0.01,
+    Feature("fast_escalation_rate", "premature_escalation", "fast_escalations", "answered", 1.0, (), "answered", None, 0.01,
             "share", "answered calls escalated to tier 2 within the fast-escalation limit"),
-    Feature("escalation_rate", None, "escalations", "answered", 1.0, (), "answered", 20, 0.01, "share",
+    Feature("escalation_rate", None, "escalations", "answered", 1.0, (), "answered", None, 0.01, "share",
             "answered calls escalated to tier 2"),
-    Feature("self_service_rate", "self_service_push", "self_service_transfers", "answered", 1.0, (), "answered", 20, 0.01,
+    Feature("self_service_rate", "self_service_push", "self_service_transfers", "answered", 1.0, (), "answered", None, 0.01,
             "share", "answered calls sent back to the IVR / self-service"),
     Feature("break_minutes_per_shift_hour", "excessive_breaks", "break_seconds", "shift_seconds", 60.0, ("presence",),
             "shift_seconds", 4 * HOUR, 0.5, "minutes per hour",
@@ -112,21 +115,22 @@ FEATURES: tuple[Feature, ...] = (
     Feature("personal_calls_per_shift", "personal_calls", "personal_calls", "shift_seconds", 8 * HOUR, ("outbound", "callers"),
             "shift_seconds", 4 * HOUR, 0.3, "calls per 8 h",
             "outbound calls during the shift to numbers that never called in"),
-    Feature("talk_ratio", "lingering", "talk_ratio_sum", "talk_ratio_calls", 1.0, (), "talk_ratio_calls", 20, 0.05,
-            "x queue median", "talk time of completed calls relative to the queue's median talk time"),
-    Feature("long_talk_share", "lingering", "long_talk_calls", "talk_ratio_calls", 1.0, (), "talk_ratio_calls", 20, 0.02,
+    Feature("talk_ratio", "lingering", "talk_log_ratio_sum", "talk_ratio_calls", 1.0, (), "talk_ratio_calls", None, 0.05,
+            "x queue median", "typical (geometric mean) talk time of completed calls relative to the queue's median",
+            geometric=True),
+    Feature("long_talk_share", "lingering", "long_talk_calls", "talk_ratio_calls", 1.0, (), "talk_ratio_calls", None, 0.02,
             "share", "completed calls longer than the queue's 90th percentile talk time"),
     Feature("wrapup_seconds_per_call", "excessive_wrapup", "wrapup_seconds", "wrapup_observed_calls", 1.0, ("wrapup",),
-            "wrapup_observed_calls", 20, 5.0, "seconds", "after-call work per answered call"),
+            "wrapup_observed_calls", None, 5.0, "seconds", "after-call work per answered call"),
     Feature("wrapup_excess_seconds_per_call", "excessive_wrapup", "wrapup_excess_seconds", "wrapup_observed_calls", 1.0,
-            ("wrapup",), "wrapup_observed_calls", 20, 5.0, "seconds", "after-call work beyond the allotted time, per answered call"),
+            ("wrapup",), "wrapup_observed_calls", None, 5.0, "seconds", "after-call work beyond the allotted time, per answered call"),
     Feature("waiting_pauses_per_shift_hour", "status_gaming", "pauses_while_waiting", "shift_seconds", HOUR, ("presence",),
             "shift_seconds", 4 * HOUR, 0.1, "per hour", "unscheduled pauses started while callers waited in the rep's queues"),
     Feature("toggles_per_shift_hour", "status_gaming", "toggles", "shift_seconds", HOUR, ("presence",), "shift_seconds",
             4 * HOUR, 0.1, "per hour", "pauses shorter than the toggle limit (flipping status)"),
     Feature("repeat_skip_rate", "cherry_picking", "skips_repeat", "offers_repeat", 1.0, ("offers", "callers"),
             "offers_repeat", 10, 0.03, "share", "offers from repeat callers that the rep let ring or declined"),
-    Feature("first_skip_rate", None, "skips_first", "offers_first", 1.0, ("offers", "callers"), "offers_first", 20, 0.02,
+    Feature("first_skip_rate", None, "skips_first", "offers_first", 1.0, ("offers", "callers"), "offers_first", None, 0.02,
             "share", "offers from first-time callers that the rep let ring or declined"),
     Feature("csat", None, "csat_sum", "surveys", 1.0, ("surveys",), "surveys", 5, 0.1, "1-5",
             "mean post-call survey score"),

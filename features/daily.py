@@ -35,7 +35,7 @@ SUM_COLUMNS = (
     "answered", "talk_seconds", "short_agent_hangups", "short_hangup_repeats",
     "hold_seconds", "hold_observed_calls", "hangups_on_hold", "ended_on_hold_observed",
     "quick_transfers", "transfers", "escalations", "fast_escalations", "self_service_transfers",
-    "talk_ratio_sum", "talk_ratio_calls", "long_talk_calls",
+    "talk_log_ratio_sum", "talk_ratio_calls", "long_talk_calls",
     "wrapup_seconds", "wrapup_excess_seconds", "wrapup_observed_calls",
     "csat_sum", "surveys", "outbound_calls", "personal_calls",
     "logged_in_seconds", "available_seconds", "shift_seconds", "peak_shift_seconds",
@@ -126,7 +126,10 @@ def rep_day_features(
     if "shift_start_hour" not in sums:
         sums["shift_start_hour"] = np.nan
     sums = sums.reset_index()
-    if len(sums):
+    if sums.empty:
+        sums = pd.DataFrame({"rep_id": pd.Series(dtype="object"), "day": pd.Series(dtype="int64"),
+                             **{c: pd.Series(dtype="float64") for c in [*SUM_COLUMNS, "shift_start_hour"]}})
+    else:
         sums = sums[(sums.day >= lo) & (sums.day <= hi)]
     sums["offers_missed_robust"] = sums["offers_missed"]
     sums["offers_acted_robust"] = sums["offers_acted"]
@@ -250,7 +253,7 @@ def _answered_sums(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings
         "quick_transfers": a.is_quick.astype(float), "transfers": a.is_transfer.astype(float),
         "escalations": a.is_escalation.astype(float), "fast_escalations": a.is_fast_escalation.astype(float),
         "self_service_transfers": a.is_self_service.astype(float),
-        "talk_ratio_sum": a.talk_ratio.fillna(0.0), "talk_ratio_calls": a.talk_ratio.notna().astype(float),
+        "talk_log_ratio_sum": np.log(a.talk_ratio.clip(lower=1e-3)).fillna(0.0), "talk_ratio_calls": a.talk_ratio.notna().astype(float),
         "long_talk_calls": a.is_long_talk.astype(float),
         "wrapup_seconds": a.wrap.fillna(0.0), "wrapup_excess_seconds": a.wrap_excess.fillna(0.0),
         "wrapup_observed_calls": a.wrap.notna().astype(float),

@@ -68,10 +68,11 @@ def _one_window(days, reps, rep_queues, observable, settings, start, end) -> pd.
     values = feature_values(sums, observable)
     groups = _peer_groups(sums.index, days, reps, rep_queues, settings, start)
     out = pd.concat([groups, sums, values], axis=1)
+    compared = {}
     for name in feature_names():
-        median, z = _robust_z(out, name, settings)
-        out[f"peer_{name}"] = median
-        out[f"z_{name}"] = z
+        compared[f"peer_{name}"], compared[f"z_{name}"] = _robust_z(out, name, settings)
+    out = pd.concat([out, pd.DataFrame(compared, index=out.index)], axis=1)
+    out = out.drop(columns=[c for c in out.columns if c.startswith("_peers")])
     out.insert(0, "period_end", end)
     out.insert(0, "period_start", start)
     return out.reset_index(names="rep_id")
@@ -104,13 +105,14 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
         "all " + tenure_name,
         pd.Series("all reps", index=rep_ids),
     ]
-    chosen = pd.Series(pd.NA, index=rep_ids, dtype="object")
-    for label in levels:
-        size = label.map(label.value_counts())
-        take = chosen.isna() & (size >= settings.min_peers)
-        chosen[take] = label[take]
-    g["peer_group"] = chosen.fillna("all reps")
-    g["n_peers"] = g.peer_group.map(g.peer_group.value_counts()).astype(int)
+    level = pd.Series(len(levels) - 1, index=rep_ids)
+    for i, label in reversed(list(enumerate(levels))):
+        level[label.map(label.value_counts()) >= settings.min_peers] = i
+    for i, label in enumerate(levels):
+        g[f"_peers{i}"] = label
+    g["peer_level"] = level
+    g["peer_group"] = [levels[lv][rep] for rep, lv in level.items()]
+    g["n_peers"] = [int((levels[lv] == levels[lv][rep]).sum()) for rep, lv in level.items()]
     return g
 
 
@@ -118,11 +120,20 @@ def _robust_z(frame: pd.DataFrame, name: str, settings: FeatureSettings) -> tupl
     """Peer median and robust z of one feature; reps with too little evidence get no z."""
     value = frame[name]
     evidence_column, minimum = evidence_of(name)
+    minimum = settings.min_events_for_rate if minimum is None else minimum
     enough = frame[evidence_column].fillna(0) >= minimum
     usable = value.where(enough)
-    median = usable.groupby(frame.peer_group).transform("median")
-    mad = (usable - median).abs().groupby(frame.peer_group).transform("median")
-    count = usable.groupby(frame.peer_group).transform("count")
+    # Each rep's peers are everyone in the rep's group at the rep's level (a widened group includes the narrower ones).
+    median = pd.Series(np.nan, index=frame.index)
+    mad = pd.Series(np.nan, index=frame.index)
+    count = pd.Series(0, index=frame.index)
+    for level in sorted(frame.peer_level.unique()):
+        label = frame[f"_peers{level}"]
+        at_level = frame.peer_level == level
+        m = usable.groupby(label).transform("median")
+        median[at_level] = m[at_level]
+        mad[at_level] = (usable - m).abs().groupby(label).transform("median")[at_level]
+        count[at_level] = usable.groupby(label).transform("count")[at_level]
     everyone_median = usable.median()
     everyone_mad = (usable - everyone_median).abs().median()
     small = count < 3

@@ -26,7 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sklearn.base import BaseEstimator
 
-from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, feature_values, needs_of
+from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, needs_of
 
 SEVERITIES = ("low", "medium", "high")
 HIT_COLUMNS = [
@@ -239,7 +239,7 @@ class Rule(BaseEstimator):
         for i, row in rows.iterrows():
             mine = daily[(daily.rep_id == row.rep_id) & (daily.day >= row.period_start) & (daily.day <= row.period_end)]
             if name in FEATURES_BY_NAME:
-                values = feature_values(mine, {n: True for n in OBSERVABLE_FROM})[name]
+                values = FEATURES_BY_NAME[name].value(mine)
                 seen[i] = int((values >= limits[i]).sum())
             else:
                 numerator = FEATURES_BY_NAME[DERIVED[name][2][0]].numerator

@@ -64,10 +64,12 @@ def known_customers(lake: Lake, start: dt.date, end: dt.date, config: CadetConfi
 
 
 def _as_lake_rows(frame: pd.DataFrame, date_columns: list[str]) -> pa.Table:
-    frame = frame.copy()
+    """Local dates become midnight timestamps (the lake's day partitions are keyed by timestamps)."""
+    table = pa.Table.from_pandas(frame.drop(columns=date_columns), preserve_index=False)
     for column in date_columns:
-        frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+        days = pa.array(pd.to_datetime(frame[column]).to_numpy(dtype="datetime64[us]"), pa.timestamp("us"))
+        table = table.append_column(column, days.cast(pa.timestamp("us", tz="UTC")))
+    table = table.select([c for c in frame.columns])
     for i, column in enumerate(table.schema):
         if pa.types.is_list(column.type) and pa.types.is_null(column.type.value_type):
             table = table.set_column(i, column.name, table[column.name].cast(pa.list_(pa.string())))

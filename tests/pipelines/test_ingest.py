@@ -15,14 +15,6 @@ from pipelines.simulator.writers import write_amazon_connect, write_asterisk, wr
 
 
 @pytest.fixture(scope="module")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
-@pytest.fixture(scope="module")
 def center():
     return simulate(CadetConfig(), n_reps=12, n_days=3, seed=8, workers=1)
 

@@ -1,0 +1,131 @@
+"""Rule checks: configured from YAML, sklearn-style, explained, honest about thin data and blind spots."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import yaml
+from sklearn.base import clone
+
+from features.catalog import BEHAVIOUR_CODES
+from models.rules import HIT_COLUMNS, Rule, RuleSet, RulesConfig
+from pipelines.config import CadetConfig, ConfigError, bundled_rules_path, load_rules
+
+START, END = dt.date(2026, 1, 5), dt.date(2026, 1, 11)
+
+
+def window(rows):
+    """Window features for a few reps: miss_rate with its peer median and z."""
+    base = dict(period_start=START, period_end=END, peer_group="general", n_peers=10, days_active=5, new_hire=False,
+                offers_acted=200.0, miss_rate=0.02, peer_miss_rate=0.02, z_miss_rate=0.0, csat=4.0, peer_csat=4.0, z_csat=0.0)
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
+def daily(rep, rates, offers=40):
+    return pd.DataFrame([dict(rep_id=rep, day=START + dt.timedelta(days=i), offers_acted=float(offers),
+                              offers_missed=float(offers) * r) for i, r in enumerate(rates)])
+
+
+def rule(**params):
+    base = dict(rule_id="missed.test", code="missed_calls", feature="miss_rate", min_value=0.08, min_z=4.0,
+                min_evidence={"offers_acted": 40}, min_days=2, severity="high",
+                evidence="{rep} missed {value:.0%} (peers {peer_median:.0%}, z {z:.1f}) on {days_seen} of {days_active} days",
+                examples="missed_offer")
+    base.update(params)
+    return Rule(**base)
+
+
+def test_rules_are_sklearn_estimators():
+    r = rule()
+    twin = clone(r)
+    assert twin.get_params() == r.get_params() and twin is not r
+    twin.set_params(min_z=6.0)
+    assert twin.min_z == 6.0 and r.min_z == 4.0
+    assert r.fit(window([dict(rep_id="a")])) is r
+    assert list(r.feature_names_in_) == ["miss_rate"]
+
+
+def test_a_hit_needs_the_value_the_z_the_evidence_and_the_days():
+    X = window([
+        dict(rep_id="avoider", miss_rate=0.20, z_miss_rate=9.0),
+        dict(rep_id="high_z_small_value", miss_rate=0.05, z_miss_rate=5.0),
+        dict(rep_id="big_value_ordinary_peers", miss_rate=0.20, peer_miss_rate=0.18, z_miss_rate=1.0),
+        dict(rep_id="too_few_offers", miss_rate=0.30, z_miss_rate=9.0, offers_acted=20.0),
+        dict(rep_id="one_bad_day", miss_rate=0.10, z_miss_rate=5.0),
+    ])
+    d = pd.concat([daily("avoider", [0.2, 0.2, 0.25, 0.15, 0.2]), daily("one_bad_day", [0.02, 0.02, 0.4, 0.02, 0.02])])
+    evidence = pd.DataFrame(dict(rep_id="avoider", day=START, kind="missed_offer", call_id=[f"c{i}" for i in range(7)],
+                                 magnitude=range(7)))
+    hits = RuleSet(rules=(rule(),)).fit(X).evaluate(X, d, evidence)
+    assert list(hits.columns) == HIT_COLUMNS
+    assert hits.rep_id.tolist() == ["avoider"]
+    hit = hits.iloc[0]
+    assert hit.severity == "high" and hit.days_seen == 5 and hit.value == 0.2
+    assert hit.evidence == "avoider missed 20% (peers 2%, z 9.0) on 5 of 5 days"
+    assert hit.examples == ["c6", "c5", "c4", "c3", "c2"], "up to five, the most telling first"
+
+
+def test_thin_evidence_is_only_a_low_watch_item():
+    X = window([dict(rep_id="a", miss_rate=0.2, z_miss_rate=9.0, offers_acted=60.0, days_active=2)])
+    hits = rule().fit(X).explain(X, daily("a", [0.2, 0.2], offers=30))
+    assert hits.severity.tolist() == ["low"]
+    assert "Thin evidence" in hits.evidence.iloc[0]
+
+
+def test_new_hires_get_only_low_hits_from_lenient_rules():
+    X = window([dict(rep_id="new", miss_rate=0.2, z_miss_rate=9.0, new_hire=True)])
+    d = daily("new", [0.2] * 5)
+    assert rule(lenient_for_new_hires=True).fit(X).explain(X, d).severity.tolist() == ["low"]
+    assert rule().fit(X).explain(X, d).severity.tolist() == ["high"]
+
+
+def test_context_conditions_encode_one_metric_out_of_line_while_others_look_good():
+    X = window([dict(rep_id="good_csat", miss_rate=0.2, z_miss_rate=9.0, z_csat=0.5),
+                dict(rep_id="poor_csat", miss_rate=0.2, z_miss_rate=9.0, z_csat=-3.0)])
+    r = rule(context=({"feature": "csat", "min_z": -1.0},)).fit(X)
+    assert r.predict(X).tolist() == [True, False]
+
+
+def test_a_rule_the_source_cannot_feed_judges_nobody_and_says_why():
+    X = window([dict(rep_id="a", hold_seconds_per_call=float("nan"), peer_hold_seconds_per_call=float("nan"),
+                     z_hold_seconds_per_call=float("nan"), hold_observed_calls=0.0)])
+    hold = rule(rule_id="long_hold.test", code="long_hold", feature="hold_seconds_per_call", min_value=30,
+                min_evidence={"hold_observed_calls": 40}, examples=None)
+    rules = RuleSet(rules=(hold, rule())).fit(X, observable={"hold": False, "offers": True})
+    assert rules.evaluate(X, daily("a", [0.0] * 5)).empty
+    blind = rules.not_observable()
+    assert blind.rule_id.tolist() == ["long_hold.test"]
+    assert "hold_seconds" in blind.missing.iloc[0]
+
+
+def test_the_shipped_rules_cover_every_behaviour_code_and_load():
+    config = load_rules(CadetConfig())
+    assert {r.code for r in config.rules} == set(BEHAVIOUR_CODES)
+    assert bundled_rules_path().name == "rules.yaml"
+    assert len(RuleSet.from_config(config).rules) == len(config.rules)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"feature": "miss_rat"}, "unknown feature 'miss_rat'"),
+        ({"code": "napping"}, "unknown behaviour code 'napping'"),
+        ({"evidence": "{rep} missed {valeu}"}, "evidence template cannot be filled"),
+        ({"min_value": None, "min_z": None}, "give min_value, min_z or both"),
+        ({"severity": "critical"}, "severity"),
+    ],
+)
+def test_a_bad_rules_file_names_the_rule_and_the_reason(tmp_path, change, message):
+    spec = dict(id="missed.mine", code="missed_calls", feature="miss_rate", min_value=0.1, min_z=3.0, evidence="{rep}")
+    spec.update(change)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"rules": [spec]}))
+    with pytest.raises(ConfigError) as err:
+        load_rules(CadetConfig(rules_file=str(path)))
+    assert str(path) in str(err.value) and "missed.mine" in str(err.value) and message in str(err.value)
+
+
+def test_rule_ids_are_unique():
+    spec = dict(id="same", code="missed_calls", feature="miss_rate", min_value=0.1, evidence="{rep}")
+    with pytest.raises(ValueError, match="repeated"):
+        RulesConfig.model_validate({"rules": [spec, spec]})

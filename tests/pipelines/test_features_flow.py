@@ -1,0 +1,116 @@
+"""`cadet features` end to end: a real Prefect flow from the lake back into the lake."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.config import CadetConfig
+from pipelines.lake import Lake
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_asterisk, write_canonical
+
+OUTPUTS = ("rep_day_features", "rep_window_features", "call_evidence", "rule_hits", "rules_not_observable")
+
+
+@pytest.fixture(scope="module")
+def center():
+    return simulate(CadetConfig(), n_reps=60, n_days=9, seed=4, workers=1)
+
+
+def ingest(home, source, folder):
+    result = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", source, str(folder)])
+    assert result.exit_code == 0, result.output
+
+
+def features(home, *extra):
+    result = CliRunner().invoke(cli, ["--home", str(home), *extra, "features", "--json"])
+    assert result.exit_code == 0, result.output
+    return result, json.loads(result.output.strip().splitlines()[-1])
+
+
+def snapshot(lake: Lake) -> dict:
+    return {name: lake.read(name).to_pandas().sort_values(list(lake.read(name).column_names[:3])).reset_index(drop=True)
+            for name in OUTPUTS if lake.days(name)}
+
+
+@pytest.fixture(scope="module")
+def canonical_home(prefect_server, center, tmp_path_factory):
+    home = tmp_path_factory.mktemp("canonical") / "home"
+    folder = tmp_path_factory.mktemp("canonical-input")
+    write_canonical(center.tables, folder, "csv")
+    ingest(home, "canonical", folder)
+    return home
+
+
+def test_features_and_explained_rule_hits_land_in_the_lake(canonical_home, center):
+    result, summary = features(canonical_home)
+    lake = Lake(canonical_home / "lake")
+    for name in ("rep_day_features", "rep_window_features", "call_evidence", "rule_hits"):
+        assert lake.days(name), f"{name} was not written"
+    windows = lake.read("rep_window_features").to_pandas()
+    assert set(windows.rep_id) == {r["rep_id"] for r in center.truth["reps"]}
+    assert [w["period_start"] for w in summary["windows"]] == ["2026-01-05", "2026-01-12"]
+    hits = lake.read("rule_hits").to_pandas()
+    assert len(hits) == sum(w["hits"] for w in summary["windows"]) > 0
+    assert hits.evidence.str.contains(" of ").all() and hits.evidence.str.contains(r"peers in").all()
+    avoiders = {r["rep_id"] for r in center.truth["reps"] if r["role"] == "avoider"}
+    serious = hits[hits.severity != "low"]
+    assert set(serious.rep_id) <= avoiders, "medium and high hits name avoiders only"
+    assert "Rule hits by behaviour" in result.output
+
+
+def test_rerunning_replaces_the_windows_and_leaves_no_stale_hits(canonical_home, tmp_path):
+    lake = Lake(canonical_home / "lake")
+    features(canonical_home)
+    first = snapshot(lake)
+    features(canonical_home)
+    second = snapshot(lake)
+    assert first.keys() == second.keys()
+    for name in first:
+        assert first[name].equals(second[name]), f"{name} changed on a re-run"
+    strict = tmp_path / "rules.yaml"
+    strict.write_text(yaml.safe_dump({"rules": [dict(id="never", code="missed_calls", feature="miss_rate", min_value=2.0,
+                                                     evidence="{rep}")]}))
+    settings = tmp_path / "cadet.yaml"
+    settings.write_text(yaml.safe_dump({"rules_file": "rules.yaml"}))
+    _, summary = features(canonical_home, "--config", str(settings))
+    assert all(w["hits"] == 0 for w in summary["windows"])
+    assert lake.read("rule_hits").num_rows == 0, "hits of the earlier run were removed, not left behind"
+
+
+def test_an_asterisk_lake_gives_empty_hold_features_and_says_so(prefect_server, center, tmp_path):
+    folder = tmp_path / "asterisk"
+    write_asterisk(center.tables, center.truth, folder, "UTC")
+    home = tmp_path / "home"
+    ingest(home, "asterisk", folder)
+    result, summary = features(home)
+    lake = Lake(home / "lake")
+    windows = lake.read("rep_window_features").to_pandas()
+    assert windows.hold_seconds_per_call.isna().all() and windows.hold_hangup_rate.isna().all(), "null, never zero"
+    assert windows.miss_rate.notna().any() and windows.wrapup_seconds_per_call.notna().any()
+    daily = pq.read_table(lake.partition("rep_day_features", lake.days("rep_day_features")[0])).to_pandas()
+    assert (daily.hold_observed_calls == 0).all()
+    blind = lake.read("rules_not_observable").to_pandas()
+    assert {"long_hold.hold_time", "long_hold.hangups_on_hold"} <= set(blind.rule_id)
+    assert "not observable from this source: long_hold.hold_time" in result.output
+    assert not lake.read("rule_hits").to_pandas().code.eq("long_hold").any()
+    assert summary["windows"][0]["observable"]["hold"] is False
+
+
+def test_features_on_an_empty_lake_says_what_to_do(prefect_server, tmp_path):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "empty"), "features"])
+    assert result.exit_code == 1
+    assert "run `cadet ingest` first" in result.output
+
+
+def test_the_feature_list_names_every_behaviour_code():
+    result = CliRunner().invoke(cli, ["features", "--list"])
+    assert result.exit_code == 0
+    from features.catalog import BEHAVIOUR_CODES
+
+    for code in BEHAVIOUR_CODES:
+        assert code in result.output
