@@ -68,10 +68,7 @@ def _one_window(days, reps, rep_queues, observable, settings, start, end) -> pd.
     values = feature_values(sums, observable)
     groups = _peer_groups(sums.index, days, reps, rep_queues, settings, start)
     out = pd.concat([groups, sums, values], axis=1)
-    compared = {}
-    for name in feature_names():
-        compared[f"peer_{name}"], compared[f"z_{name}"] = _robust_z(out, name, settings)
-    out = pd.concat([out, pd.DataFrame(compared, index=out.index)], axis=1)
+    out = pd.concat([out, _compare_with_peers(out, settings)], axis=1)
     out = out.drop(columns=[c for c in out.columns if c.startswith("_peers")])
     out.insert(0, "period_end", end)
     out.insert(0, "period_start", start)
@@ -116,29 +113,41 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     return g
 
 
-def _robust_z(frame: pd.DataFrame, name: str, settings: FeatureSettings) -> tuple[pd.Series, pd.Series]:
-    """Peer median and robust z of one feature; reps with too little evidence get no z."""
-    value = frame[name]
-    evidence_column, minimum = evidence_of(name)
-    minimum = settings.min_events_for_rate if minimum is None else minimum
-    enough = frame[evidence_column].fillna(0) >= minimum
-    usable = value.where(enough)
-    # Each rep's peers are everyone in the rep's group at the rep's level (a widened group includes the narrower ones).
-    median = pd.Series(np.nan, index=frame.index)
-    mad = pd.Series(np.nan, index=frame.index)
-    count = pd.Series(0, index=frame.index)
+def _compare_with_peers(frame: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
+    """Peer median (`peer_<f>`) and robust z (`z_<f>`) of every feature; reps with too little evidence get no z.
+
+    Each rep's peers are everyone in the rep's group at the rep's level (a
+    widened group includes the narrower ones).  With fewer than three usable
+    peers the whole site is the reference.
+    """
+    names = feature_names()
+    usable = pd.DataFrame(index=frame.index)
+    for name in names:
+        evidence_column, minimum = evidence_of(name)
+        minimum = settings.min_events_for_rate if minimum is None else minimum
+        usable[name] = frame[name].where(frame[evidence_column].fillna(0) >= minimum)
+    median = pd.DataFrame(np.nan, index=frame.index, columns=names)
+    mad = median.copy()
+    count = pd.DataFrame(0, index=frame.index, columns=names)
     for level in sorted(frame.peer_level.unique()):
         label = frame[f"_peers{level}"]
-        at_level = frame.peer_level == level
-        m = usable.groupby(label).transform("median")
+        at_level = (frame.peer_level == level).to_numpy()
+        grouped = usable.groupby(label)
+        m = grouped.transform("median")
         median[at_level] = m[at_level]
         mad[at_level] = (usable - m).abs().groupby(label).transform("median")[at_level]
-        count[at_level] = usable.groupby(label).transform("count")[at_level]
+        count[at_level] = grouped.transform("count")[at_level]
     everyone_median = usable.median()
     everyone_mad = (usable - everyone_median).abs().median()
     small = count < 3
-    median = median.where(~small, everyone_median)
-    mad = mad.where(~small, everyone_mad)
-    spread = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0), spread_of(name))
-    z = ((value - median) / spread).where(enough & value.notna())
-    return median, z
+    median = median.mask(small, pd.DataFrame([everyone_median] * len(frame), index=frame.index))
+    mad = mad.mask(small, pd.DataFrame([everyone_mad] * len(frame), index=frame.index))
+    spreads = np.array([spread_of(name) for name in names])
+    spread = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(), spreads)
+    z = ((frame[names].to_numpy(dtype="float64") - median.to_numpy()) / spread)
+    z = np.where(usable.notna().to_numpy(), z, np.nan)
+    out = {}
+    for i, name in enumerate(names):
+        out[f"peer_{name}"] = median[name].to_numpy()
+        out[f"z_{name}"] = z[:, i]
+    return pd.DataFrame(out, index=frame.index)

@@ -187,19 +187,22 @@ class Rule(BaseEstimator):
             hit &= X[column].fillna(0) >= minimum
         return hit
 
-    def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+    def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None,
+                lookup: "EvidenceLookup | None" = None) -> pd.DataFrame:
         """Hits with their numbers, days seen and up to five example call ids."""
+        lookup = lookup or EvidenceLookup(daily, evidence)
         hit = self.predict(X)
         rows = X[hit]
         if rows.empty:
             return pd.DataFrame(columns=HIT_COLUMNS)
         limits = self.threshold(X)[hit]
-        days_seen = self._days_seen(rows, limits, daily)
+        days_seen = self._days_seen(rows, limits, lookup)
         keep = days_seen >= self.min_days
         rows, limits, days_seen = rows[keep], limits[keep], days_seen[keep]
         evidence_name, _ = evidence_of(self.feature)
+        examples = lookup.examples_for(rows, self.examples)
         out = []
-        for i, row in rows.iterrows():
+        for (i, row), example_calls in zip(rows.iterrows(), examples):
             fields = {
                 "rep": row.rep_id, "value": row[self.feature], "peer_median": _num(row[f"peer_{self.feature}"]),
                 "z": _num(row[f"z_{self.feature}"]), "threshold": _num(limits[i]), "days_seen": int(days_seen[i]),
@@ -224,34 +227,51 @@ class Rule(BaseEstimator):
                 "threshold": fields["threshold"], "days_seen": fields["days_seen"], "days_active": fields["days_active"],
                 "peer_group": row.peer_group, "n_peers": fields["n_peers"],
                 "evidence": text,
-                "examples": self._examples(row, evidence),
+                "examples": example_calls,
             })
         return pd.DataFrame(out, columns=HIT_COLUMNS)
 
-    def _days_seen(self, rows: pd.DataFrame, limits: pd.Series, daily: pd.DataFrame) -> pd.Series:
+    def _days_seen(self, rows: pd.DataFrame, limits: pd.Series, lookup: "EvidenceLookup") -> pd.Series:
         """Days in the window on which the rep's own daily value crossed the rep's threshold.
 
         The robust miss rate counts days by the plain miss rate; a derived
         feature counts the days with any of its evidence (e.g. a skipped repeat caller).
         """
         name = "miss_rate" if self.feature == "miss_rate_excl_worst_day" else self.feature
-        seen = pd.Series(0, index=rows.index)
-        for i, row in rows.iterrows():
-            mine = daily[(daily.rep_id == row.rep_id) & (daily.day >= row.period_start) & (daily.day <= row.period_end)]
-            if name in FEATURES_BY_NAME:
-                values = FEATURES_BY_NAME[name].value(mine)
-                seen[i] = int((values >= limits[i]).sum())
-            else:
-                numerator = FEATURES_BY_NAME[DERIVED[name][2][0]].numerator
-                seen[i] = int((mine[numerator] > 0).sum())
-        return seen
+        days = lookup.days_of(rows.rep_id)
+        if name in FEATURES_BY_NAME:
+            days = days.assign(_value=FEATURES_BY_NAME[name].value(days))
+        else:
+            days = days.assign(_value=np.where(days[FEATURES_BY_NAME[DERIVED[name][2][0]].numerator] > 0, np.inf, -np.inf))
+        wanted = pd.DataFrame({"rep_id": rows.rep_id.to_numpy(), "start": rows.period_start.to_numpy(),
+                               "end": rows.period_end.to_numpy(), "limit": limits.to_numpy(), "_hit": rows.index})
+        joined = wanted.merge(days[["rep_id", "day", "_value"]], on="rep_id")
+        inside = (joined.day >= joined.start) & (joined.day <= joined.end) & (joined._value >= joined.limit)
+        return joined[inside].groupby("_hit").size().reindex(rows.index, fill_value=0)
 
-    def _examples(self, row, evidence: pd.DataFrame | None) -> list[str]:
-        if not self.examples or evidence is None or evidence.empty:
-            return []
-        mine = evidence[(evidence.rep_id == row.rep_id) & (evidence.kind == self.examples)
-                        & (evidence.day >= row.period_start) & (evidence.day <= row.period_end)]
-        return mine.sort_values("magnitude", ascending=False).call_id.head(5).tolist()
+
+class EvidenceLookup:
+    """Daily rows and example calls, indexed once for all rules."""
+
+    def __init__(self, daily: pd.DataFrame, evidence: pd.DataFrame | None):
+        self._daily = daily.reset_index(drop=True)
+        self._evidence = evidence if evidence is not None else pd.DataFrame(columns=["rep_id", "day", "kind", "call_id", "magnitude"])
+
+    def days_of(self, reps: pd.Series) -> pd.DataFrame:
+        return self._daily[self._daily.rep_id.isin(set(reps))]
+
+    def examples_for(self, rows: pd.DataFrame, kind: str | None, limit: int = 5) -> list[list[str]]:
+        """Up to `limit` example call ids per hit row, the most telling first."""
+        if not kind or self._evidence.empty:
+            return [[] for _ in range(len(rows))]
+        mine = self._evidence[(self._evidence.kind == kind) & self._evidence.rep_id.isin(set(rows.rep_id))]
+        wanted = pd.DataFrame({"rep_id": rows.rep_id.to_numpy(), "start": rows.period_start.to_numpy(),
+                               "end": rows.period_end.to_numpy(), "_hit": np.arange(len(rows))})
+        joined = wanted.merge(mine, on="rep_id")
+        joined = joined[(joined.day >= joined.start) & (joined.day <= joined.end)]
+        joined = joined.sort_values(["_hit", "magnitude", "call_id"], ascending=[True, False, True])
+        picked = joined.groupby("_hit").head(limit).groupby("_hit").call_id.agg(list)
+        return [picked.get(i, []) for i in range(len(rows))]
 
 
 def _num(value) -> float:
@@ -298,7 +318,8 @@ class RuleSet(BaseEstimator):
         """Every hit of every rule, most severe first."""
         if not hasattr(self, "rules_"):
             self.fit(X)
-        hits = [rule.explain(X, daily, evidence) for rule in self.rules_ if rule.observable_]
+        lookup = EvidenceLookup(daily, evidence)
+        hits = [rule.explain(X, daily, evidence, lookup) for rule in self.rules_ if rule.observable_]
         hits = [h for h in hits if len(h)]
         if not hits:
             return pd.DataFrame(columns=HIT_COLUMNS)

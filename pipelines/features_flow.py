@@ -1,7 +1,8 @@
 """`cadet features`: per-rep features and rule checks from the lake, one window at a time.
 
 Reads only the days a window needs (plus a short look-back for repeat callers),
-so memory follows the window, not the lake.  Writes, per window, into the lake:
+so memory follows the window, not the lake; windows are independent and run
+in parallel worker processes, one per core by default.  Writes, per window, into the lake:
 `rep_day_features`, `rep_window_features`, `call_evidence`, `rule_hits` and
 `rules_not_observable`; re-running a window replaces exactly its days.
 """
@@ -10,6 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +22,14 @@ import pandas as pd
 import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from features.daily import rep_day_features
 from features.windows import rep_window_features, windows
 from models.rules import RuleSet
 from pipelines.config import CadetConfig, load_config, load_rules
 from pipelines.lake import Lake
+from pipelines.storage import atomic_path
 
 INPUT_TABLES = ("calls", "offers", "agent_states", "surveys", "schedules")
 OUTPUT_TABLES = {
@@ -76,14 +83,19 @@ def _as_lake_rows(frame: pd.DataFrame, date_columns: list[str]) -> pa.Table:
     return table
 
 
-@task(name="features and rules for one window", cache_policy=NO_CACHE)
-def features_for_window(home: str, config_path: str | None, start: dt.date, end: dt.date) -> dict:
+def compute_window(home: str, config_path: str | None, start: dt.date, end: dt.date, customers: str | None = None) -> dict:
+    """Read a window's days, compute its features and rule hits, write them; returns the window's summary.
+
+    `customers` is a .npy file of caller keys known to have called in (the
+    flow gathers them once for the whole range); without it they are read here.
+    """
     config = load_config(config_path)
     rules = RuleSet.from_config(load_rules(config, config_path))
     lake = Lake(Path(home) / "lake")
     tables = read_window(lake, start, end, config)
+    known = np.load(customers) if customers else known_customers(lake, start, end, config)
     daily = rep_day_features(tables, config.features, config.site.timezone, config.site.allotted_wrapup_seconds,
-                             start, end, known_customers(lake, start, end, config))
+                             start, end, known)
     window = rep_window_features(daily.sums, tables["reps"], daily.rep_queues, daily.observable, config.features, start, end)
     rules.fit(window, observable=daily.observable)
     hits = rules.evaluate(window, daily.sums, daily.evidence)
@@ -106,9 +118,62 @@ def features_for_window(home: str, config_path: str | None, start: dt.date, end:
     }
 
 
-@flow(name="cadet-features", log_prints=False)
-def features_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
-    """Features and rule hits for every window in [start, end] (default: every day in the lake)."""
+_workers: dict[str, ProcessPoolExecutor] = {}
+
+
+@task(name="features and rules for one window", cache_policy=NO_CACHE)
+def features_for_window(home: str, config_path: str | None, start: dt.date, end: dt.date, customers: str | None = None) -> dict:
+    """One window, in a worker process when the flow has them (windows are independent)."""
+    pool = _workers.get("pool")
+    if pool is None:
+        return compute_window(home, config_path, start, end, customers)
+    return pool.submit(compute_window, home, config_path, start, end, customers).result()
+
+
+@task(name="gather known customers", cache_policy=NO_CACHE)
+def gather_customers(home: str, config_path: str | None, first: dt.date, last: dt.date) -> str:
+    """Caller keys that called in around the range, once for every window (pseudonyms only, removed after the run)."""
+    config = load_config(config_path)
+    keys = known_customers(Lake(Path(home) / "lake"), first, last, config)
+    folder = Path(home) / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"customers-{first}-{last}-{os.getpid()}.npy"
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, keys)
+    return str(path)
+
+
+def _warm_up() -> None:
+    import features.daily  # noqa: F401
+    import models.rules  # noqa: F401
+
+
+@contextmanager
+def _worker_pool(workers: int, windows_to_do: int):
+    """Worker processes for the windows; none when one would do.  Memory grows with workers x window."""
+    workers = min(workers or os.cpu_count() or 1, windows_to_do)
+    if workers <= 1:
+        yield
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(_warm_up)  # start the workers and their imports while the flow gathers the customers
+    _workers["pool"] = pool
+    try:
+        yield
+    finally:
+        _workers.pop("pool", None)
+        pool.shutdown(cancel_futures=True)
+
+
+@flow(name="cadet-features", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=8))
+def features_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None,
+                  workers: int = 0) -> dict:
+    """Features and rule hits for every window in [start, end] (default: every day in the lake).
+
+    Windows run in `workers` processes (0 = one per core); each task waits for its window.
+    """
     config = load_config(config_path)
     lake = Lake(Path(home) / "lake")
     found = lake_date_range(lake)
@@ -118,5 +183,14 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
     last = dt.date.fromisoformat(end) if end else found[1]
     if last < first:
         return {"lake": str(lake.root), "windows": [], "error": f"--end {last} is before --start {first}"}
-    results = [features_for_window(home, config_path, lo, hi) for lo, hi in windows(first, last, config.features.window_days)]
+    todo = windows(first, last, config.features.window_days)
+    customers = None
+    try:
+        with _worker_pool(workers, len(todo)):
+            customers = gather_customers(home, config_path, first, last)
+            futures = [features_for_window.submit(home, config_path, lo, hi, customers) for lo, hi in todo]
+            results = [future.result() for future in futures]
+    finally:
+        if customers:
+            Path(customers).unlink(missing_ok=True)
     return {"lake": str(lake.root), "start": first.isoformat(), "end": last.isoformat(), "windows": results}

@@ -1,0 +1,102 @@
+"""Benchmark: `cadet features` end to end over a lake, as a user runs it.
+
+    uv run python benchmarks/bench_features.py --reps 1000 --days 30
+    uv run python benchmarks/bench_features.py --reps 2200 --days 30      # ~10 million events
+
+Simulates a center and ingests it (canonical Parquet; neither is timed), then
+times `cadet features` in a fresh process: reading each window's days from the
+lake, per-rep-per-day sums, peer-normalised window features, every rule check,
+and writing the five output tables.  Prefect's temporary server start is
+reported separately (the same command on a lake of 10 reps and one day).  Prints events/s and
+the peak resident memory, which follows the window, not the lake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cadet(*args: str) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cadet {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started, done
+
+
+def measured(*args: str) -> tuple[float, subprocess.CompletedProcess, float]:
+    """Wall time, output and peak RSS (MB, largest process incl. its workers) of one cadet command, alone."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "d = subprocess.run(sys.argv[1:], capture_output=True, text=True); w = time.perf_counter() - t; "
+             "sys.stderr.write(d.stderr); print(d.stdout); "
+             "print(f'@@{w} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}'); sys.exit(d.returncode)")
+    done = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cadet {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    lines = done.stdout.rstrip().splitlines()
+    wall, rss = lines[-1][2:].split()
+    done.stdout = "\n".join(lines[:-1])
+    return float(wall), done, int(rss) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--limit", type=float, default=30.0, help="fail when cadet's own work (excl. Prefect start) takes longer")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="build the simulated lake in this folder and keep it; re-use it when it is already there")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="cadet-bench-features-"))
+    try:
+        data, home = work / "input", work / "home"
+        if not (home / "lake" / "calls").exists():
+            cadet("--home", str(work / "sim"), "simulate", "--reps", str(args.reps), "--days", str(args.days), "--seed", "1",
+                  "--format", "canonical", "--file-format", "parquet", "--out", str(data), "--quiet")
+            (data / "truth.json").unlink()
+            cadet("--home", str(home), "ingest", "--source", "canonical", str(data))
+        events = 2 * pq.read_metadata(data / "calls.parquet").num_rows + pq.read_metadata(data / "offers.parquet").num_rows \
+            + 2 * pq.read_metadata(data / "agent_states.parquet").num_rows
+        tiny = work / "tiny"
+        if not (tiny / "home" / "lake" / "calls").exists():
+            cadet("--home", str(tiny / "sim"), "simulate", "--reps", "10", "--days", "1", "--out", str(tiny / "input"), "--quiet")
+            (tiny / "input" / "truth.json").unlink()
+            cadet("--home", str(tiny / "home"), "ingest", "--source", "canonical", str(tiny / "input"))
+        overhead, _ = cadet("--home", str(tiny / "home"), "features")
+        wall, done, peak = measured("--home", str(home), "features", "--json")
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        own = max(wall - overhead, 1e-9)
+        result = {
+            "reps": args.reps, "days": args.days, "events": events, "windows": len(summary["windows"]),
+            "rep_windows": sum(w["reps"] for w in summary["windows"]), "rule_hits": sum(w["hits"] for w in summary["windows"]),
+            "wall_s": round(wall, 1), "prefect_overhead_s": round(overhead, 1), "own_work_s": round(own, 1),
+            "events_per_s_excluding_overhead": round(events / own), "peak_rss_mb_largest_process": round(peak),
+        }
+        print(f"cadet features benchmark on {os.cpu_count()} cores")
+        print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
+        out = ROOT / "benchmarks" / "results"
+        out.mkdir(exist_ok=True)
+        (out / f"features-{args.reps}x{args.days}.json").write_text(json.dumps(result, indent=1))
+        if own > args.limit * events / 10_000_000:
+            raise SystemExit(f"too slow: {own:.1f} s of cadet's own work for {events:,} events "
+                             f"(limit {args.limit} s per 10 million events)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
