@@ -6,6 +6,7 @@ need them, so `cadet --help` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -411,8 +412,10 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
         load_rules(obj.config, obj.config_path)  # a bad rules file stops here, before Prefect starts
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    from pipelines.features_flow import on_progress
+
     config_path = str(obj.config_path) if obj.config_path else None
-    with _working("computing features and rule checks (Prefect flow)"):
+    with _window_progress(on_progress):
         summary = features_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
                                 end.date().isoformat() if end else None, workers)
     if summary.get("error"):
@@ -436,6 +439,26 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
     click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}")
     if as_json:
         click.echo(json.dumps(summary, default=str))
+
+
+@contextlib.contextmanager
+def _window_progress(on_progress):
+    """A bar of windows done on stderr (a spinner until the first window lands; nothing when piped)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with Progress(SpinnerColumn(), TextColumn("features and rule checks, windows"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("windows", total=None)
+        on_progress(lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            yield
+        finally:
+            on_progress(None)
 
 
 def _not_built(name: str, issue: int, what: str):
