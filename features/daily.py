@@ -33,10 +33,10 @@ EPOCH = dt.date(1970, 1, 1)
 
 SUM_COLUMNS = (
     "offers_acted", "offers_missed", "offers_declined", "offers_missed_robust", "offers_acted_robust",
-    "offers_repeat", "skips_repeat", "offers_first", "skips_first",
+    "offers_repeat", "skips_repeat", "offers_first", "skips_first", "offers_unhappy", "skips_unhappy",
     "answered", "talk_seconds", "short_agent_hangups", "short_hangup_repeats",
     "hold_seconds", "hold_observed_calls", "hangups_on_hold", "ended_on_hold_observed",
-    "quick_transfers", "transfers", "escalations", "fast_escalations", "self_service_transfers",
+    "quick_transfers", "transfers", "escalations", "fast_escalations", "escalation_seconds", "self_service_transfers",
     "talk_log_ratio_sum", "talk_ratio_calls", "long_talk_calls",
     "wrapup_seconds", "wrapup_excess_seconds", "wrapup_observed_calls",
     "csat_sum", "surveys", "outbound_calls", "personal_calls",
@@ -111,7 +111,7 @@ def rep_day_features(
     lo = day_number(first_day) if first_day else -10**9
     hi = day_number(last_day) if last_day else 10**9
     observable = observability(tables)
-    legs = _legs(calls, settings, timezone, allotted_wrapup_seconds, lo, hi)
+    legs = _legs(calls, settings, timezone, allotted_wrapup_seconds, lo, hi, tables.get("surveys"))
     peaks = peak_intervals(legs, settings)
     presence = _presence(tables, legs, peaks, settings, timezone)
     parts = [
@@ -156,7 +156,8 @@ LEG_COLUMNS = ["call_id", "parent_call_id", "direction", "queue", "caller_key", 
                "ended_at", "rep_id", "disconnected_by", "hold_seconds", "wrapup_seconds", "transfer_kind", "ended_on_hold"]
 
 
-def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotted: int, lo: int, hi: int) -> pd.DataFrame:
+def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotted: int, lo: int, hi: int,
+          surveys: pd.DataFrame | None = None) -> pd.DataFrame:
     """Call legs of days lo-1 .. hi+1 with local times, repeat-caller flags and per-call evidence flags.
 
     Legs outside that span only serve the repeat-caller look-back and are dropped after it.
@@ -167,6 +168,7 @@ def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotte
     c["caller"] = pd.array(c["caller_key"], dtype="Int64") if "caller_key" in c else pd.array([pd.NA] * len(c), dtype="Int64")
     c["day"] = (c["answered_at_ls"].fillna(c["started_at_ls"]) // DAY).astype("Int64")
     c = _repeat_flags(c, settings)
+    c = _unhappy_flags(c, surveys, settings)
     c = c[((c.day >= lo - 1) & (c.day <= hi + 1)).fillna(False).astype(bool)].reset_index(drop=True)
     inbound = c["direction"].eq("inbound")
     c["is_answered"] = inbound & c["answered_at"].notna() & c["rep_id"].notna()
@@ -232,6 +234,7 @@ def _repeat_flags(c: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
         if (up < 0).all():
             break
         root = np.where(up >= 0, up, root)
+    c["root_row"] = root
     c["repeat"] = pd.array(np.where(known, root_repeat[root], False), dtype="boolean").copy()
     c.loc[~known, "repeat"] = pd.NA
     ended_ls = c["ended_at_ls"].to_numpy(dtype="float64", na_value=np.nan)
@@ -243,6 +246,34 @@ def _repeat_flags(c: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
     back[nxt.row.to_numpy()] = ((nxt.next - nxt.t) <= window).to_numpy()
     c["called_back"] = pd.array(back, dtype="boolean")
     c.loc[~(known & ~np.isnan(ended_ls)), "called_back"] = pd.NA
+    return c
+
+
+LOW_SCORE = 2  # a survey answer of 1 or 2 out of 5 is an unhappy caller
+
+
+def _unhappy_flags(c: pd.DataFrame, surveys: pd.DataFrame | None, settings: FeatureSettings) -> pd.DataFrame:
+    """`unhappy`: the caller rated an earlier call 1-2 within the repeat window before this one (transfers inherit)."""
+    c["unhappy"] = np.where(c["repeat"].isna(), np.nan, 0.0)
+    if surveys is None or surveys.empty or c.empty:
+        return c
+    low = surveys.loc[pd.to_numeric(surveys.score, errors="coerce") <= LOW_SCORE, ["call_id"]]
+    position = pc.fill_null(pc.index_in(pa.array(low.call_id.to_numpy(), pa.string()),
+                                        value_set=pa.array(c.call_id.to_numpy(), pa.string())), -1).to_numpy(zero_copy_only=False)
+    position = position[position >= 0]
+    position = position[c["caller"].notna().to_numpy()[position]]
+    if len(position) == 0:
+        return c
+    rated = pd.DataFrame({"caller": c["caller"].to_numpy(dtype="int64", na_value=0)[position],
+                          "t": c["ended_at_ls"].to_numpy(dtype="float64")[position].astype("int64")}).sort_values("t")
+    roots = np.flatnonzero(c["repeat"].notna().to_numpy() & c["parent_call_id"].isna().to_numpy())
+    r = pd.DataFrame({"caller": c["caller"].to_numpy(dtype="int64", na_value=0)[roots],
+                      "t": c["started_at_ls"].to_numpy(dtype="float64")[roots].astype("int64"), "row": roots}).sort_values("t")
+    prior = pd.merge_asof(r, rated.assign(rated_at=rated.t), on="t", by="caller", direction="backward", allow_exact_matches=False)
+    root_flag = np.zeros(len(c))
+    root_flag[prior.row.to_numpy()] = ((prior.t - prior.rated_at) <= settings.repeat_call_hours * 3600).to_numpy()
+    flag = root_flag[c["root_row"].to_numpy()] if "root_row" in c else root_flag
+    c["unhappy"] = np.where(c["repeat"].isna(), np.nan, flag)
     return c
 
 
@@ -279,6 +310,7 @@ def _answered_sums(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings
         "ended_on_hold_observed": a.on_hold.notna().astype(float),
         "quick_transfers": a.is_quick.astype(float), "transfers": a.is_transfer.astype(float),
         "escalations": a.is_escalation.astype(float), "fast_escalations": a.is_fast_escalation.astype(float),
+        "escalation_seconds": a.connected.where(a.is_escalation, 0.0),
         "self_service_transfers": a.is_self_service.astype(float),
         "talk_log_ratio_sum": np.log(a.talk_ratio.clip(lower=1e-3)).fillna(0.0), "talk_ratio_calls": a.talk_ratio.notna().astype(float),
         "long_talk_calls": a.is_long_talk.astype(float),
@@ -296,13 +328,13 @@ def _answered_sums(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings
     return sums
 
 
-def _repeat_of(call_ids: pd.Series, legs: pd.DataFrame) -> np.ndarray:
-    """The repeat-caller flag of each call id's leg: 1.0, 0.0, or NaN when unknown."""
+def _repeat_of(call_ids: pd.Series, legs: pd.DataFrame, column: str = "repeat") -> np.ndarray:
+    """A caller flag (`repeat`, `unhappy`) of each call id's leg: 1.0, 0.0, or NaN when unknown."""
     if len(call_ids) == 0 or legs.empty:
         return np.full(len(call_ids), np.nan)
     position = pc.index_in(pa.array(call_ids.to_numpy(), pa.string()), value_set=pa.array(legs.call_id.to_numpy(), pa.string()))
     position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
-    flags = legs["repeat"].to_numpy(dtype="float64", na_value=np.nan)
+    flags = legs[column].to_numpy(dtype="float64", na_value=np.nan)
     return np.where(position >= 0, flags[np.maximum(position, 0)], np.nan)
 
 
@@ -315,6 +347,7 @@ def _offer_sums(tables: dict[str, pd.DataFrame], legs: pd.DataFrame, timezone: s
     o = o[(o.result != "caller_abandoned") & (o.day >= lo) & (o.day <= hi)]  # a caller hanging up while it rang is not a miss
     o = o.assign(day=o.day.astype("int64"))
     rep_flag = pd.Series(_repeat_of(o.call_id, legs), index=o.index)
+    unhappy = pd.Series(_repeat_of(o.call_id, legs, "unhappy"), index=o.index).fillna(0.0).astype(bool)
     missed = o.result.isin(["ring_no_answer", "declined"])
     known = rep_flag.notna()
     is_repeat = rep_flag.fillna(0.0).astype(bool)
@@ -323,6 +356,7 @@ def _offer_sums(tables: dict[str, pd.DataFrame], legs: pd.DataFrame, timezone: s
         "offers_declined": o.result.eq("declined").astype(float),
         "offers_repeat": (known & is_repeat).astype(float), "skips_repeat": (known & is_repeat & missed).astype(float),
         "offers_first": (known & ~is_repeat).astype(float), "skips_first": (known & ~is_repeat & missed).astype(float),
+        "offers_unhappy": unhappy.astype(float), "skips_unhappy": (unhappy & missed).astype(float),
     })
     return g.groupby(["rep_id", "day"]).sum()
 

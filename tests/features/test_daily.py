@@ -236,3 +236,23 @@ def test_days_follow_the_site_time_zone():
 def test_peak_intervals_of_an_empty_center_are_empty():
     empty = run({"calls": b.calls([dict()]).iloc[0:0]})
     assert empty.sums.empty and peak_intervals(pd.DataFrame({"enqueued_at_ls": [], "direction": []}), FeatureSettings()).empty
+
+
+def test_time_to_escalate_is_how_long_the_rep_tried_first():
+    rows = [dict() for _ in range(4)] + [
+        dict(talk=40, transfer_kind="escalation", disconnected_by="transfer"),
+        dict(talk=400, transfer_kind="escalation", disconnected_by="transfer"),
+    ]
+    v = values(run({"calls": b.calls(rows)}))
+    assert v.seconds_to_escalate == pytest.approx(220)
+
+
+def test_callers_who_recently_rated_a_call_1_or_2_are_unhappy_callers():
+    rows = [dict(caller_key=1, answer=0, rep_id="bob", talk=100), dict(caller_key=1, answer=60, answered=False),
+            dict(caller_key=2, answer=0, rep_id="bob", talk=100), dict(caller_key=2, answer=70, answered=False)]
+    surveys = pd.DataFrame({"call_id": ["c0", "c2"], "score": [1, 5]})
+    offers = b.offers([("c1", "ann", 60, 3, "declined"), ("c3", "ann", 70, 5, "answered")])
+    v = values(run({"calls": b.calls(rows), "offers": offers, "surveys": surveys}))
+    assert v.unhappy_skip_rate == 1.0, "the one unhappy caller's offer was declined"
+    sums = run({"calls": b.calls(rows), "offers": offers, "surveys": surveys}).sums.set_index("rep_id").loc["ann"]
+    assert sums.offers_unhappy == 1 and sums.offers_repeat == 2
