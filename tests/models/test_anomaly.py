@@ -1,0 +1,59 @@
+"""The isolation forest: sklearn conventions, one score direction, honest about missing features, explained."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from models.anomaly import RepAnomalyModel
+
+
+def peers(n=300, seed=0, **overrides):
+    """Rep-windows whose z-scores are ordinary noise; keyword arguments override whole columns."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"z_{name}": rng.normal(0, 1, n) for name in ("miss_rate", "talk_ratio", "csat", "toggles_per_shift_hour")})
+    for column, values in overrides.items():
+        frame[column] = values
+    return frame
+
+
+def test_it_follows_the_estimator_conventions():
+    model = RepAnomalyModel(n_estimators=50, features=["z_miss_rate", "z_csat"])
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    assert model.fit(peers()) is model
+    assert model.features_in_ == ["z_miss_rate", "z_csat"]
+    assert not hasattr(twin, "pipeline_"), "nothing is learned before fit"
+
+
+def test_one_metric_out_of_line_scores_high_and_is_named():
+    train = peers()
+    model = RepAnomalyModel(n_estimators=100, features=list(train.columns)).fit(train)
+    probe = pd.DataFrame([{c: 0.0 for c in train.columns}, {**{c: 0.0 for c in train.columns}, "z_toggles_per_shift_hour": 9.0}])
+    score = model.anomaly_score(probe)
+    assert ((0 <= score) & (score <= 1)).all()
+    assert score[1] > 0.95 > score[0], "higher = more suspicious"
+    assert model.top_contributors(probe.iloc[[1]], k=1) == [["toggles_per_shift_hour"]]
+
+
+def test_a_feature_the_source_cannot_show_is_left_out_and_a_single_gap_counts_as_typical():
+    train = peers(z_hold_seconds_per_call=np.nan)
+    model = RepAnomalyModel(n_estimators=50, features=[*peers().columns, "z_hold_seconds_per_call"]).fit(train)
+    assert "z_hold_seconds_per_call" not in model.features_in_
+    assert "z_hold_seconds_per_call" in model.not_observable_
+    gap = pd.DataFrame([{c: 0.0 for c in model.features_in_}])
+    gap.loc[0, "z_csat"] = np.nan
+    typical = pd.DataFrame([{c: 0.0 for c in model.features_in_}])
+    assert model.anomaly_score(gap)[0] == pytest.approx(model.anomaly_score(typical)[0])
+
+
+def test_scoring_needs_the_features_it_was_trained_on():
+    model = RepAnomalyModel(n_estimators=20).fit(peers())
+    with pytest.raises(ValueError, match="lacks features"):
+        model.anomaly_score(peers().drop(columns=["z_csat"]))
+
+
+def test_the_same_seed_gives_the_same_scores():
+    a = RepAnomalyModel(n_estimators=50, random_state=3).fit(peers()).anomaly_score(peers(seed=1))
+    b = RepAnomalyModel(n_estimators=50, random_state=3).fit(peers()).anomaly_score(peers(seed=1))
+    assert np.array_equal(a, b)
