@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.catalog import BEHAVIOUR_CODES
 from features.settings import FeatureSettings
+from models.combine import ScoringSettings
 
 
 CONFOUNDER_TYPES: tuple[str, ...] = (
@@ -156,6 +157,7 @@ class CadetConfig(Section):
     site: SiteConfig = Field(default_factory=SiteConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     rules_file: str | None = Field(None, description="rule checks (YAML); empty = the rules.yaml shipped with cadet")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 

@@ -1,0 +1,97 @@
+"""One score per rep and window from the rule hits and the model, a tier, and the behaviours behind it.
+
+How the evidence adds up (weights in `configs/cadet.yaml`, section `scoring`):
+
+- **Rules**: each hit counts by its severity (high 1.0, medium 0.6, low 0.15 by
+  default); several hits combine like independent pieces of evidence,
+  `1 - prod(1 - w)`, so two medium hits weigh more than one but never exceed 1.
+- **Model**: only the unusual tail counts.  An anomaly score `a` above
+  `model_floor` becomes `(a - floor) / (1 - floor)`, scaled by `model_weight`
+  (0.5 by default): the model alone can put a rep on the watch list, not on
+  the investigate list; with a rule hit it strengthens the case.
+- **Patterns over time**: a rep whose previous window was also flagged (watch
+  or investigate) gets `sustained_bonus` on top, `1 - (1 - s)(1 - bonus)`; one
+  bad window stays one bad window.
+- **Tier**: `investigate` from `investigate_at`, `watch` from `watch_at`, else
+  `clear`.  Behaviours are the codes of medium and high rule hits; a rep put on
+  a list by the model alone carries the codes of its top contributing features.
+
+Pure: DataFrames in, DataFrame out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.catalog import DERIVED, FEATURES_BY_NAME
+
+SCORE_COLUMNS = ["rep_id", "period_start", "period_end", "score", "tier", "behaviours", "anomaly_score", "rule_hits",
+                 "rule_score", "model_score", "sustained", "top_features"]
+
+
+class ScoringSettings(BaseModel):
+    """How rule hits and the model's score combine into one score and a tier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    severity_weights: dict[str, float] = Field(default_factory=lambda: {"high": 1.0, "medium": 0.6, "low": 0.15},
+                                               description="weight of one rule hit by severity (0-1)")
+    model_floor: float = Field(0.9, ge=0, lt=1, description="anomaly scores below this count for nothing")
+    model_weight: float = Field(0.5, ge=0, le=1, description="the most the model alone can contribute")
+    sustained_bonus: float = Field(0.3, ge=0, le=1, description="extra weight when the previous window was flagged too")
+    watch_at: float = Field(0.35, gt=0, lt=1, description="score from which a rep is on the watch list")
+    investigate_at: float = Field(0.7, gt=0, le=1, description="score from which a rep should be investigated")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ScoringSettings":
+        if self.watch_at >= self.investigate_at:
+            raise ValueError("watch_at must be below investigate_at")
+        unknown = set(self.severity_weights) - {"low", "medium", "high"}
+        if unknown or any(not 0 <= w <= 1 for w in self.severity_weights.values()):
+            raise ValueError("severity_weights takes low, medium and high, each between 0 and 1")
+        return self
+
+
+def _code_of(feature: str) -> str | None:
+    if feature in FEATURES_BY_NAME:
+        return FEATURES_BY_NAME[feature].code
+    return DERIVED[feature][0] if feature in DERIVED else None
+
+
+def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_features: list[list[str]],
+            settings: ScoringSettings) -> pd.DataFrame:
+    """Scores per rep-window (`windows` rows, in order, with `anomaly` and `top_features` aligned to them)."""
+    keys = ["rep_id", "period_start"]
+    out = windows[["rep_id", "period_start", "period_end"]].reset_index(drop=True).copy()
+    out["anomaly_score"] = np.asarray(anomaly, dtype="float64")
+    out["top_features"] = [list(t) for t in top_features]
+    if len(hits):
+        weighted = hits.assign(_w=hits.severity.map(settings.severity_weights).fillna(0.0))
+        grouped = weighted.groupby(keys, sort=False)
+        rule = (1 - grouped._w.apply(lambda w: float(np.prod(1 - w.to_numpy())))).rename("rule_score")
+        ids = grouped.rule_id.agg(lambda r: sorted(set(r))).rename("rule_hits")
+        codes = weighted[weighted.severity != "low"].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("codes")
+        out = out.merge(rule.reset_index(), on=keys, how="left").merge(ids.reset_index(), on=keys, how="left")
+        out = out.merge(codes.reset_index(), on=keys, how="left")
+    else:
+        out["rule_score"], out["rule_hits"], out["codes"] = 0.0, None, None
+    out["rule_score"] = out.rule_score.fillna(0.0)
+    out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
+    model = np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight
+    out["model_score"] = model
+    out = out.sort_values(["rep_id", "period_start"]).reset_index(drop=True)
+    first = 1 - (1 - out.rule_score) * (1 - out.model_score)
+    previous = first.groupby(out.rep_id).shift(1)
+    out["sustained"] = (previous >= settings.watch_at).fillna(False).astype(bool) & (first >= settings.watch_at)
+    out["score"] = np.where(out.sustained, 1 - (1 - first) * (1 - settings.sustained_bonus), first).clip(0, 1)
+    out["tier"] = np.select([out.score >= settings.investigate_at, out.score >= settings.watch_at], ["investigate", "watch"],
+                            default="clear")
+    behaviours = []
+    for codes, tier, tops in zip(out["codes"], out.tier, out.top_features):
+        found = list(codes) if isinstance(codes, list) else []
+        if not found and tier != "clear":
+            found = sorted({c for c in (_code_of(f) for f in tops) if c})
+        behaviours.append(found)
+    out["behaviours"] = behaviours
+    return out[SCORE_COLUMNS].sort_values(["score", "rep_id"], ascending=[False, True]).reset_index(drop=True)

@@ -1,0 +1,63 @@
+"""Rule hits and the model's score become one score, a tier and the behaviours behind it."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.combine import ScoringSettings, combine
+
+W1, W2 = dt.date(2026, 1, 5), dt.date(2026, 1, 12)
+
+
+def windows(*rows):
+    return pd.DataFrame([dict(rep_id=r, period_start=s, period_end=s + dt.timedelta(days=6)) for r, s in rows])
+
+
+def hits(*rows):
+    return pd.DataFrame([dict(rep_id=r, period_start=s, rule_id=i, code=c, severity=v) for r, s, i, c, v in rows])
+
+
+def test_a_high_rule_hit_means_investigate_and_names_the_behaviour():
+    w = windows(("ann", W1), ("bob", W1))
+    h = hits(("ann", W1, "quick_transfer.within_seconds", "quick_transfer", "high"))
+    out = combine(w, h, np.array([0.5, 0.5]), [[], []], ScoringSettings()).set_index("rep_id")
+    assert out.loc["ann", "tier"] == "investigate" and out.loc["ann", "behaviours"] == ["quick_transfer"]
+    assert out.loc["ann", "rule_hits"] == ["quick_transfer.within_seconds"]
+    assert out.loc["bob", "tier"] == "clear" and out.loc["bob", "score"] == 0
+
+
+def test_the_model_alone_can_only_put_a_rep_on_the_watch_list():
+    w = windows(("ann", W1))
+    out = combine(w, hits(), np.array([1.0]), [["toggles_per_shift_hour", "csat"]], ScoringSettings())
+    assert out.tier.tolist() == ["watch"]
+    assert out.score.iloc[0] == pytest.approx(0.5)
+    assert out.behaviours.iloc[0] == ["status_gaming"], "codes of the features that drove the model"
+
+
+def test_low_hits_are_watch_items_and_several_add_up_without_exceeding_one():
+    w = windows(("ann", W1), ("bob", W1))
+    h = hits(("ann", W1, "a", "missed_calls", "low"),
+             ("bob", W1, "a", "missed_calls", "medium"), ("bob", W1, "b", "missed_calls", "medium"))
+    out = combine(w, h, np.array([0.0, 0.0]), [[], []], ScoringSettings()).set_index("rep_id")
+    assert out.loc["ann", "tier"] == "clear" and out.loc["ann", "behaviours"] == []
+    assert out.loc["bob", "score"] == pytest.approx(1 - 0.4 * 0.4)
+    assert (out.score <= 1).all()
+
+
+def test_a_sustained_pattern_weighs_more_than_one_bad_window():
+    w = windows(("ann", W1), ("ann", W2), ("bob", W2))
+    h = hits(("ann", W1, "a", "missed_calls", "medium"), ("ann", W2, "a", "missed_calls", "medium"),
+             ("bob", W2, "a", "missed_calls", "medium"))
+    out = combine(w, h, np.zeros(3), [[], [], []], ScoringSettings())
+    ann = out[(out.rep_id == "ann") & (out.period_start == W2)].iloc[0]
+    bob = out[out.rep_id == "bob"].iloc[0]
+    assert ann.sustained and not bob.sustained
+    assert ann.score > bob.score == pytest.approx(0.6)
+    assert ann.tier == "investigate" and bob.tier == "watch"
+
+
+def test_settings_keep_the_tiers_in_order():
+    with pytest.raises(ValueError, match="watch_at must be below"):
+        ScoringSettings(watch_at=0.8, investigate_at=0.7)
