@@ -239,7 +239,7 @@ def demo(obj: Context, reps, days, seed):
                f"{time.perf_counter() - started:.1f} s")
     _print_flags(lake, truth)
     click.echo(
-        "\nThe isolation-forest model, the combined score and the HTML report arrive with issues 5 and 6.\n"
+        "\nScoring with the isolation-forest model in MLflow and the HTML report arrive with issues 5 and 6.\n"
         f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {summary['lake']}"
     )
 
@@ -352,7 +352,7 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
 
     obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
     config_path = str(obj.config_path) if obj.config_path else None
-    with _working(f"ingesting {source} logs (Prefect flow; the first start of its local server takes ~30 s)"):
+    with _flow_progress(f"ingest {source}"):
         summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
     frame_rows = [
         (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
@@ -412,10 +412,8 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
         load_rules(obj.config, obj.config_path)  # a bad rules file stops here, before Prefect starts
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    from pipelines.features_flow import on_progress
-
     config_path = str(obj.config_path) if obj.config_path else None
-    with _window_progress(on_progress):
+    with _flow_progress("features"):
         summary = features_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
                                 end.date().isoformat() if end else None, workers)
     if summary.get("error"):
@@ -442,23 +440,25 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
 
 
 @contextlib.contextmanager
-def _window_progress(on_progress):
-    """A bar of windows done on stderr (a spinner until the first window lands; nothing when piped)."""
+def _flow_progress(title: str):
+    """A progress bar on stderr fed by the running flow (pipelines.progress); nothing when not a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from pipelines import progress
 
     console = Console(stderr=True)
     if not console.is_terminal:
         yield
         return
-    with Progress(SpinnerColumn(), TextColumn("features and rule checks, windows"), BarColumn(), MofNCompleteColumn(),
+    with Progress(SpinnerColumn(), TextColumn(f"[bold]{title}[/] {{task.description}}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("windows", total=None)
-        on_progress(lambda done, total: bar.update(task, completed=done, total=total))
+        task = bar.add_task("starting Prefect", total=None)
+        progress.listen(lambda done, total, what: bar.update(task, completed=done, total=total, description=what))
         try:
             yield
         finally:
-            on_progress(None)
+            progress.listen(None)
 
 
 def _not_built(name: str, issue: int, what: str):

@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from collections.abc import Callable
 from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,6 +30,7 @@ from features.windows import rep_window_features, windows
 from models.rules import RuleSet
 from pipelines.config import CadetConfig, load_config, load_rules
 from pipelines.lake import Lake
+from pipelines.progress import advance
 from pipelines.storage import atomic_path
 
 INPUT_TABLES = ("calls", "offers", "agent_states", "surveys", "schedules")
@@ -121,21 +121,6 @@ def compute_window(home: str, config_path: str | None, start: dt.date, end: dt.d
 
 
 _workers: dict[str, ProcessPoolExecutor] = {}
-_progress: dict[str, Callable[[int, int], None]] = {}
-
-
-def on_progress(report: Callable[[int, int], None] | None) -> None:
-    """Have `report(windows_done, windows_total)` called as windows finish (the CLI draws a bar)."""
-    if report is None:
-        _progress.pop("report", None)
-    else:
-        _progress["report"] = report
-
-
-def _report_progress(done: int, total: int) -> None:
-    report = _progress.get("report")
-    if report is not None:
-        report(done, total)
 
 
 @task(name="features and rules for one window", cache_policy=NO_CACHE)
@@ -206,8 +191,8 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
         with _worker_pool(workers, len(todo)):
             customers = gather_customers(home, config_path, first, last)
             futures = [features_for_window.submit(home, config_path, lo, hi, customers) for lo, hi in todo]
-            for done, _ in enumerate(as_completed(futures), start=1):
-                _report_progress(done, len(futures))
+            for done, finished in enumerate(as_completed(futures), start=1):
+                advance(done, len(futures), f"window from {finished.result()['period_start']}")
             results = [future.result() for future in futures]
     finally:
         if customers:

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.contracts import SCHEMAS
 from pipelines.lake import Lake
 from pipelines.privacy import load_key, mask_numbers, pseudonymise
+from pipelines.progress import advance
 from pipelines.config import CadetConfig, load_config
 from pipelines.readers.asterisk import read_asterisk
 from pipelines.readers.connect import read_connect
@@ -252,20 +253,30 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
     home_path = Path(home)
     config = load_config(config_path)
     files = find_input_files(source, [Path(p) for p in paths])
+    steps = (len(files) if source == "canonical" else 1) + len(SCHEMAS)
     if source == "asterisk":
+        advance(0, steps, f"reading {len(files)} Asterisk files")
         outcomes = read_asterisk_files(files, home_path, config)
+        advance(1, steps, "read")
     elif source == "amazon-connect":
+        advance(0, steps, f"reading {len(files)} Amazon Connect files")
         outcomes = read_connect_files(files, home_path, config)
+        advance(1, steps, "read")
     else:
-        outcomes = [o for path in files for o in read_canonical_file(path, home_path)]
+        outcomes = []
+        for done, path in enumerate(files, start=1):
+            advance(done - 1, steps, f"reading {path.name}")
+            outcomes.extend(read_canonical_file(path, home_path))
     results = [o for o in outcomes if isinstance(o, ReadResult)]
     _date_surveys(results)
     for path, quarantine in _quarantine_by_file(results).items():
         write_quarantine(home_path, path, quarantine)
-    for table in SCHEMAS:
+    for done, table in enumerate(SCHEMAS, start=steps - len(SCHEMAS) + 1):
         frames = [r.good for r in results if r.table == table]
         if frames:
+            advance(done - 1, steps, f"landing {table}")
             land_table(home_path, table, frames)
+    advance(steps, steps, "done")
     return _summary(home_path, outcomes).as_dict()
 
 
