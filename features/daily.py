@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalog import OBSERVABLE_FROM
 from features.intervals import DAY, count_open, covered, intersect, local_seconds, overlap, split_at_midnight
 from features.settings import FeatureSettings
 

@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
+from pipelines.features_flow import OUTPUT_TABLES
 from pipelines.lake import Lake
 from pipelines.simulator import simulate
 from pipelines.simulator.writers import write_asterisk, write_canonical
 
-OUTPUTS = ("rep_day_features", "rep_window_features", "call_evidence", "rule_hits", "rules_not_observable")
+OUTPUTS = tuple(OUTPUT_TABLES)
 
 
 @pytest.fixture(scope="module")
