@@ -70,7 +70,13 @@ class RepAnomalyModel(BaseEstimator):
         matrix = self._matrix(X)
         self.pipeline_.fit(matrix)
         self.train_raw_ = np.sort(self._raw(matrix))
+        # What the training data looked like, so a successor can tell how far its data drifted.
+        self.feature_medians_ = {c: float(np.nanmedian(X[c])) for c in self.features_in_}
         return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The anomaly score (so MLflow's generic model flavour serves scores, not +1/-1 labels)."""
+        return self.anomaly_score(X)
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.features_in_ if c not in X.columns]

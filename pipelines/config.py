@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from features.catalog import BEHAVIOUR_CODES
 from features.settings import FeatureSettings
 from models.combine import ScoringSettings
+from models.promotion import TrainingSettings
 
 
 CONFOUNDER_TYPES: tuple[str, ...] = (
@@ -158,6 +159,7 @@ class CadetConfig(Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     rules_file: str | None = Field(None, description="rule checks (YAML); empty = the rules.yaml shipped with cadet")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 

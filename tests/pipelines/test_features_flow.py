@@ -115,3 +115,18 @@ def test_the_feature_list_names_every_behaviour_code():
 
     for code in BEHAVIOUR_CODES:
         assert code in result.output
+
+
+def test_train_after_features_registers_a_champion_in_the_home(canonical_home):
+    features(canonical_home)
+    result = CliRunner().invoke(cli, ["--home", str(canonical_home), "train", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])  # MLflow writes its own lines to stderr
+    assert summary["promoted"] and summary["champion"] == summary["version"]
+    assert (canonical_home / "mlflow" / "mlflow.db").exists()
+    assert "is the champion" in result.output and "Promotion gates" in result.output
+
+
+def test_train_before_features_says_what_to_do(prefect_server, tmp_path):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "empty"), "train"])
+    assert result.exit_code == 1 and "run `cadet features` first" in result.output

@@ -1,0 +1,59 @@
+"""Promotion gates: may a newly trained model replace the champion?
+
+Pure: two fitted models and the newest window's features in, a list of gates
+(each passed or not, with its number, its limit and the reason in words) out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.anomaly import RepAnomalyModel
+
+
+class TrainingSettings(BaseModel):
+    """The model's parameters and the promotion gates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    n_estimators: int = Field(200, ge=10, description="trees in the isolation forest")
+    random_state: int = Field(0, description="seed, so a retraining on the same data gives the same model")
+    min_score_stability: float = Field(0.7, ge=-1, le=1, description="Spearman of candidate vs champion scores on the newest window")
+    max_feature_drift: float = Field(0.75, gt=0, description="largest allowed move of a feature's median z between trainings")
+
+
+@dataclass
+class Gate:
+    name: str
+    passed: bool
+    value: float | None
+    limit: float | None
+    reason: str
+
+
+def promotion_gates(candidate: RepAnomalyModel, champion: RepAnomalyModel | None, newest: pd.DataFrame,
+                    settings: TrainingSettings) -> list[Gate]:
+    """Whether the candidate may replace the champion, gate by gate, each with its reason."""
+    if champion is None:
+        return [Gate("first model", True, None, None, "no champion yet: the first model is promoted")]
+    gates = []
+    shared = [c for c in candidate.features_in_ if c in champion.features_in_]
+    if len(newest) >= 3 and all(c in newest for c in champion.features_in_ + candidate.features_in_):
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(candidate.anomaly_score(newest), champion.anomaly_score(newest)).statistic)
+        gates.append(Gate("score stability", rho >= settings.min_score_stability, rho, settings.min_score_stability,
+                          f"candidate and champion rank the newest window's reps with Spearman {rho:.2f}"))
+    else:
+        gates.append(Gate("score stability", True, None, settings.min_score_stability,
+                          "too few rep-windows to compare rankings; not blocking"))
+    drift = {c: abs(candidate.feature_medians_[c] - champion.feature_medians_[c]) for c in shared}
+    worst = max(drift, key=drift.get) if drift else None
+    value = drift[worst] if worst else 0.0
+    gates.append(Gate("feature drift", value <= settings.max_feature_drift, value, settings.max_feature_drift,
+                      f"largest shift of a feature's median z: {value:.2f} ({worst})" if worst else "no shared features"))
+    gates.append(Gate("confirmed flags", True, None, None,
+                      "no analyst verdicts recorded yet (review arrives with issue 6); not blocking"))
+    return gates

@@ -1,0 +1,147 @@
+"""`cadet train`: fit the isolation forest on the lake's window features, track it in MLflow, promote it only if better.
+
+Every training is an MLflow run (parameters, metrics, the feature list, the
+data range, the model with its signature and explicit pip requirements) and a
+new version of the registered model `cadet-rep-anomaly`.  The version becomes
+the `champion` alias only when it passes the promotion gates against the
+current champion; otherwise it stays a challenger and the run says why:
+
+- **score stability**: on the newest window, the candidate ranks reps like the
+  champion does (Spearman >= `min_score_stability`); a model that reshuffles
+  everyone would change who gets investigated for no reason in the data;
+- **feature drift**: no feature's median z moved more than `max_feature_drift`
+  between the champion's training data and the candidate's (peer z-scores
+  centre on 0, so a large shift means the data, or the lake, changed);
+- **confirmed flags**: analysts' verdicts are not recorded yet (issue 6); the
+  gate says so and does not block.
+
+The first model has no champion to beat and is promoted.  The MLflow store is
+`<home>/mlflow/mlflow.db` (SQLite, with the model registry) and
+`<home>/mlflow/artifacts`, unless MLFLOW_TRACKING_URI points elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from models.anomaly import RepAnomalyModel
+from models.promotion import TrainingSettings, promotion_gates
+from pipelines.config import load_config
+from pipelines.lake import Lake
+
+MODEL_NAME = "cadet-rep-anomaly"
+EXPERIMENT = "cadet"
+CHAMPION = "champion"
+# skops loads only these types back: the model's own class and functions, the trees, numpy dtypes.
+SKOPS_TRUSTED_TYPES = ["models.anomaly.RepAnomalyModel", "models.anomaly._clip", "models.anomaly._with_extremes",
+                       "sklearn.tree._tree.Tree", "numpy.dtype"]
+
+
+def tracking_uri(home: Path) -> str:
+    """MLFLOW_TRACKING_URI when set, else a SQLite store (with the model registry) under the home."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    folder = Path(home).resolve() / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def _experiment(client, home: Path) -> str:
+    found = client.get_experiment_by_name(EXPERIMENT)
+    if found is not None:
+        return found.experiment_id
+    artifacts = (Path(home).resolve() / "mlflow" / "artifacts").as_uri()
+    return client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+
+
+def _pip_requirements() -> list[str]:
+    import numpy
+    import pandas
+    import scipy
+    import sklearn
+    import skops
+
+    return [f"scikit-learn=={sklearn.__version__}", f"numpy=={numpy.__version__}", f"pandas=={pandas.__version__}",
+            f"scipy=={scipy.__version__}", f"skops=={skops.__version__}"]
+
+
+def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSettings, data_range: tuple[dt.date, dt.date]) -> dict:
+    """Fit, log, register; promote to champion when every gate passes."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri(home))
+    client = mlflow.MlflowClient()
+    experiment = _experiment(client, home)
+    model = RepAnomalyModel(n_estimators=settings.n_estimators, random_state=settings.random_state).fit(windows)
+    matrix = windows[model.features_in_]
+    scores = model.anomaly_score(windows)
+    newest = windows[windows.period_start == windows.period_start.max()]
+    champion = None
+    try:
+        current = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        champion = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    except mlflow.exceptions.MlflowException:
+        current = None
+    gates = promotion_gates(model, champion, newest, settings)
+    promoted = all(g.passed for g in gates)
+    start, end = data_range
+    with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}") as run:
+        mlflow.log_params({"n_estimators": settings.n_estimators, "random_state": settings.random_state,
+                           "clip_z": model.clip_z, "n_features": len(model.features_in_)})
+        mlflow.set_tags({"data_start": str(start), "data_end": str(end), "stage": "train",
+                         "not_observable": ", ".join(model.not_observable_) or "-"})
+        mlflow.log_metrics({"rep_windows": float(len(windows)), "reps": float(windows.rep_id.nunique()),
+                            "raw_score_p50": float(np.median(model.train_raw_)),
+                            "raw_score_p99": float(np.quantile(model.train_raw_, 0.99)),
+                            "share_above_0_9": float((scores >= 0.9).mean())})
+        mlflow.log_dict({"features": model.features_in_, "not_observable": model.not_observable_,
+                         "feature_medians": model.feature_medians_}, "features.json")
+        mlflow.log_dict({"gates": [asdict(g) for g in gates], "promoted": promoted}, "promotion.json")
+        for gate in gates:
+            if gate.value is not None:
+                mlflow.log_metric(f"gate_{gate.name.replace(' ', '_')}", gate.value)
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(matrix, model.predict(windows)),
+            pip_requirements=_pip_requirements(), serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES, registered_model_name=MODEL_NAME,
+        )
+        version = str(info.registered_model_version)
+        if promoted:
+            client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+        client.set_model_version_tag(MODEL_NAME, version, "role", CHAMPION if promoted else "challenger")
+        mlflow.set_tag("promoted", str(promoted).lower())
+    return {
+        "run_id": run.info.run_id, "model": MODEL_NAME, "version": version, "promoted": promoted,
+        "champion_before": str(current.version) if current is not None else None,
+        "champion": version if promoted else (str(current.version) if current is not None else None),
+        "gates": [asdict(g) for g in gates], "rep_windows": len(windows), "tracking_uri": tracking_uri(home),
+        "start": str(start), "end": str(end),
+    }
+
+
+@task(name="fit, log and register the model", cache_policy=NO_CACHE)
+def train_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
+    config = load_config(config_path)
+    windows = Lake(Path(home) / "lake").read("rep_window_features", start, end).to_pandas()
+    windows["period_start"] = pd.to_datetime(windows.period_start).dt.date
+    return train_and_register(Path(home), windows, config.training, (windows.period_start.min(), windows.period_start.max()))
+
+
+@flow(name="cadet-train")
+def train_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
+    """Train on the window features of [start, end] (default: all of them) and register the model."""
+    lake = Lake(Path(home) / "lake")
+    first = dt.date.fromisoformat(start) if start else None
+    last = dt.date.fromisoformat(end) if end else None
+    if not [d for d in lake.days("rep_window_features") if (first is None or d >= first) and (last is None or d <= last)]:
+        return {"error": "no window features in the lake for that range: run `cadet features` first"}
+    return train_task(home, config_path, first, last)

@@ -1,0 +1,83 @@
+"""`cadet train`: MLflow runs, a registered model, the champion alias, and gates that can refuse."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from features.daily import rep_day_features
+from features.windows import rep_window_features
+from models.promotion import TrainingSettings
+from pipelines.config import CadetConfig
+from pipelines.training import CHAMPION, MODEL_NAME, train_and_register
+from tests.models.test_detection import lake_tables
+
+from pipelines.simulator import simulate
+
+
+def window_features(seed, n_reps=60, n_days=14):
+    config = CadetConfig()
+    center = simulate(config, n_reps=n_reps, n_days=n_days, seed=seed, workers=1)
+    tables = lake_tables(center)
+    start = dt.date.fromisoformat(center.truth["start_date"])
+    end = start + dt.timedelta(days=n_days - 1)
+    daily = rep_day_features(tables, config.features, "UTC", 60, start, end)
+    return rep_window_features(daily.sums, tables["reps"], daily.rep_queues, daily.observable, config.features, start, end)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, monkeypatch_module):
+    home = tmp_path_factory.mktemp("train") / "home"
+    monkeypatch_module.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def train(home, windows):
+    rng = (windows.period_start.min(), windows.period_start.max())
+    return train_and_register(home, windows, TrainingSettings(n_estimators=100), rng)
+
+
+def test_a_first_model_is_tracked_registered_and_promoted(store):
+    import mlflow
+
+    first = train(store, window_features(seed=21))
+    assert first["promoted"] and first["version"] == "1" and first["champion"] == "1"
+    assert (store / "mlflow" / "mlflow.db").exists()
+    client = mlflow.MlflowClient(first["tracking_uri"])
+    run = client.get_run(first["run_id"])
+    assert run.data.params["n_estimators"] == "100" and "rep_windows" in run.data.metrics
+    assert run.data.tags["data_start"] == "2026-01-05" and run.data.tags["promoted"] == "true"
+    features = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/features.json")
+    assert "z_miss_rate" in features["features"] and features["feature_medians"]
+    promotion = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/promotion.json")
+    assert promotion["promoted"] and promotion["gates"][0]["name"] == "first model"
+    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "1"
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    windows = window_features(seed=21)
+    scores = model.anomaly_score(windows)
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(store):
+    import mlflow
+
+    similar = train(store, window_features(seed=22))
+    assert similar["promoted"], similar["gates"]
+    assert similar["champion"] == similar["version"] == "2"
+    drifted = window_features(seed=23)
+    for column in ("z_miss_rate", "z_talk_ratio", "z_wrapup_seconds_per_call"):
+        drifted[column] = drifted[column] + 3.0  # e.g. a lake filled with another site's logs
+    refused = train(store, drifted)
+    assert not refused["promoted"] and refused["version"] == "3"
+    failed = [g for g in refused["gates"] if not g["passed"]]
+    assert [g["name"] for g in failed] == ["feature drift"] and "median z" in failed[0]["reason"]
+    client = mlflow.MlflowClient(refused["tracking_uri"])
+    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2", "the champion stays"
+    assert client.get_model_version(MODEL_NAME, "3").tags["role"] == "challenger"
+    assert np.isfinite([g["value"] for g in refused["gates"] if g["value"] is not None]).all()
