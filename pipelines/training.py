@@ -145,3 +145,17 @@ def train_flow(home: str, config_path: str | None = None, start: str | None = No
     if not [d for d in lake.days("rep_window_features") if (first is None or d >= first) and (last is None or d <= last)]:
         return {"error": "no window features in the lake for that range: run `cadet features` first"}
     return train_task(home, config_path, first, last)
+
+
+def champion_model(home: Path):
+    """The registered champion, or None when no model has been promoted yet."""
+    import mlflow
+    import mlflow.sklearn
+
+    mlflow.set_tracking_uri(tracking_uri(home))
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None, None
+    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}"), str(version.version)

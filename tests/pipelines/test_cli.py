@@ -62,7 +62,7 @@ def test_settings_file_changes_the_simulation(runner, tmp_path):
     assert "lyon" in (out / "reps.csv").read_text()
 
 
-@pytest.mark.parametrize("command", ["score", "report", "run"])
+@pytest.mark.parametrize("command", ["report", "run"])
 def test_commands_not_built_yet_say_so_and_fail(runner, command):
     result = runner.invoke(cli, [command, "--source", "asterisk", "somewhere"])
     assert result.exit_code == 2

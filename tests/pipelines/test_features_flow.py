@@ -1,6 +1,7 @@
 """`cadet features` end to end: a real Prefect flow from the lake back into the lake."""
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -130,3 +131,27 @@ def test_train_after_features_registers_a_champion_in_the_home(canonical_home):
 def test_train_before_features_says_what_to_do(prefect_server, tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "empty"), "train"])
     assert result.exit_code == 1 and "run `cadet features` first" in result.output
+
+
+def test_score_writes_the_scores_contract_and_prints_the_report_folder(canonical_home, center):
+    import mlflow
+    import pyarrow.parquet as pq
+
+    features(canonical_home)
+    result = CliRunner().invoke(cli, ["--home", str(canonical_home), "score"])
+    assert result.exit_code == 0, result.output
+    report = Path(result.stdout.strip().splitlines()[-1])
+    assert report.parent == canonical_home / "reports" and (report / "scores.parquet").exists()
+    scores = pq.read_table(report / "scores.parquet").to_pandas()
+    for column in ("rep_id", "period_start", "period_end", "score", "tier", "behaviours", "anomaly_score", "rule_hits"):
+        assert column in scores
+    assert scores.score.between(0, 1).all() and scores.anomaly_score.between(0, 1).all()
+    assert set(scores.tier) <= {"investigate", "watch", "clear"}
+    assert all(isinstance(list(b), list) for b in scores.behaviours)
+    assert set(scores.rep_id) == {r["rep_id"] for r in center.truth["reps"]}
+    investigate = set(scores.loc[scores.tier == "investigate", "rep_id"])
+    avoiders = {r["rep_id"] for r in center.truth["reps"] if r["role"] == "avoider"}
+    assert investigate and investigate <= avoiders, "the investigate list names avoiders only"
+    mlflow.set_tracking_uri(f"sqlite:///{canonical_home / 'mlflow' / 'mlflow.db'}")
+    run = mlflow.MlflowClient().get_run(report.name)
+    assert run.data.tags["stage"] == "score" and run.data.metrics["rep_windows"] == len(scores)

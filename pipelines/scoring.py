@@ -1,0 +1,85 @@
+"""`cadet score`: every rep and window scored by the champion model and the rules, one report folder per run.
+
+Writes `<home>/reports/<run>/scores.parquet` (one row per rep and window:
+rep_id, period_start, period_end, score in [0, 1] with higher = more
+suspicious, tier, behaviours, anomaly_score, rule_hits, and how the score was
+made), logs the run and the file to MLflow, and trains a first model when no
+champion exists yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from models.combine import combine
+from pipelines.config import load_config
+from pipelines.lake import Lake
+from pipelines.storage import atomic_path
+from pipelines.training import EXPERIMENT, MODEL_NAME, _experiment, champion_model, train_task, tracking_uri
+
+SCORES_SCHEMA = pa.schema([
+    ("rep_id", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("score", pa.float64()),
+    ("tier", pa.string()), ("behaviours", pa.list_(pa.string())), ("anomaly_score", pa.float64()),
+    ("rule_hits", pa.list_(pa.string())), ("rule_score", pa.float64()), ("model_score", pa.float64()),
+    ("sustained", pa.bool_()), ("top_features", pa.list_(pa.string())),
+])
+
+
+def _dates(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in columns:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+@task(name="score reps with the champion and the rules", cache_policy=NO_CACHE)
+def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
+    import mlflow
+
+    config = load_config(config_path)
+    lake = Lake(Path(home) / "lake")
+    windows = _dates(lake.read("rep_window_features", start, end).to_pandas(), ["period_start", "period_end"])
+    hits = _dates(lake.read("rule_hits", start, end).to_pandas(), ["period_start", "period_end"])
+    model, version = champion_model(Path(home))
+    anomaly = model.anomaly_score(windows)
+    tops = model.top_contributors(windows, k=3)
+    scores = combine(windows, hits, anomaly, tops, config.scoring)
+    client = mlflow.MlflowClient()
+    with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {windows.period_start.min()}..") as run:
+        folder = Path(home) / "reports" / run.info.run_id
+        with atomic_path(folder / "scores.parquet") as tmp:
+            pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), tmp)
+        tiers = scores.tier.value_counts()
+        mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}", "data_start": str(windows.period_start.min()),
+                         "data_end": str(windows.period_end.max())})
+        mlflow.log_metrics({"rep_windows": float(len(scores)), "reps": float(scores.rep_id.nunique()),
+                            **{f"tier_{t}": float(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")}})
+        mlflow.log_artifact(str(folder / "scores.parquet"))
+    return {"report": str(folder), "run_id": run.info.run_id, "model_version": version, "rep_windows": len(scores),
+            "tiers": {t: int(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")},
+            "top": scores.head(10)[["rep_id", "period_start", "score", "tier", "behaviours"]].astype({"period_start": str})
+            .to_dict("records"), "tracking_uri": tracking_uri(Path(home)), "experiment": EXPERIMENT}
+
+
+@flow(name="cadet-score")
+def score_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
+    """Score [start, end] (default: every window in the lake); trains a first model when there is no champion."""
+    lake = Lake(Path(home) / "lake")
+    first = dt.date.fromisoformat(start) if start else None
+    last = dt.date.fromisoformat(end) if end else None
+    if not [d for d in lake.days("rep_window_features") if (first is None or d >= first) and (last is None or d <= last)]:
+        return {"error": "no window features in the lake for that range: run `cadet features` first"}
+    trained = None
+    if champion_model(Path(home))[0] is None:
+        trained = train_task(home, config_path, None, None)
+    result = score_task(home, config_path, first, last)
+    result["trained_first"] = trained
+    return result
