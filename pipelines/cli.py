@@ -184,8 +184,9 @@ Runs end to end on the embedded defaults: simulates about 100 reps over two
 weeks with every avoidance behaviour and every confounder present, writes the
 canonical files beside the home (<home>-demo-input), ingests them into the lake with
 the Prefect ingest flow, prints the center's service levels and each role's
-KPIs, then computes the features and rule checks and lists the flagged reps
-with their evidence next to the truth.
+KPIs, computes the features and rule checks, trains the model (MLflow) and
+scores every rep, and lists the flagged reps with their evidence and tier next
+to the truth.
 """
 )
 @click.option("--reps", type=click.IntRange(10, 2000), default=100, show_default=True, help="Reps in the demo center.")
@@ -238,10 +239,36 @@ def demo(obj: Context, reps, days, seed):
     click.echo(f"Features and rule checks for {len(features_summary['windows'])} weekly windows in "
                f"{time.perf_counter() - started:.1f} s")
     _print_flags(lake, truth)
+    from pipelines.scoring import score_flow
+
+    started = time.perf_counter()
+    with _working("training the model (MLflow) and scoring every rep (Prefect flow)"):
+        scored = score_flow(str(obj.home))
+    click.echo(f"Model trained and every rep scored in {time.perf_counter() - started:.1f} s")
+    _print_scores(Path(scored["report"]), truth)
     click.echo(
-        "\nScoring with the isolation-forest model in MLflow and the HTML report arrive with issues 5 and 6.\n"
-        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {summary['lake']}"
+        "\nThe HTML report arrives with issue 6.\n"
+        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {summary['lake']}\n"
+        f"Scores: {scored['report']}/scores.parquet\nMLflow: {scored['tracking_uri']}"
     )
+
+
+def _print_scores(report: Path, truth) -> None:
+    """Reps on the investigate and watch lists (their highest window), next to the truth."""
+    import pandas as pd
+
+    scores = pd.read_parquet(report / "scores.parquet")
+    flagged = scores[scores.tier != "clear"].sort_values("score", ascending=False).drop_duplicates("rep_id")
+    rows = []
+    for row in flagged.itertuples():
+        actual = truth.loc[row.rep_id] if row.rep_id in truth.index else None
+        said = "" if actual is None else (", ".join(actual.behaviours) or (actual.confounder or actual.role))
+        rows.append((row.rep_id, row.tier, f"{row.score:.2f}", ", ".join(row.behaviours) or "-", said))
+    _print_rows("Scored reps on a list (best window per rep) and the truth", ["rep", "tier", "score", "behaviours", "truth"], rows)
+    investigate = set(flagged.loc[flagged.tier == "investigate", "rep_id"])
+    avoiders = set(truth.index[truth.role == "avoider"])
+    click.echo(f"investigate: {len(investigate)} reps, {len(investigate & avoiders)} of them avoiders "
+               f"(of {len(avoiders)}); watch: {int((flagged.tier == 'watch').sum())} reps")
 
 
 def _print_flags(lake, truth) -> None:
