@@ -471,9 +471,13 @@ def _site_wide(pauses: pd.DataFrame, states: pd.DataFrame, settings: FeatureSett
     if pauses.empty:
         return pd.Series(False, index=pauses.index)
     half = settings.site_wide_window_minutes * 60 // 2
+    # Count reps, not pauses: one rep toggling the same reason five times is not five colleagues.
+    ordered = pauses.sort_values(["reason", "rep_id", "start"])
+    previous = ordered.groupby(["reason", "rep_id"]).start.shift()
+    counts = ordered[previous.isna() | (ordered.start - previous > 2 * half)]
     near = np.zeros(len(pauses), dtype=np.int64)
-    for _, group in pauses.groupby("reason"):
-        t = np.sort(group.start.to_numpy())
+    for reason, group in pauses.groupby("reason"):
+        t = np.sort(counts.loc[counts.reason == reason, "start"].to_numpy())
         at = group.start.to_numpy()
         near[group.index.to_numpy()] = np.searchsorted(t, at + half, side="right") - np.searchsorted(t, at - half, side="left")
     logged_in = count_open(states.start.to_numpy(), states.end.to_numpy(), pauses.start.to_numpy())

@@ -256,3 +256,11 @@ def test_callers_who_recently_rated_a_call_1_or_2_are_unhappy_callers():
     assert v.unhappy_skip_rate == 1.0, "the one unhappy caller's offer was declined"
     sums = run({"calls": b.calls(rows), "offers": offers, "surveys": surveys}).sums.set_index("rep_id").loc["ann"]
     assert sums.offers_unhappy == 1 and sums.offers_repeat == 2
+
+
+def test_one_rep_toggling_a_reason_many_times_is_not_a_site_wide_event():
+    toggles = [("Admin", 100 + k, 100.3 + k) for k in range(6)]
+    others = [(f"rep{i}", "available", None, 0, 480) for i in range(6)]
+    tables = _presence_tables([*toggles, ("Personal", 200, 220)], others=others)
+    sums = run(tables).sums.set_index("rep_id").loc["ann"]
+    assert sums.toggles == 6 and sums.site_wide_pause_seconds == 0
