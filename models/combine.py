@@ -2,16 +2,18 @@
 
 How the evidence adds up (weights in `configs/cadet.yaml`, section `scoring`):
 
-- **Rules**: each hit counts by its severity (high 1.0, medium 0.6, low 0.15 by
-  default); several hits combine like independent pieces of evidence,
-  `1 - prod(1 - w)`, so two medium hits weigh more than one but never exceed 1.
+- **Rules**: each hit counts by its severity (high 0.85, medium 0.55, low 0.15
+  by default); several hits combine like independent pieces of evidence,
+  `1 - prod(1 - w)`, so two hits weigh more than one and the score keeps
+  ranking reps with several strong hits above reps with one, below 1.
 - **Model**: only the unusual tail counts.  An anomaly score `a` above
   `model_floor` becomes `(a - floor) / (1 - floor)`, scaled by `model_weight`
   (0.5 by default): the model alone can put a rep on the watch list, not on
   the investigate list; with a rule hit it strengthens the case.
 - **Patterns over time**: a rep whose previous window was also flagged (watch
   or investigate) gets `sustained_bonus` on top, `1 - (1 - s)(1 - bonus)`; one
-  bad window stays one bad window.
+  bad window stays one bad window, a medium hit two weeks running reaches
+  investigate, the model alone never does.
 - **Tier**: `investigate` from `investigate_at`, `watch` from `watch_at`, else
   `clear`.  Behaviours are the codes of medium and high rule hits; a rep put on
   a list by the model alone carries the codes of its top contributing features.
@@ -35,11 +37,11 @@ class ScoringSettings(BaseModel):
     """How rule hits and the model's score combine into one score and a tier."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    severity_weights: dict[str, float] = Field(default_factory=lambda: {"high": 1.0, "medium": 0.6, "low": 0.15},
+    severity_weights: dict[str, float] = Field(default_factory=lambda: {"high": 0.85, "medium": 0.55, "low": 0.15},
                                                description="weight of one rule hit by severity (0-1)")
     model_floor: float = Field(0.9, ge=0, lt=1, description="anomaly scores below this count for nothing")
     model_weight: float = Field(0.5, ge=0, le=1, description="the most the model alone can contribute")
-    sustained_bonus: float = Field(0.3, ge=0, le=1, description="extra weight when the previous window was flagged too")
+    sustained_bonus: float = Field(0.35, ge=0, le=1, description="extra weight when the previous window was flagged too")
     watch_at: float = Field(0.35, gt=0, lt=1, description="score from which a rep is on the watch list")
     investigate_at: float = Field(0.7, gt=0, le=1, description="score from which a rep should be investigated")
 

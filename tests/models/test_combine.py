@@ -42,7 +42,7 @@ def test_low_hits_are_watch_items_and_several_add_up_without_exceeding_one():
              ("bob", W1, "a", "missed_calls", "medium"), ("bob", W1, "b", "missed_calls", "medium"))
     out = combine(w, h, np.array([0.0, 0.0]), [[], []], ScoringSettings()).set_index("rep_id")
     assert out.loc["ann", "tier"] == "clear" and out.loc["ann", "behaviours"] == []
-    assert out.loc["bob", "score"] == pytest.approx(1 - 0.4 * 0.4)
+    assert out.loc["bob", "score"] == pytest.approx(1 - 0.45 * 0.45)
     assert (out.score <= 1).all()
 
 
@@ -54,10 +54,24 @@ def test_a_sustained_pattern_weighs_more_than_one_bad_window():
     ann = out[(out.rep_id == "ann") & (out.period_start == W2)].iloc[0]
     bob = out[out.rep_id == "bob"].iloc[0]
     assert ann.sustained and not bob.sustained
-    assert ann.score > bob.score == pytest.approx(0.6)
-    assert ann.tier == "investigate" and bob.tier == "watch"
+    assert bob.score == pytest.approx(0.55) and ann.score == pytest.approx(1 - 0.45 * 0.65)
+    assert ann.tier == "investigate" and bob.tier == "watch", "the same medium hit two weeks running is a pattern"
 
 
 def test_settings_keep_the_tiers_in_order():
     with pytest.raises(ValueError, match="watch_at must be below"):
         ScoringSettings(watch_at=0.8, investigate_at=0.7)
+
+
+def test_several_strong_hits_rank_above_one_and_nothing_reaches_one():
+    w = windows(("ann", W1), ("bob", W1))
+    h = hits(("ann", W1, "a", "missed_calls", "high"), ("ann", W1, "b", "missed_calls", "high"),
+             ("bob", W1, "a", "missed_calls", "high"))
+    out = combine(w, h, np.array([0.99, 0.5]), [[], []], ScoringSettings()).set_index("rep_id")
+    assert 1 > out.loc["ann", "score"] > out.loc["bob", "score"] == pytest.approx(0.85)
+
+
+def test_the_model_alone_never_reaches_investigate_even_when_sustained():
+    w = windows(("ann", W1), ("ann", W2))
+    out = combine(w, hits(), np.array([1.0, 1.0]), [["csat"], ["csat"]], ScoringSettings())
+    assert set(out.tier) == {"watch"}
