@@ -113,9 +113,10 @@ def rep_day_features(
     legs = _legs(calls, settings, timezone, allotted_wrapup_seconds, lo, hi, tables.get("surveys"))
     peaks = peak_intervals(legs, settings)
     presence = _presence(tables, legs, peaks, settings, timezone)
+    offers = _acted_offers(tables, legs, timezone, lo, hi)
     parts = [
         _answered_sums(legs, tables, settings),
-        _offer_sums(tables, legs, timezone, lo, hi),
+        _offer_sums(offers),
         _outbound_sums(legs, presence["cover"], known_customers),
         presence["sums"],
     ]
@@ -135,7 +136,7 @@ def rep_day_features(
     sums["offers_missed_robust"] = sums["offers_missed"]
     sums["offers_acted_robust"] = sums["offers_acted"]
     sums = sums[["rep_id", "day", *SUM_COLUMNS, "shift_start_hour"]].sort_values(["rep_id", "day"]).reset_index(drop=True)
-    evidence = _evidence(legs, tables, settings, timezone, lo, hi, known_customers)
+    evidence = _evidence(legs, offers, settings, known_customers)
     evidence = evidence[(evidence.day >= lo) & (evidence.day <= hi)].reset_index(drop=True)
     rep_queues = (
         legs.loc[legs.is_answered & (legs.day >= lo) & (legs.day <= hi)].groupby(["rep_id", "queue"]).size()
@@ -337,25 +338,30 @@ def _repeat_of(call_ids: pd.Series, legs: pd.DataFrame, column: str = "repeat") 
     return np.where(position >= 0, flags[np.maximum(position, 0)], np.nan)
 
 
-def _offer_sums(tables: dict[str, pd.DataFrame], legs: pd.DataFrame, timezone: str, lo: int, hi: int) -> pd.DataFrame:
+def _acted_offers(tables: dict[str, pd.DataFrame], legs: pd.DataFrame, timezone: str, lo: int, hi: int) -> pd.DataFrame:
+    """Offers of days lo..hi the rep could act on, with their local day and the caller's flags (read once, used twice)."""
     offers = tables.get("offers")
     if offers is None or offers.empty:
-        return pd.DataFrame()
-    o = offers[["call_id", "rep_id", "offered_at", "result"]]
+        return pd.DataFrame(columns=["call_id", "rep_id", "day", "result", "ring_seconds", "repeat", "unhappy"])
+    o = offers[["call_id", "rep_id", "offered_at", "ring_seconds", "result"]]
     o = o.assign(day=(local_seconds(pd.to_datetime(o.offered_at, utc=True), timezone) // DAY))
     o = o[(o.result != "caller_abandoned") & (o.day >= lo) & (o.day <= hi)]  # a caller hanging up while it rang is not a miss
-    o = o.assign(day=o.day.astype("int64"))
-    rep_flag = pd.Series(_repeat_of(o.call_id, legs), index=o.index)
-    unhappy = pd.Series(_repeat_of(o.call_id, legs, "unhappy"), index=o.index).fillna(0.0).astype(bool)
+    return o.assign(day=o.day.astype("int64"), repeat=_repeat_of(o.call_id, legs),
+                    unhappy=np.nan_to_num(_repeat_of(o.call_id, legs, "unhappy")).astype(bool))
+
+
+def _offer_sums(o: pd.DataFrame) -> pd.DataFrame:
+    if o.empty:
+        return pd.DataFrame()
     missed = o.result.isin(["ring_no_answer", "declined"])
-    known = rep_flag.notna()
-    is_repeat = rep_flag.fillna(0.0).astype(bool)
+    known = o.repeat.notna()
+    is_repeat = o.repeat.fillna(0.0).astype(bool)
     g = pd.DataFrame({
         "rep_id": o.rep_id, "day": o.day, "offers_acted": 1.0, "offers_missed": missed.astype(float),
         "offers_declined": o.result.eq("declined").astype(float),
         "offers_repeat": (known & is_repeat).astype(float), "skips_repeat": (known & is_repeat & missed).astype(float),
         "offers_first": (known & ~is_repeat).astype(float), "skips_first": (known & ~is_repeat & missed).astype(float),
-        "offers_unhappy": unhappy.astype(float), "skips_unhappy": (unhappy & missed).astype(float),
+        "offers_unhappy": o.unhappy.astype(float), "skips_unhappy": (o.unhappy & missed).astype(float),
     })
     return g.groupby(["rep_id", "day"]).sum()
 
@@ -409,15 +415,15 @@ def _presence(tables, legs, peaks, settings: FeatureSettings, timezone: str) -> 
     states = _states(tables, timezone)
     shifts = _schedule(tables, timezone, ["shift"])
     scheduled = _schedule(tables, timezone, ["break", "lunch", "meeting", "training"])
-    sessions = split_at_midnight(states[["rep_id", "start", "end"]].copy()) if len(states) else pd.DataFrame(columns=["rep_id", "start", "end", "day"])
+    pieces = split_at_midnight(states) if len(states) else pd.DataFrame(columns=["rep_id", "state", "reason", "start", "end", "day"])
     # Reps without a published schedule are judged on the time they were logged in.
-    unscheduled_reps = sorted(set(sessions.rep_id) - set(shifts.rep_id))
-    cover = pd.concat([shifts, sessions[sessions.rep_id.isin(unscheduled_reps)]], ignore_index=True)
+    unscheduled_reps = sorted(set(pieces.rep_id) - set(shifts.rep_id))
+    cover = pd.concat([shifts, pieces.loc[pieces.rep_id.isin(unscheduled_reps), ["rep_id", "start", "end", "day"]]],
+                      ignore_index=True)
     if states.empty:
         return {"sums": pd.DataFrame(), "cover": cover}
     peak_rows = peaks.loc[peaks.peak, ["day", "start", "end"]]
 
-    pieces = split_at_midnight(states)
     pieces["seconds"] = pieces.end - pieces.start
     logged = pieces.groupby(["rep_id", "day"]).seconds.sum().rename("logged_in_seconds")
     available = pieces[pieces.state == "available"].groupby(["rep_id", "day"]).seconds.sum().rename("available_seconds")
@@ -535,8 +541,8 @@ EVIDENCE_KINDS = {
 }
 
 
-def _evidence(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings: FeatureSettings, timezone: str,
-              lo: int, hi: int, known_customers: np.ndarray | None = None) -> pd.DataFrame:
+def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, settings: FeatureSettings,
+              known_customers: np.ndarray | None = None) -> pd.DataFrame:
     """Up to `examples_per_day` example call ids per rep, day and kind, the most telling first."""
     a = legs[legs.is_answered]
     frames = []
@@ -546,14 +552,10 @@ def _evidence(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings: Fea
             frames.append(pd.DataFrame({"rep_id": rows.rep_id.to_numpy(), "day": rows.day.astype("int64").to_numpy(), "kind": kind,
                                         "call_id": rows.call_id.to_numpy(), "magnitude": magnitude.astype(float).to_numpy()}))
 
-    offers = tables.get("offers")
-    if offers is not None and len(offers):
-        o = offers[offers.result.isin(["ring_no_answer", "declined"])][["call_id", "rep_id", "offered_at", "ring_seconds"]]
-        o = o.assign(day=local_seconds(pd.to_datetime(o.offered_at, utc=True), timezone) // DAY)
-        o = o[(o.day >= lo) & (o.day <= hi)]
-        add("missed_offer", o, -o.ring_seconds.astype(float))
-        flag = pd.Series(_repeat_of(o.call_id, legs) == 1.0, index=o.index)
-        add("skipped_repeat_caller", o[flag], -o.ring_seconds[flag].astype(float))
+    o = offers[offers.result.isin(["ring_no_answer", "declined"])]
+    add("missed_offer", o, -o.ring_seconds.astype(float))
+    flag = o.repeat == 1.0
+    add("skipped_repeat_caller", o[flag], -o.ring_seconds[flag].astype(float))
     add("early_hangup", a[a.is_short], -a.connected[a.is_short])
     held = a[a.hold.fillna(0) > 0]
     add("long_hold", held, held.hold)

@@ -306,6 +306,11 @@ def _print_frame(title, frame) -> None:
     _print_rows(title, [frame.index.name or "", *frame.columns], rows, numbers_from=1)
 
 
+def _iso(day) -> str | None:
+    """A --start/--end option's date as the flows take it."""
+    return day.date().isoformat() if day else None
+
+
 def _print_rows(title: str, columns: list, rows: list, numbers_from: int | None = None, stderr: bool = False) -> None:
     """A rich table; columns from `numbers_from` on are right-aligned."""
     from rich.console import Console
@@ -441,8 +446,8 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
         raise click.ClickException(str(exc)) from exc
     config_path = str(obj.config_path) if obj.config_path else None
     with _flow_progress("features"):
-        summary = features_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
-                                end.date().isoformat() if end else None, workers)
+        summary = features_flow(str(obj.home), config_path, _iso(start),
+                                _iso(end), workers)
     if summary.get("error"):
         click.echo(f"cadet features: {summary['error']}", err=True)
         sys.exit(1)
@@ -498,8 +503,8 @@ def train(obj: Context, start, end, as_json: bool):
 
     config_path = str(obj.config_path) if obj.config_path else None
     with _working("training the model and logging it to MLflow (Prefect flow)"):
-        summary = train_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
-                             end.date().isoformat() if end else None)
+        summary = train_flow(str(obj.home), config_path, _iso(start),
+                             _iso(end))
     if summary.get("error"):
         click.echo(f"cadet train: {summary['error']}", err=True)
         sys.exit(1)
@@ -544,8 +549,8 @@ def score(obj: Context, start, end):
 
     config_path = str(obj.config_path) if obj.config_path else None
     with _working("scoring reps with the champion model and the rules (Prefect flow)"):
-        summary = score_flow(str(obj.home), config_path, start.date().isoformat() if start else None,
-                             end.date().isoformat() if end else None)
+        summary = score_flow(str(obj.home), config_path, _iso(start),
+                             _iso(end))
     if summary.get("error"):
         click.echo(f"cadet score: {summary['error']}", err=True)
         sys.exit(1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow, task
@@ -22,7 +21,8 @@ from models.combine import combine
 from pipelines.config import load_config
 from pipelines.lake import Lake
 from pipelines.storage import atomic_path
-from pipelines.training import EXPERIMENT, MODEL_NAME, _experiment, champion_model, train_task, tracking_uri
+from pipelines.training import (EXPERIMENT, MODEL_NAME, NO_FEATURES, _experiment, champion_model, champion_version,
+                                read_windowed, train_task, tracking_uri, window_range)
 
 SCORES_SCHEMA = pa.schema([
     ("rep_id", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("score", pa.float64()),
@@ -32,22 +32,14 @@ SCORES_SCHEMA = pa.schema([
 ])
 
 
-def _dates(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    frame = frame.copy()
-    for column in columns:
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column]).dt.date
-    return frame
-
-
 @task(name="score reps with the champion and the rules", cache_policy=NO_CACHE)
 def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
     import mlflow
 
     config = load_config(config_path)
     lake = Lake(Path(home) / "lake")
-    windows = _dates(lake.read("rep_window_features", start, end).to_pandas(), ["period_start", "period_end"])
-    hits = _dates(lake.read("rule_hits", start, end).to_pandas(), ["period_start", "period_end"])
+    windows = read_windowed(lake, "rep_window_features", start, end)
+    hits = read_windowed(lake, "rule_hits", start, end)
     model, version = champion_model(Path(home))
     anomaly = model.anomaly_score(windows)
     tops = model.top_contributors(windows, k=3)
@@ -72,14 +64,10 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
 @flow(name="cadet-score")
 def score_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
     """Score [start, end] (default: every window in the lake); trains a first model when there is no champion."""
-    lake = Lake(Path(home) / "lake")
-    first = dt.date.fromisoformat(start) if start else None
-    last = dt.date.fromisoformat(end) if end else None
-    if not [d for d in lake.days("rep_window_features") if (first is None or d >= first) and (last is None or d <= last)]:
-        return {"error": "no window features in the lake for that range: run `cadet features` first"}
-    trained = None
-    if champion_model(Path(home))[0] is None:
-        trained = train_task(home, config_path, None, None)
-    result = score_task(home, config_path, first, last)
+    found = window_range(home, start, end)
+    if found is None:
+        return {"error": NO_FEATURES}
+    trained = train_task(home, config_path, None, None) if champion_version(Path(home)) is None else None
+    result = score_task(home, config_path, *found)
     result["trained_first"] = trained
     return result

@@ -85,12 +85,7 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     matrix = windows[model.features_in_]
     scores = model.anomaly_score(windows)
     newest = windows[windows.period_start == windows.period_start.max()]
-    champion = None
-    try:
-        current = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-        champion = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
-    except mlflow.exceptions.MlflowException:
-        current = None
+    champion, champion_version = champion_model(home)
     gates = promotion_gates(model, champion, newest, settings)
     promoted = all(g.passed for g in gates)
     start, end = data_range
@@ -121,41 +116,67 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
         mlflow.set_tag("promoted", str(promoted).lower())
     return {
         "run_id": run.info.run_id, "model": MODEL_NAME, "version": version, "promoted": promoted,
-        "champion_before": str(current.version) if current is not None else None,
-        "champion": version if promoted else (str(current.version) if current is not None else None),
+        "champion_before": champion_version,
+        "champion": version if promoted else champion_version,
         "gates": [asdict(g) for g in gates], "rep_windows": len(windows), "tracking_uri": tracking_uri(home),
         "start": str(start), "end": str(end),
     }
 
 
+NO_FEATURES = "no window features in the lake for that range: run `cadet features` first"
+
+
+def window_range(home: str, start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None] | None:
+    """The requested range as dates, or None when the lake has no window features in it."""
+    first = dt.date.fromisoformat(start) if start else None
+    last = dt.date.fromisoformat(end) if end else None
+    days = Lake(Path(home) / "lake").days("rep_window_features")
+    if not [d for d in days if (first is None or d >= first) and (last is None or d <= last)]:
+        return None
+    return first, last
+
+
+def read_windowed(lake: Lake, table: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """A per-window lake table with its period columns as dates again."""
+    frame = lake.read(table, start, end).to_pandas()
+    for column in ("period_start", "period_end"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
 @task(name="fit, log and register the model", cache_policy=NO_CACHE)
 def train_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
     config = load_config(config_path)
-    windows = Lake(Path(home) / "lake").read("rep_window_features", start, end).to_pandas()
-    windows["period_start"] = pd.to_datetime(windows.period_start).dt.date
+    windows = read_windowed(Lake(Path(home) / "lake"), "rep_window_features", start, end)
     return train_and_register(Path(home), windows, config.training, (windows.period_start.min(), windows.period_start.max()))
 
 
 @flow(name="cadet-train")
 def train_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
     """Train on the window features of [start, end] (default: all of them) and register the model."""
-    lake = Lake(Path(home) / "lake")
-    first = dt.date.fromisoformat(start) if start else None
-    last = dt.date.fromisoformat(end) if end else None
-    if not [d for d in lake.days("rep_window_features") if (first is None or d >= first) and (last is None or d <= last)]:
-        return {"error": "no window features in the lake for that range: run `cadet features` first"}
-    return train_task(home, config_path, first, last)
+    found = window_range(home, start, end)
+    if found is None:
+        return {"error": NO_FEATURES}
+    return train_task(home, config_path, *found)
+
+
+def champion_version(home: Path) -> str | None:
+    """The version the `champion` alias points at, or None when no model has been promoted yet."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(home))
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        return None
 
 
 def champion_model(home: Path):
-    """The registered champion, or None when no model has been promoted yet."""
-    import mlflow
+    """The registered champion and its version, or (None, None) when no model has been promoted yet."""
     import mlflow.sklearn
 
-    mlflow.set_tracking_uri(tracking_uri(home))
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-    except mlflow.exceptions.MlflowException:
+    version = champion_version(home)
+    if version is None:
         return None, None
-    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}"), str(version.version)
+    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}"), version
