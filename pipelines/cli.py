@@ -182,11 +182,11 @@ def simulate(obj: Context, reps, days, seed, fmt, out, file_format, workers, qui
 \b
 Runs end to end on the embedded defaults: simulates about 100 reps over two
 weeks with every avoidance behaviour and every confounder present, writes the
-canonical files beside the home (<home>-demo-input), ingests them into the lake with
-the Prefect ingest flow, prints the center's service levels and each role's
-KPIs, computes the features and rule checks, trains the model (MLflow) and
-scores every rep, and lists the flagged reps with their evidence and tier next
-to the truth.
+canonical files beside the home (<home>-demo-input), then does what
+`cadet run --source canonical <home>-demo-input` does (one Prefect flow:
+ingest into the lake, features and rule checks, a first model in MLflow,
+scores), prints the center's service levels and each role's KPIs, and lists
+the flagged reps with their evidence and tier next to the truth.
 """
 )
 @click.option("--reps", type=click.IntRange(10, 2000), default=100, show_default=True, help="Reps in the demo center.")
@@ -205,17 +205,21 @@ def demo(obj: Context, reps, days, seed):
     click.echo(f"\nSimulated {reps} reps over {days} days in {elapsed:.1f} s -> {out}")
 
     _prefect_defaults(obj.home)
-    from pipelines.ingest import ingest_flow
     from pipelines.lake import Lake
+    from pipelines.run import run_flow
 
     started = time.perf_counter()
-    with _working("ingesting the simulated logs into the lake (Prefect flow)"):
-        summary = ingest_flow("canonical", [str(out)], str(obj.home))
+    with _flow_progress("demo"):
+        summary = run_flow("canonical", [str(out)], str(obj.home))
+    if summary.get("error"):
+        raise click.ClickException(summary["error"])
+    ingested, scored = summary["ingest"], summary["score"]
     click.echo(
-        f"Ingested in {time.perf_counter() - started:.1f} s: {summary['landed']:,} rows landed in {summary['lake']}, "
-        f"{summary['quarantined']:,} quarantined"
+        f"`cadet run` (ingest, features, train, score: one Prefect flow) took {time.perf_counter() - started:.1f} s: "
+        f"{ingested['landed']:,} rows landed in {ingested['lake']}, {ingested['quarantined']:,} quarantined, "
+        f"{len(summary['features']['windows'])} weekly windows, model version {scored['model_version']}"
     )
-    lake = Lake(summary["lake"])
+    lake = Lake(ingested["lake"])
     t = {name: lake.read(name).to_pandas() for name in ("calls", "offers", "surveys")}
     service = center_kpis(t["calls"], t["surveys"])
     click.echo(
@@ -231,24 +235,11 @@ def demo(obj: Context, reps, days, seed):
     by_role = kpis.groupby("who")[columns].mean()
     by_role.insert(0, "reps", kpis.groupby("who").size())
     _print_frame("Mean KPIs by role, from the lake (truth from truth.json)", by_role)
-    from pipelines.features_flow import features_flow
-
-    started = time.perf_counter()
-    with _working("computing features and rule checks (Prefect flow)"):
-        features_summary = features_flow(str(obj.home))
-    click.echo(f"Features and rule checks for {len(features_summary['windows'])} weekly windows in "
-               f"{time.perf_counter() - started:.1f} s")
     _print_flags(lake, truth)
-    from pipelines.scoring import score_flow
-
-    started = time.perf_counter()
-    with _working("training the model (MLflow) and scoring every rep (Prefect flow)"):
-        scored = score_flow(str(obj.home))
-    click.echo(f"Model trained and every rep scored in {time.perf_counter() - started:.1f} s")
     _print_scores(Path(scored["report"]), truth)
     click.echo(
         "\nThe HTML report arrives with issue 6.\n"
-        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {summary['lake']}\n"
+        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {ingested['lake']}\n"
         f"Scores: {scored['report']}/scores.parquet\nMLflow: {scored['tracking_uri']}"
     )
 
@@ -386,11 +377,7 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
     config_path = str(obj.config_path) if obj.config_path else None
     with _flow_progress(f"ingest {source}"):
         summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
-    frame_rows = [
-        (f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]
-    ]
-    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], frame_rows, numbers_from=2, stderr=True)
-    click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
+    _print_ingest(summary)
     if as_json:
         click.echo(json.dumps(summary))
     if summary["landed"] == 0:
@@ -451,22 +438,7 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
     if summary.get("error"):
         click.echo(f"cadet features: {summary['error']}", err=True)
         sys.exit(1)
-    rows = [
-        (w["period_start"], w["period_end"], w["reps"], w["hits"], w["hits_by_severity"].get("high", 0),
-         w["hits_by_severity"].get("medium", 0), w["hits_by_severity"].get("low", 0), w["flagged_reps"])
-        for w in summary["windows"]
-    ]
-    _print_rows("Windows", ["from", "to", "reps", "rule hits", "high", "medium", "low", "reps flagged (medium+)"], rows, numbers_from=2)
-    codes: dict[str, int] = {}
-    for w in summary["windows"]:
-        for code, n in w["hits_by_code"].items():
-            codes[code] = codes.get(code, 0) + n
-    if codes:
-        _print_rows("Rule hits by behaviour", ["behaviour", "hits"], sorted(codes.items()), numbers_from=1)
-    blind = {(b["rule_id"], b["missing"]) for w in summary["windows"] for b in w["not_observable"]}
-    for rule_id, missing in sorted(blind):
-        click.echo(f"not observable from this source: {rule_id} (needs {missing})")
-    click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}")
+    _print_features(summary)
     if as_json:
         click.echo(json.dumps(summary, default=str))
 
@@ -508,15 +480,7 @@ def train(obj: Context, start, end, as_json: bool):
     if summary.get("error"):
         click.echo(f"cadet train: {summary['error']}", err=True)
         sys.exit(1)
-    rows = [(g["name"], "pass" if g["passed"] else "FAIL", g["reason"]) for g in summary["gates"]]
-    _print_rows("Promotion gates", ["gate", "result", "why"], rows)
-    if summary["promoted"]:
-        click.echo(f"model {summary['model']} version {summary['version']} is the champion "
-                   f"(trained on windows {summary['start']} .. {summary['end']}, {summary['rep_windows']:,} rep-windows)")
-    else:
-        click.echo(f"model {summary['model']} version {summary['version']} stays a challenger; "
-                   f"the champion is still version {summary['champion']}")
-    click.echo(f"MLflow: {summary['tracking_uri']} (run {summary['run_id']})")
+    _print_training(summary)
     if as_json:
         click.echo(json.dumps(summary, default=str))
 
@@ -554,6 +518,48 @@ def score(obj: Context, start, end):
     if summary.get("error"):
         click.echo(f"cadet score: {summary['error']}", err=True)
         sys.exit(1)
+    _print_scoring(summary)
+    click.echo(summary["report"])
+
+
+def _print_ingest(summary: dict) -> None:
+    rows = [(f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]]
+    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], rows, numbers_from=2, stderr=True)
+    click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
+
+
+def _print_features(summary: dict) -> None:
+    rows = [
+        (w["period_start"], w["period_end"], w["reps"], w["hits"], w["hits_by_severity"].get("high", 0),
+         w["hits_by_severity"].get("medium", 0), w["hits_by_severity"].get("low", 0), w["flagged_reps"])
+        for w in summary["windows"]
+    ]
+    _print_rows("Windows", ["from", "to", "reps", "rule hits", "high", "medium", "low", "reps flagged (medium+)"], rows, numbers_from=2)
+    codes: dict[str, int] = {}
+    for w in summary["windows"]:
+        for code, n in w["hits_by_code"].items():
+            codes[code] = codes.get(code, 0) + n
+    if codes:
+        _print_rows("Rule hits by behaviour", ["behaviour", "hits"], sorted(codes.items()), numbers_from=1)
+    blind = {(b["rule_id"], b["missing"]) for w in summary["windows"] for b in w["not_observable"]}
+    for rule_id, missing in sorted(blind):
+        click.echo(f"not observable from this source: {rule_id} (needs {missing})")
+    click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}")
+
+
+def _print_training(summary: dict) -> None:
+    rows = [(g["name"], "pass" if g["passed"] else "FAIL", g["reason"]) for g in summary["gates"]]
+    _print_rows("Promotion gates", ["gate", "result", "why"], rows)
+    if summary["promoted"]:
+        click.echo(f"model {summary['model']} version {summary['version']} is the champion "
+                   f"(trained on windows {summary['start']} .. {summary['end']}, {summary['rep_windows']:,} rep-windows)")
+    else:
+        click.echo(f"model {summary['model']} version {summary['version']} stays a challenger; "
+                   f"the champion is still version {summary['champion']}")
+    click.echo(f"MLflow: {summary['tracking_uri']} (run {summary['run_id']})")
+
+
+def _print_scoring(summary: dict) -> None:
     if summary.get("trained_first"):
         click.echo(f"no champion yet: trained version {summary['trained_first']['version']} first")
     rows = [(t["rep_id"], t["period_start"], f"{t['score']:.2f}", t["tier"], ", ".join(t["behaviours"]) or "-")
@@ -562,6 +568,68 @@ def score(obj: Context, start, end):
     tiers = summary["tiers"]
     click.echo(f"{summary['rep_windows']:,} rep-windows scored with model version {summary['model_version']}: "
                f"{tiers['investigate']} investigate, {tiers['watch']} watch, {tiers['clear']} clear; MLflow run {summary['run_id']}")
+
+
+@cli.command(
+    help="""Run the whole pipeline on new logs: ingest, features, train if needed, score.
+
+\b
+One Prefect flow (cadet-run) with the four steps as sub-flows, the same ones
+`cadet ingest`, `cadet features`, `cadet train` and `cadet score` run.  Only
+the windows holding a day that was ingested are recomputed and scored (pass
+--start/--end to choose), so a nightly run stays as fast as the lake grows.
+A first model is trained when no model is the champion yet; retraining an
+existing champion is `cadet train`'s job (weekly, with promotion gates).
+The last line of output is the report folder with scores.parquet.
+
+\b
+Exit status: 0 on success, 1 when nothing usable was read or nothing could be
+scored, 2 for a usage error.
+
+\b
+Examples:
+  cadet run --source asterisk /var/log/asterisk/
+  cadet run --source amazon-connect ./ctr/ ./agent-events/
+  cadet run --source canonical ./exports/ --start 2026-01-05 --end 2026-01-18
+"""
+)
+@click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that wrote the files.")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First day to recompute and score (default: the first window an ingested day falls in).")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day to recompute and score (default: the last window an ingested day falls in).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes for the feature windows (0 = one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line summarising every step before the report folder.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def run(obj: Context, source: str, start, end, workers: int, as_json: bool, paths: tuple[Path, ...]):
+    import json
+
+    _prefect_defaults(obj.home)
+    obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
+    from pipelines.config import ConfigError, load_rules
+    from pipelines.run import run_flow
+
+    try:
+        load_rules(obj.config, obj.config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    config_path = str(obj.config_path) if obj.config_path else None
+    with _flow_progress(f"run {source}"):
+        summary = run_flow(source, [str(p) for p in paths], str(obj.home), config_path, _iso(start), _iso(end), workers)
+    _print_ingest(summary["ingest"])
+    if summary["features"] and not summary["features"].get("error"):
+        _print_features(summary["features"])
+    if summary["trained"]:
+        _print_training(summary["trained"])
+    if summary["score"] and not summary["score"].get("error"):
+        _print_scoring(summary["score"])
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+    if summary.get("error"):
+        click.echo(f"cadet run: {summary['error']}", err=True)
+        sys.exit(1)
     click.echo(summary["report"])
 
 
@@ -603,7 +671,6 @@ def _not_built(name: str, issue: int, what: str):
 
 for _name, _issue, _what in (
     ("report", 6, "It will write the analyst's HTML report next to scores.parquet."),
-    ("run", 5, "It will run ingest, features, train, score and report as one Prefect flow."),
 ):
     cli.command(
         name=_name,

@@ -206,18 +206,18 @@ def write_quarantine(home: Path, source_file: Path, quarantine: pd.DataFrame) ->
 
 
 @task(name="land table in lake", cache_policy=NO_CACHE)
-def land_table(home: Path, table: str, frames: list[pd.DataFrame]) -> int:
-    """Merge one table's good rows into the lake by key."""
+def land_table(home: Path, table: str, frames: list[pd.DataFrame]) -> list[str]:
+    """Merge one table's good rows into the lake by key; returns the UTC days it touched."""
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
-        return 0
+        return []
     with warnings.catch_warnings():
         # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
         arrow = pa.Table.from_pandas(rows, preserve_index=False)
-    Lake(home / "lake").upsert(table, arrow, DAY_COLUMN[table], LAKE_KEYS[table])
-    return len(rows)
+    touched = Lake(home / "lake").upsert(table, arrow, DAY_COLUMN[table], LAKE_KEYS[table])
+    return sorted(day.isoformat() for day in touched if day is not None)
 
 
 def _date_surveys(results: list[ReadResult]) -> None:
@@ -271,13 +271,16 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
     _date_surveys(results)
     for path, quarantine in _quarantine_by_file(results).items():
         write_quarantine(home_path, path, quarantine)
+    days: set[str] = set()
     for done, table in enumerate(SCHEMAS, start=steps - len(SCHEMAS) + 1):
         frames = [r.good for r in results if r.table == table]
         if frames:
             advance(done - 1, steps, f"landing {table}")
-            land_table(home_path, table, frames)
+            days.update(land_table(home_path, table, frames))
     advance(steps, steps, "done")
-    return _summary(home_path, outcomes).as_dict()
+    summary = _summary(home_path, outcomes).as_dict()
+    summary["days"] = sorted(days)
+    return summary
 
 
 def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSummary:

@@ -44,13 +44,24 @@ SKOPS_TRUSTED_TYPES = ["models.anomaly.RepAnomalyModel", "models.anomaly._clip",
                        "sklearn.tree._tree.Tree", "numpy.dtype"]
 
 
+_home_stores: set[str] = set()
+
+
 def tracking_uri(home: Path) -> str:
-    """MLFLOW_TRACKING_URI when set, else a SQLite store (with the model registry) under the home."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    """MLFLOW_TRACKING_URI when the user set it, else a SQLite store (with the model registry) under the home.
+
+    `mlflow.set_tracking_uri` copies its argument into MLFLOW_TRACKING_URI, so a
+    home's own store seen there is not the user's choice: one process serving
+    several homes (tests, `cadet serve`) must not write to the first home's store.
+    """
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured and configured not in _home_stores:
+        return configured
     folder = Path(home).resolve() / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    _home_stores.add(uri)
+    return uri
 
 
 def _experiment(client, home: Path) -> str:

@@ -62,9 +62,8 @@ def test_settings_file_changes_the_simulation(runner, tmp_path):
     assert "lyon" in (out / "reps.csv").read_text()
 
 
-@pytest.mark.parametrize("command", ["report", "run"])
-def test_commands_not_built_yet_say_so_and_fail(runner, command):
-    result = runner.invoke(cli, [command, "--source", "asterisk", "somewhere"])
+def test_commands_not_built_yet_say_so_and_fail(runner):
+    result = runner.invoke(cli, ["report", "somewhere"])
     assert result.exit_code == 2
     assert "not built yet" in result.output
 

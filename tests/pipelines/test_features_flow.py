@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
 from pipelines.features_flow import OUTPUT_TABLES
+from pipelines.training import tracking_uri
 from pipelines.lake import Lake
 from pipelines.simulator import simulate
 from pipelines.simulator.writers import write_asterisk, write_canonical
@@ -152,6 +153,6 @@ def test_score_writes_the_scores_contract_and_prints_the_report_folder(canonical
     investigate = set(scores.loc[scores.tier == "investigate", "rep_id"])
     avoiders = {r["rep_id"] for r in center.truth["reps"] if r["role"] == "avoider"}
     assert investigate and investigate <= avoiders, "the investigate list names avoiders only"
-    mlflow.set_tracking_uri(f"sqlite:///{canonical_home / 'mlflow' / 'mlflow.db'}")
+    mlflow.set_tracking_uri(tracking_uri(canonical_home))
     run = mlflow.MlflowClient().get_run(report.name)
     assert run.data.tags["stage"] == "score" and run.data.metrics["rep_windows"] == len(scores)

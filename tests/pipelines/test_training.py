@@ -9,7 +9,7 @@ from features.daily import rep_day_features
 from features.windows import rep_window_features
 from models.promotion import TrainingSettings
 from pipelines.config import CadetConfig
-from pipelines.training import CHAMPION, MODEL_NAME, train_and_register
+from pipelines.training import CHAMPION, MODEL_NAME, tracking_uri, train_and_register
 from tests.models.test_detection import lake_tables
 
 from pipelines.simulator import simulate
@@ -81,3 +81,15 @@ def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(stor
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2", "the champion stays"
     assert client.get_model_version(MODEL_NAME, "3").tags["role"] == "challenger"
     assert np.isfinite([g["value"] for g in refused["gates"] if g["value"] is not None]).all()
+
+
+def test_each_home_keeps_its_own_store_unless_the_user_names_one(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = tracking_uri(tmp_path / "a")
+    mlflow.set_tracking_uri(first)  # MLflow copies this into MLFLOW_TRACKING_URI
+    assert tracking_uri(tmp_path / "b") == f"sqlite:///{(tmp_path / 'b').resolve()}/mlflow/mlflow.db", \
+        "a second home in the same process gets its own store"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example.org:5000")
+    assert tracking_uri(tmp_path / "c") == "http://mlflow.example.org:5000", "the user's server wins"

@@ -1,0 +1,67 @@
+"""`cadet run`: the scheduled pipeline in one Prefect flow.
+
+Ingest the new logs, recompute the windows they touched, train a first model
+when there is no champion, and score those windows.  Each step is the same flow
+its own command runs, so a run shows in Prefect as one parent with its steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import flow
+
+from features.windows import windows
+from pipelines.config import load_config
+from pipelines.features_flow import features_flow, lake_date_range
+from pipelines.ingest import ingest_flow
+from pipelines.lake import Lake
+from pipelines.progress import advance
+from pipelines.scoring import score_flow
+from pipelines.training import champion_version, train_flow
+
+
+def windows_touched(lake_days: tuple[dt.date, dt.date], touched: list[dt.date], window_days: int) -> tuple[dt.date, dt.date]:
+    """The span of the lake's windows (anchored on its first day) that hold a touched day.
+
+    Recomputing only these keeps a nightly run's cost flat as the lake grows,
+    and keeps the windows aligned with the ones computed before.
+    """
+    first, last = lake_days
+    spans = [(lo, hi) for lo, hi in windows(first, last, window_days) if any(lo <= day <= hi for day in touched)]
+    if not spans:
+        return first, last
+    return spans[0][0], spans[-1][1]
+
+
+@flow(name="cadet-run")
+def run_flow(source: str, paths: list[str], home: str, config_path: str | None = None, start: str | None = None,
+             end: str | None = None, workers: int = 0) -> dict:
+    """Ingest -> features for the windows touched -> train if no champion -> score."""
+    steps = 4
+    advance(0, steps, "ingesting")
+    ingested = ingest_flow(source, paths, home, config_path)
+    result = {"ingest": ingested, "features": None, "trained": None, "score": None}
+    if ingested["landed"] == 0:
+        return result | {"error": "nothing usable was read; see the ingest problems and the quarantine"}
+    lake_days = lake_date_range(Lake(Path(home) / "lake"))
+    if lake_days is None:
+        return result | {"error": "the lake holds no calls yet, so there is nothing to score; ingest call records"}
+    if start is None and end is None:
+        touched = [dt.date.fromisoformat(day) for day in ingested["days"]]
+        first, last = windows_touched(lake_days, touched, load_config(config_path).features.window_days)
+        start, end = first.isoformat(), last.isoformat()
+    advance(1, steps, f"features {start} .. {end}")
+    result["features"] = features_flow(home, config_path, start, end, workers)
+    if result["features"].get("error"):
+        return result | {"error": result["features"]["error"]}
+    if champion_version(Path(home)) is None:
+        advance(2, steps, "training a first model")
+        result["trained"] = train_flow(home, config_path)
+    advance(3, steps, "scoring")
+    result["score"] = score_flow(home, config_path, start, end)
+    advance(steps, steps, "done")
+    if result["score"].get("error"):
+        return result | {"error": result["score"]["error"]}
+    return result | {"report": result["score"]["report"], "start": start, "end": end}

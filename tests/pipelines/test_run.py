@@ -1,0 +1,121 @@
+"""`cadet run`: ingest, features, a first model and scores in one Prefect flow, for every source."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import mlflow
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.config import CadetConfig
+from pipelines.ingest import DAY_COLUMN
+from pipelines.lake import Lake
+from pipelines.run import windows_touched
+from pipelines.training import tracking_uri
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
+
+SCORE_COLUMNS = {"rep_id": "string", "period_start": "date32[day]", "period_end": "date32[day]", "score": "double",
+                 "tier": "string", "behaviours": "list<element: string>", "anomaly_score": "double",
+                 "rule_hits": "list<element: string>"}
+FORMAT_IDS = {"canonical": "canonical", "asterisk": "asterisk", "amazon-connect": "amazon-connect"}
+
+
+@pytest.fixture(scope="module")
+def center():
+    return simulate(CadetConfig(), n_reps=60, n_days=9, seed=4, workers=1)
+
+
+def run(home: Path, *args: str):
+    result = CliRunner().invoke(cli, ["--home", str(home), "run", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    return Path(lines[-1]), json.loads(lines[-2])
+
+
+def assert_scores_contract(report: Path, home: Path, avoiders: set[str]) -> "pa.Table":
+    assert report.parent == home / "reports"
+    scores = pq.read_table(report / "scores.parquet")
+    for column, kind in SCORE_COLUMNS.items():
+        assert str(scores.schema.field(column).type) == kind, column
+    frame = scores.to_pandas()
+    assert frame.score.between(0, 1).all() and frame.anomaly_score.between(0, 1).all()
+    assert set(frame.tier) <= {"investigate", "watch", "clear"}
+    lake_reps = set(Lake(home / "lake").read("offers", columns=["rep_id"]).to_pandas().rep_id)
+    assert lake_reps <= set(frame.rep_id), "every rep offered a call is scored"
+    investigate = set(frame.loc[frame.tier == "investigate", "rep_id"])
+    assert investigate and investigate <= avoiders, f"investigate names avoiders only: {sorted(investigate - avoiders)}"
+    return scores
+
+
+@pytest.mark.parametrize("source", ["canonical", "asterisk", "amazon-connect"])
+def test_run_turns_each_platforms_logs_into_scores(prefect_server, center, tmp_path, source):
+    logs = tmp_path / "logs"
+    if source == "canonical":
+        write_canonical(center.tables, logs, "csv")
+    elif source == "asterisk":
+        write_asterisk(center.tables, center.truth, logs, "UTC")
+    else:
+        write_amazon_connect(center.tables, center.truth, logs, seed=8)
+    home = tmp_path / "home"
+    report, summary = run(home, "--source", source, str(logs))
+    avoiders = {r["ids"][FORMAT_IDS[source]] for r in center.truth["reps"] if r["role"] == "avoider"}
+    assert_scores_contract(report, home, avoiders)
+    assert summary["trained"]["promoted"], "a first model is trained and becomes the champion"
+    first_day = Lake(home / "lake").days("calls")[0]
+    assert summary["start"] == str(first_day) and len(summary["features"]["windows"]) == 2, "both windows of 9 days"
+    mlflow.set_tracking_uri(tracking_uri(home))
+    client = mlflow.MlflowClient()
+    assert client.get_run(report.name).data.tags["stage"] == "score"
+    assert str(client.get_model_version_by_alias("cadet-rep-anomaly", "champion").version) == str(summary["trained"]["version"])
+
+
+def _days(tables: dict[str, pa.Table], first: dt.date, last: dt.date) -> dict[str, pa.Table]:
+    """The simulated tables cut to [first, last] (UTC days), as a nightly export would hold them."""
+    out = {}
+    for name, table in tables.items():
+        column = DAY_COLUMN.get(name)
+        if column is None:
+            out[name] = table
+            continue
+        day = pc.cast(pc.cast(table[column], pa.timestamp("s", tz="UTC")), pa.date32())
+        out[name] = table.filter(pc.and_(pc.greater_equal(day, pa.scalar(first)), pc.less_equal(day, pa.scalar(last))))
+    return out
+
+
+def test_a_second_run_scores_only_the_new_windows_and_keeps_the_champion(prefect_server, center, tmp_path):
+    calls_days = pc.cast(pc.cast(center.tables["calls"]["started_at"], pa.timestamp("s", tz="UTC")), pa.date32())
+    first = pc.min(calls_days).as_py()
+    home = tmp_path / "home"
+    week_one, week_two = tmp_path / "week-1", tmp_path / "week-2"
+    write_canonical(_days(center.tables, first, first + dt.timedelta(days=6)), week_one, "csv")
+    write_canonical(_days(center.tables, first + dt.timedelta(days=7), first + dt.timedelta(days=20)), week_two, "csv")
+    report_one, one = run(home, "--source", "canonical", str(week_one))
+    report_two, two = run(home, "--source", "canonical", str(week_two))
+    assert [w["period_start"] for w in one["features"]["windows"]] == [str(first)]
+    assert [w["period_start"] for w in two["features"]["windows"]] == [str(first + dt.timedelta(days=7))], \
+        "the first week is not recomputed"
+    assert two["trained"] is None, "the champion is kept; retraining is `cadet train`'s job"
+    scored = pq.read_table(report_two / "scores.parquet").to_pandas()
+    assert set(scored.period_start) == {first + dt.timedelta(days=7)}
+    assert report_one != report_two and (report_one / "scores.parquet").exists(), "each run keeps its own report"
+
+
+def test_windows_touched_keep_the_lakes_alignment():
+    lake = (dt.date(2026, 1, 5), dt.date(2026, 1, 25))
+    assert windows_touched(lake, [dt.date(2026, 1, 13)], 7) == (dt.date(2026, 1, 12), dt.date(2026, 1, 18))
+    assert windows_touched(lake, [dt.date(2026, 1, 11), dt.date(2026, 1, 20)], 7) == (dt.date(2026, 1, 5), dt.date(2026, 1, 25))
+    assert windows_touched(lake, [dt.date(2026, 1, 25)], 7) == (dt.date(2026, 1, 19), dt.date(2026, 1, 25))
+    assert windows_touched(lake, [], 7) == lake, "nothing dated landed (a roster only): every window"
+
+
+def test_run_on_unusable_input_says_so_and_fails(prefect_server, tmp_path):
+    junk = tmp_path / "calls.csv"
+    junk.write_text("nothing,useful\n1,2\n")
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "run", "--source", "canonical", str(junk)])
+    assert result.exit_code == 1 and "nothing usable was read" in result.output
