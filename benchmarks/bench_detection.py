@@ -2,6 +2,7 @@
 
     uv run python benchmarks/bench_detection.py                         # 3 seeds x 3 formats, 100 reps x 14 days
     uv run python benchmarks/bench_detection.py --seeds 7 --formats asterisk --reps 200 --days 21
+    uv run python benchmarks/bench_detection.py --intensity 0.5          # subtler avoiders
 
 For every seed and format: simulate a center (every behaviour and confounder
 present), write it as that platform's logs, run the real pipeline (`cadet run`:
@@ -18,9 +19,11 @@ Figures, for cadet and two baselines computed from the same lake:
 Baselines: naive KPI z-scores (each rep's classic KPIs against the whole center,
 flag on max |z| > 3) and an IsolationForest on the same KPIs (sklearn defaults).
 
-Targets (the script exits 1 when cadet misses one): AP >= 0.9, every observable
-behaviour's recall >= 0.8 over the seeds, confounders flagged <= 5%, and cadet's
-AP above both baselines'.
+Targets (the script exits 1 when cadet misses one): AP >= 0.9 over the reps the
+source can show (an avoider whose only behaviour is long holds is invisible in a
+queue_log, which has no hold events; AP over every rep is printed too), every
+observable behaviour's recall >= 0.8 over the seeds, confounders flagged <= 5%,
+and cadet's AP above both baselines'.
 """
 
 from __future__ import annotations
@@ -87,17 +90,30 @@ def unobservable_codes(home: Path) -> set[str]:
     return {code for code, ids in by_code.items() if ids <= blind}
 
 
-def measure(truth_reps: list[dict], fmt: str, score, flagged, behaviours_of=None) -> dict:
-    """AP, recall@k, flag shares and per-behaviour hits for one method on one center."""
+def _ranking(reps: list[str], rows: dict, score) -> tuple[float, float]:
+    """Average precision and recall@k (k = avoiders) of `score` over `reps`."""
     from sklearn.metrics import average_precision_score
 
-    rows = {r["ids"][fmt]: r for r in truth_reps}
-    reps = [rep for rep in rows if rep in score.index]
     is_avoider = [rows[rep]["role"] == "avoider" for rep in reps]
     values = [float(score[rep]) for rep in reps]
     k = sum(is_avoider)
     top = sorted(zip(values, is_avoider), key=lambda pair: -pair[0])[:k]
+    return float(average_precision_score(is_avoider, values)), sum(a for _, a in top) / max(k, 1)
+
+
+def measure(truth_reps: list[dict], fmt: str, score, flagged, blind: set[str], behaviours_of=None) -> dict:
+    """AP, recall@k, flag shares and per-behaviour hits for one method on one center.
+
+    `ap_observable` leaves out avoiders none of whose behaviours the source can
+    show (a long-hold-only avoider in a queue_log): no method can see them.
+    """
+    rows = {r["ids"][fmt]: r for r in truth_reps}
+    reps = [rep for rep in rows if rep in score.index]
+    ap, recall_at_k = _ranking(reps, rows, score)
+    visible = [rep for rep in reps if rows[rep]["role"] != "avoider" or set(rows[rep]["behaviours"]) - blind]
+    ap_observable, recall_observable = _ranking(visible, rows, score)
     per_code: dict[str, list[int]] = {}
+    missed = []
     for rep in reps:
         for code in rows[rep]["behaviours"]:
             named = behaviours_of(rep) if behaviours_of else None
@@ -105,24 +121,27 @@ def measure(truth_reps: list[dict], fmt: str, score, flagged, behaviours_of=None
             per_code.setdefault(code, [0, 0])
             per_code[code][0] += hit
             per_code[code][1] += 1
+            if not hit:
+                missed.append({"rep": rep, "behaviour": code, "all": rows[rep]["behaviours"],
+                               "named": sorted(named) if named is not None else None, "score": float(score.get(rep, 0))})
 
     def share(role):
         members = [rep for rep in reps if rows[rep]["role"] == role]
         return sum(bool(flagged.get(rep, False)) for rep in members), len(members)
 
-    return {"ap": float(average_precision_score(is_avoider, values)), "recall_at_k": sum(a for _, a in top) / max(k, 1),
-            "flagged_avoiders": share("avoider"), "per_code": per_code, "confounders": share("confounder"),
+    return {"ap": ap, "recall_at_k": recall_at_k, "ap_observable": ap_observable, "recall_at_k_observable": recall_observable,
+            "flagged_avoiders": share("avoider"), "per_code": per_code, "missed": missed, "confounders": share("confounder"),
             "honest": share("honest")}
 
 
-def one_center(seed: int, fmt: str, reps: int, days: int, work: Path) -> dict:
+def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity: float) -> dict:
     import pandas as pd
 
     from pipelines.config import CadetConfig
     from pipelines.run import run_flow
     from pipelines.simulator import simulate
 
-    config = CadetConfig()
+    config = CadetConfig(simulation={"avoidance": {"intensity": intensity}})
     center = simulate(config, n_reps=reps, n_days=days, seed=seed)
     logs, home = work / f"{fmt}-{seed}-logs", work / f"{fmt}-{seed}-home"
     write_logs(center, fmt, logs, seed, config.site.timezone)
@@ -137,13 +156,12 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path) -> dict:
     investigate = scores[scores.tier == "investigate"]
     named = investigate.groupby("rep_id").behaviours.agg(lambda lists: {c for codes in lists for c in codes})
     on_list = pd.Series(best.index.isin(named.index), index=best.index)
-    results = {"cadet": measure(center.truth["reps"], fmt, best.score, on_list, lambda rep: named.get(rep, set()))}
-    baselines = naive_scores(home)
-    for name, (score, flagged) in baselines.items():
-        results[name] = measure(center.truth["reps"], fmt, score, flagged)
     blind = unobservable_codes(home)
+    results = {"cadet": measure(center.truth["reps"], fmt, best.score, on_list, blind, lambda rep: named.get(rep, set()))}
+    for name, (score, flagged) in naive_scores(home).items():
+        results[name] = measure(center.truth["reps"], fmt, score, flagged, blind)
     shutil.rmtree(logs, ignore_errors=True)
-    return {"seed": seed, "format": fmt, "reps": reps, "days": days, "run_s": round(elapsed, 1),
+    return {"seed": seed, "format": fmt, "reps": reps, "days": days, "intensity": intensity, "run_s": round(elapsed, 1),
             "not_observable": sorted(blind), "methods": results}
 
 
@@ -154,12 +172,12 @@ def _pct(pair) -> str:
 
 def report(centers: list[dict]) -> bool:
     methods = list(centers[0]["methods"])
-    print("\n| format | seed | method | AP | recall@k | flagged avoiders | confounders flagged | honest flagged | run |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| format | seed | method | AP | AP (observable) | recall@k | flagged avoiders | confounders flagged | honest flagged | run |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in centers:
         for name in methods:
             m = c["methods"][name]
-            print(f"| {c['format']} | {c['seed']} | {name} | {m['ap']:.3f} | {m['recall_at_k']:.2f} | "
+            print(f"| {c['format']} | {c['seed']} | {name} | {m['ap']:.3f} | {m['ap_observable']:.3f} | {m['recall_at_k']:.2f} | "
                   f"{_pct(m['flagged_avoiders'])} | {_pct(m['confounders'])} | {_pct(m['honest'])} | "
                   f"{c['run_s'] if name == 'cadet' else ''}{' s' if name == 'cadet' else ''} |")
     ok = True
@@ -187,17 +205,18 @@ def report(centers: list[dict]) -> bool:
                     print(f"TARGET MISSED: {fmt} {code} recall {hit}/{total} < 0.8", file=sys.stderr)
         print(f"| {code} | " + " | ".join(cells) + " |")
     print("\nMean over seeds:\n")
-    print("| format | method | AP | recall@k | confounders flagged |")
-    print("|---|---|---|---|---|")
+    print("| format | method | AP | AP (observable) | recall@k | confounders flagged |")
+    print("|---|---|---|---|---|---|")
     for fmt in FORMATS:
         mine = [c for c in centers if c["format"] == fmt]
         if not mine:
             continue
         for name in methods:
-            ap = sum(c["methods"][name]["ap"] for c in mine) / len(mine)
+            every = sum(c["methods"][name]["ap"] for c in mine) / len(mine)
+            ap = sum(c["methods"][name]["ap_observable"] for c in mine) / len(mine)
             rk = sum(c["methods"][name]["recall_at_k"] for c in mine) / len(mine)
             conf = [sum(c["methods"][name]["confounders"][i] for c in mine) for i in (0, 1)]
-            print(f"| {fmt} | {name} | {ap:.3f} | {rk:.2f} | {_pct(conf)} |")
+            print(f"| {fmt} | {name} | {every:.3f} | {ap:.3f} | {rk:.2f} | {_pct(conf)} |")
             if name == "cadet":
                 if ap < 0.9:
                     ok = False
@@ -218,6 +237,8 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--intensity", type=float, default=1.0,
+                        help="how strongly avoiders avoid (1 = realistic, 0.5 = subtle; simulation.avoidance.intensity)")
     args = parser.parse_args()
     from bench_ingest import ENV, start_prefect_server
 
@@ -230,13 +251,13 @@ def main() -> None:
         centers = []
         for fmt in args.formats:
             for seed in args.seeds:
-                centers.append(one_center(seed, fmt, args.reps, args.days, work))
+                centers.append(one_center(seed, fmt, args.reps, args.days, work, args.intensity))
                 cadet = centers[-1]["methods"]["cadet"]
                 print(f"{fmt} seed {seed}: cadet AP {cadet['ap']:.3f}, run {centers[-1]['run_s']} s", flush=True)
         ok = report(centers)
         out = ROOT / "benchmarks" / "results"
         out.mkdir(exist_ok=True)
-        (out / "detection.json").write_text(json.dumps(centers, indent=1))
+        (out / f"detection-intensity-{args.intensity:g}.json").write_text(json.dumps(centers, indent=1))
     finally:
         server.terminate()
         server.wait(timeout=30)

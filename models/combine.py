@@ -15,8 +15,11 @@ How the evidence adds up (weights in `configs/cadet.yaml`, section `scoring`):
   bad window stays one bad window, a medium hit two weeks running reaches
   investigate, the model alone never does.
 - **Tier**: `investigate` from `investigate_at`, `watch` from `watch_at`, else
-  `clear`.  Behaviours are the codes of medium and high rule hits; a rep put on
-  a list by the model alone carries the codes of its top contributing features.
+  `clear`.  Behaviours are the codes of medium and high rule hits; a rep on a
+  list also carries, after those, the codes of its low (thin-evidence) hits, so
+  the analyst sees every behaviour with evidence; a rep put on a list by the
+  model alone carries the codes of its top contributing features.  A clear rep
+  carries none.
 
 Pure: DataFrames in, DataFrame out.
 """
@@ -73,11 +76,13 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
         grouped = weighted.groupby(keys, sort=False)
         rule = (1 - grouped._w.apply(lambda w: float(np.prod(1 - w.to_numpy())))).rename("rule_score")
         ids = grouped.rule_id.agg(lambda r: sorted(set(r))).rename("rule_hits")
-        codes = weighted[weighted.severity != "low"].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("codes")
+        strong = weighted.severity != "low"
+        codes = weighted[strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("codes")
+        thin = weighted[~strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("thin_codes")
         out = out.merge(rule.reset_index(), on=keys, how="left").merge(ids.reset_index(), on=keys, how="left")
-        out = out.merge(codes.reset_index(), on=keys, how="left")
+        out = out.merge(codes.reset_index(), on=keys, how="left").merge(thin.reset_index(), on=keys, how="left")
     else:
-        out["rule_score"], out["rule_hits"], out["codes"] = 0.0, None, None
+        out["rule_score"], out["rule_hits"], out["codes"], out["thin_codes"] = 0.0, None, None, None
     out["rule_score"] = out.rule_score.fillna(0.0)
     out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
     model = np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight
@@ -90,8 +95,10 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     out["tier"] = np.select([out.score >= settings.investigate_at, out.score >= settings.watch_at], ["investigate", "watch"],
                             default="clear")
     behaviours = []
-    for codes, tier, tops in zip(out["codes"], out.tier, out.top_features):
+    for codes, thin, tier, tops in zip(out["codes"], out["thin_codes"], out.tier, out.top_features):
         found = list(codes) if isinstance(codes, list) else []
+        if tier != "clear" and isinstance(thin, list):
+            found += [c for c in thin if c not in found]
         if not found and tier != "clear":
             found = sorted({c for c in (_code_of(f) for f in tops) if c})
         behaviours.append(found)

@@ -1,7 +1,14 @@
 """Promotion gates: may a newly trained model replace the champion?
 
-Pure: two fitted models and the newest window's features in, a list of gates
-(each passed or not, with its number, its limit and the reason in words) out.
+Pure: two fitted models, the training windows and the analysts' verdicts in,
+a list of gates (each passed or not, with its number, its limit and the reason
+in words) out.
+
+- score stability: Spearman of candidate vs champion scores on the newest window;
+- feature drift: no feature's median z moved further than the bound;
+- confirmed flags: of the k rep-windows the candidate finds most unusual (k =
+  confirmed flags in the training range), the share analysts confirmed must not
+  fall more than `review.max_confirmed_drop` below the champion's.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.anomaly import RepAnomalyModel
+from models.review import ReviewSettings, confirmed_precision
 
 
 class TrainingSettings(BaseModel):
@@ -34,8 +42,14 @@ class Gate:
 
 
 def promotion_gates(candidate: RepAnomalyModel, champion: RepAnomalyModel | None, newest: pd.DataFrame,
-                    settings: TrainingSettings) -> list[Gate]:
-    """Whether the candidate may replace the champion, gate by gate, each with its reason."""
+                    settings: TrainingSettings, windows: pd.DataFrame | None = None, verdicts: pd.DataFrame | None = None,
+                    review: ReviewSettings | None = None) -> list[Gate]:
+    """Whether the candidate may replace the champion, gate by gate, each with its reason.
+
+    `windows` (the training rep-windows) and `verdicts` (analysts' verdicts) feed
+    the confirmed-flags gate.
+    """
+    review = review or ReviewSettings()
     if champion is None:
         return [Gate("first model", True, None, None, "no champion yet: the first model is promoted")]
     gates = []
@@ -54,6 +68,20 @@ def promotion_gates(candidate: RepAnomalyModel, champion: RepAnomalyModel | None
     value = drift[worst] if worst else 0.0
     gates.append(Gate("feature drift", value <= settings.max_feature_drift, value, settings.max_feature_drift,
                       f"largest shift of a feature's median z: {value:.2f} ({worst})" if worst else "no shared features"))
-    gates.append(Gate("confirmed flags", True, None, None,
-                      "no analyst verdicts recorded yet (review arrives with issue 6); not blocking"))
+    gates.append(_confirmed_gate(candidate, champion, windows, verdicts, review))
     return gates
+
+
+def _confirmed_gate(candidate: RepAnomalyModel, champion: RepAnomalyModel, windows: pd.DataFrame | None,
+                    verdicts: pd.DataFrame | None, review: ReviewSettings) -> Gate:
+    """The candidate must find the analysts' confirmed flags about as well as the champion does."""
+    if windows is None or verdicts is None or verdicts.empty:
+        return Gate("confirmed flags", True, None, None, "no analyst verdicts recorded yet (`cadet review`); not blocking")
+    mine = confirmed_precision(windows, candidate.anomaly_score(windows), verdicts)
+    if mine is None:
+        return Gate("confirmed flags", True, None, None, "no confirmed flag falls in the training range; not blocking")
+    theirs, k = confirmed_precision(windows, champion.anomaly_score(windows), verdicts)
+    value, limit = mine[0], theirs - review.max_confirmed_drop
+    return Gate("confirmed flags", value >= limit, value, limit,
+                f"of the {k} rep-windows it finds most unusual, {value:.0%} are analyst-confirmed flags "
+                f"(champion: {theirs:.0%}; allowed drop {review.max_confirmed_drop:.0%})")

@@ -238,9 +238,9 @@ def demo(obj: Context, reps, days, seed):
     _print_flags(lake, truth)
     _print_scores(Path(scored["report"]), truth)
     click.echo(
-        "\nThe HTML report arrives with issue 6.\n"
-        f"Input: {out}  (truth: {out / 'truth.json'})\nLake: {ingested['lake']}\n"
-        f"Scores: {scored['report']}/scores.parquet\nMLflow: {scored['tracking_uri']}"
+        f"\nInput: {out}  (truth: {out / 'truth.json'})\nLake: {ingested['lake']}\n"
+        f"Scores: {scored['report']}/scores.parquet\nReport: {scored['html']}  (open it in a browser; "
+        f"spreadsheet: {scored['csv']})\nMLflow: {scored['tracking_uri']}"
     )
 
 
@@ -568,6 +568,7 @@ def _print_scoring(summary: dict) -> None:
     tiers = summary["tiers"]
     click.echo(f"{summary['rep_windows']:,} rep-windows scored with model version {summary['model_version']}: "
                f"{tiers['investigate']} investigate, {tiers['watch']} watch, {tiers['clear']} clear; MLflow run {summary['run_id']}")
+    click.echo(f"analyst's report: {summary['html']} (spreadsheet: {summary['csv']})")
 
 
 @cli.command(
@@ -600,10 +601,12 @@ Examples:
               help="Last day to recompute and score (default: the last window an ingested day falls in).")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes for the feature windows (0 = one per core).")
+@click.option("--only-changed", is_flag=True,
+              help="Skip files ingested before and unchanged since (size and time); for scheduled runs over a drop folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line summarising every step before the report folder.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.pass_obj
-def run(obj: Context, source: str, start, end, workers: int, as_json: bool, paths: tuple[Path, ...]):
+def run(obj: Context, source: str, start, end, workers: int, only_changed: bool, as_json: bool, paths: tuple[Path, ...]):
     import json
 
     _prefect_defaults(obj.home)
@@ -617,7 +620,8 @@ def run(obj: Context, source: str, start, end, workers: int, as_json: bool, path
         raise click.ClickException(str(exc)) from exc
     config_path = str(obj.config_path) if obj.config_path else None
     with _flow_progress(f"run {source}"):
-        summary = run_flow(source, [str(p) for p in paths], str(obj.home), config_path, _iso(start), _iso(end), workers)
+        summary = run_flow(source, [str(p) for p in paths], str(obj.home), config_path, _iso(start), _iso(end), workers,
+                           only_changed)
     _print_ingest(summary["ingest"])
     if summary["features"] and not summary["features"].get("error"):
         _print_features(summary["features"])
@@ -630,6 +634,9 @@ def run(obj: Context, source: str, start, end, workers: int, as_json: bool, path
     if summary.get("error"):
         click.echo(f"cadet run: {summary['error']}", err=True)
         sys.exit(1)
+    if summary.get("nothing_new"):
+        click.echo(f"cadet run: {summary['nothing_new']}; nothing to score")
+        return
     click.echo(summary["report"])
 
 
@@ -655,28 +662,173 @@ def _flow_progress(title: str):
             progress.listen(None)
 
 
-def _not_built(name: str, issue: int, what: str):
-    @click.pass_obj
-    def command(obj: Context, **_: object) -> None:
-        click.echo(
-            f"cadet {name}: not built yet. {what} It arrives with issue {issue}; "
-            "until then use `cadet simulate` and `cadet demo`.",
-            err=True,
-        )
-        sys.exit(2)
+@cli.command(
+    help="""Write the analyst's HTML report (and a CSV) for a scoring run.
 
-    command.__name__ = name
-    return command
+\b
+`cadet score` and `cadet run` already write report.html and flagged.csv next
+to scores.parquet; this command writes them again, e.g. after verdicts were
+recorded or with other report settings.  FOLDER is a report folder
+(<home>/reports/<run>); by default the newest one.  The page is one
+self-contained file (no network, no script): open it from disk or in MLflow's
+artifact viewer.  It holds a summary (reps scored, flagged per tier and
+behaviour, data range, sources, what was not observable), the ranked flagged
+reps, and a section per flagged rep: each behaviour's evidence in words, the
+rep against peers, the worst days as states against queue volume, example
+call ids and the model's top features.
+
+\b
+Examples:
+  cadet report
+  cadet report ./cadet-data/reports/3f2a9c.../
+"""
+)
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def report(obj: Context, folder: Path | None):
+    from pipelines.report import latest_report, write_report
+
+    folder = folder or latest_report(obj.home)
+    if folder is None or not (folder / "scores.parquet").exists():
+        click.echo(f"cadet report: no scores under {obj.home / 'reports'}: run `cadet score` (or `cadet run`) first", err=True)
+        sys.exit(1)
+    with _working("writing the report"):
+        written = write_report(obj.home, folder, obj.config)
+    click.echo(f"{written['flagged']} flagged reps, {written['sections']} with a section of their own; "
+               f"spreadsheet: {written['csv']}")
+    click.echo(written["report"])
 
 
-for _name, _issue, _what in (
-    ("report", 6, "It will write the analyst's HTML report next to scores.parquet."),
-):
-    cli.command(
-        name=_name,
-        help=f"(Not built yet: issue {_issue}.) {_what}",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )(click.argument("args", nargs=-1, type=click.UNPROCESSED)(_not_built(_name, _issue, _what)))
+@cli.command(
+    help="""Record an analyst's verdict on a flagged rep, or list the verdicts.
+
+\b
+Verdicts: confirmed (the rep was avoiding calls), dismissed (the flag was
+wrong; --reason is required), needs-more-data.  Each is kept under
+<home>/reviews, one file per verdict, never rewritten; the last one for a rep
+and window is the one in force.  A dismissed flag is not raised again while
+the rep shows the same behaviours (for review.dismissal_days after it); the
+report lists it as "previously dismissed".  Confirmed and dismissed flags are
+the labels `cadet train`'s confirmed-flags gate judges a new model on.
+The window defaults to the rep's highest-scored window in the newest report.
+
+\b
+Examples:
+  cadet review agent1025 --verdict confirmed --by alice --note "listened to 5 calls"
+  cadet review agent1046 --verdict dismissed --reason "headset fault, ticket 4411" --by bob
+  cadet review agent1046 --window 2026-01-12 --verdict needs-more-data --by bob
+  cadet review --list
+"""
+)
+@click.argument("rep_id", required=False)
+@click.option("--verdict", type=click.Choice(["confirmed", "dismissed", "needs-more-data"]), help="The analyst's verdict.")
+@click.option("--by", "reviewer", envvar="CADET_REVIEWER", show_envvar=True, help="Who reviewed (name or e-mail).")
+@click.option("--reason", default=None, help="Why the flag was dismissed (required for dismissed).")
+@click.option("--note", default=None, help="Anything the next analyst should know.")
+@click.option("--window", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Window start (YYYY-MM-DD).")
+@click.option("--report", "report_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Report folder the flag comes from (default: the newest).")
+@click.option("--list", "list_verdicts", is_flag=True, help="Print every verdict recorded, oldest first.")
+@click.pass_obj
+def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report_dir, list_verdicts: bool):
+    import pandas as pd
+
+    from pipelines.report import latest_report
+    from pipelines.review import read_verdicts, record_verdict
+
+    if list_verdicts:
+        verdicts = read_verdicts(obj.home)
+        if rep_id:
+            verdicts = verdicts[verdicts.rep_id == rep_id]
+        rows = [(v.recorded_at.strftime("%Y-%m-%d %H:%M"), v.rep_id, str(v.period_start), v.verdict, v.reviewer,
+                 v.reason or "", ", ".join(v.behaviours or []), v.note or "") for v in verdicts.itertuples()]
+        _print_rows("Verdicts", ["recorded", "rep", "window", "verdict", "by", "reason", "behaviours", "note"], rows)
+        return
+    if not rep_id or not verdict:
+        raise click.UsageError("give REP_ID and --verdict (or --list)")
+    if not reviewer:
+        raise click.UsageError("say who reviewed: --by NAME (or set CADET_REVIEWER)")
+    folder = report_dir or latest_report(obj.home)
+    if folder is None:
+        click.echo(f"cadet review: no scores under {obj.home / 'reports'}: run `cadet score` first", err=True)
+        sys.exit(1)
+    scores = pd.read_parquet(folder / "scores.parquet")
+    mine = scores[scores.rep_id == rep_id]
+    if mine.empty:
+        click.echo(f"cadet review: {rep_id!r} is not in {folder / 'scores.parquet'}; check the rep id in the report", err=True)
+        sys.exit(1)
+    if window is not None:
+        row = mine[mine.period_start == window.date()]
+        if row.empty:
+            click.echo(f"cadet review: no window starting {window.date()} for {rep_id}; windows: "
+                       + ", ".join(str(d) for d in sorted(mine.period_start)), err=True)
+            sys.exit(1)
+    else:
+        row = mine.sort_values("score", ascending=False).head(1)
+    row = row.iloc[0]
+    try:
+        path = record_verdict(obj.home, rep_id, row.period_start, row.period_end, verdict, reviewer, reason, note,
+                              list(row.behaviours), list(row.rule_hits))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{verdict}: {rep_id}, window {row.period_start} - {row.period_end} "
+               f"({', '.join(row.behaviours) or 'no behaviour named'}), by {reviewer}; kept in {path}")
+    if verdict == "dismissed":
+        click.echo("the same flag will show as 'previously dismissed' from the next `cadet score` / `cadet report` on")
+
+
+@cli.command(
+    help="""Run cadet on a schedule: nightly ingest + score, weekly retraining (Prefect deployments).
+
+\b
+Registers two deployments with a Prefect server and runs them in this process
+when their time comes (keep it running, e.g. as a systemd service):
+  cadet-run/nightly         --nightly cron: `cadet run --only-changed` over PATH...
+  cadet-train/weekly-retrain --retrain cron: `cadet train` (promotion gates apply)
+Cron times are in the site's zone (site.timezone in the settings).  Both can be
+started by hand from the Prefect UI or with
+`prefect deployment run cadet-run/nightly`.
+
+\b
+Needs a Prefect server, so runs and schedules outlive this process:
+  prefect server start --host 127.0.0.1 --port 4200        # UI on http://127.0.0.1:4200
+  export PREFECT_API_URL=http://127.0.0.1:4200/api
+
+\b
+Examples:
+  cadet serve --source asterisk /var/log/asterisk/
+  cadet serve --source amazon-connect ./ctr/ ./agent-events/ --nightly "30 1 * * *" --retrain "0 5 * * 1"
+"""
+)
+@click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that writes the files.")
+@click.option("--nightly", "nightly_cron", default="0 2 * * *", show_default=True, help="Cron for ingest + score.")
+@click.option("--retrain", "retrain_cron", default="0 4 * * 0", show_default=True, help="Cron for retraining.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def serve(obj: Context, source: str, nightly_cron: str, retrain_cron: str, paths: tuple[Path, ...]):
+    if not os.environ.get("PREFECT_API_URL"):
+        raise click.UsageError(
+            "cadet serve needs a Prefect server so schedules and runs outlive this process. Start one with\n"
+            "  prefect server start --host 127.0.0.1 --port 4200\n"
+            "then: export PREFECT_API_URL=http://127.0.0.1:4200/api  and run cadet serve again.")
+    from prefect.schedules import Cron
+
+    for cron in (nightly_cron, retrain_cron):
+        try:
+            Cron(cron)
+        except ValueError as exc:
+            raise click.BadParameter(f"{cron!r} is not a cron expression (minute hour day month weekday): {exc}") from exc
+    _prefect_defaults(obj.home)
+    obj.config  # noqa: B018
+    from pipelines.schedule import serve_schedules
+
+    home = obj.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config_path = str(obj.config_path.resolve()) if obj.config_path else None
+    click.echo(f"serving cadet-run/nightly ({nightly_cron}) and cadet-train/weekly-retrain ({retrain_cron}), "
+               f"{obj.config.site.timezone} time, for {home} on {os.environ['PREFECT_API_URL']}; Ctrl-C stops")
+    serve_schedules(source, [str(p.resolve()) for p in paths], str(home), config_path, nightly_cron, retrain_cron,
+                    obj.config.site.timezone)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from features.catalog import BEHAVIOUR_CODES
 from features.settings import FeatureSettings
 from models.combine import ScoringSettings
 from models.promotion import TrainingSettings
+from models.review import ReviewSettings
 
 
 CONFOUNDER_TYPES: tuple[str, ...] = (
@@ -152,6 +153,13 @@ class IngestConfig(Section):
     connect: ConnectIngestConfig = Field(default_factory=ConnectIngestConfig)
 
 
+class ReportConfig(Section):
+    """`cadet report`: what the analyst's page shows."""
+
+    max_rep_sections: int = Field(100, ge=1, description="flagged reps that get a section of their own, highest first")
+    worst_days: int = Field(2, ge=1, le=7, description="days shown on each flagged rep's timeline")
+
+
 class CadetConfig(Section):
     """All of cadet's settings."""
 
@@ -160,6 +168,8 @@ class CadetConfig(Section):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     rules_file: str | None = Field(None, description="rule checks (YAML); empty = the rules.yaml shipped with cadet")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 

@@ -37,12 +37,18 @@ def windows_touched(lake_days: tuple[dt.date, dt.date], touched: list[dt.date], 
 
 @flow(name="cadet-run")
 def run_flow(source: str, paths: list[str], home: str, config_path: str | None = None, start: str | None = None,
-             end: str | None = None, workers: int = 0) -> dict:
-    """Ingest -> features for the windows touched -> train if no champion -> score."""
+             end: str | None = None, workers: int = 0, only_changed: bool = False) -> dict:
+    """Ingest -> features for the windows touched -> train if no champion -> score (and the report).
+
+    `only_changed` skips files already ingested unchanged; when nothing is new
+    the run ends there, successfully, saying so.
+    """
     steps = 4
     advance(0, steps, "ingesting")
-    ingested = ingest_flow(source, paths, home, config_path)
+    ingested = ingest_flow(source, paths, home, config_path, only_changed)
     result = {"ingest": ingested, "features": None, "trained": None, "score": None}
+    if not ingested["files"] and ingested["unchanged"]:
+        return result | {"nothing_new": f"no new or changed files since the last ingest ({len(ingested['unchanged'])} unchanged)"}
     if ingested["landed"] == 0:
         return result | {"error": "nothing usable was read; see the ingest problems and the quarantine"}
     lake_days = lake_date_range(Lake(Path(home) / "lake"))

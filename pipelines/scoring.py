@@ -3,13 +3,14 @@
 Writes `<home>/reports/<run>/scores.parquet` (one row per rep and window:
 rep_id, period_start, period_end, score in [0, 1] with higher = more
 suspicious, tier, behaviours, anomaly_score, rule_hits, and how the score was
-made), logs the run and the file to MLflow, and trains a first model when no
-champion exists yet.
+made) and, beside it, the analyst's report.html and flagged.csv; logs the run
+and the files to MLflow, and trains a first model when no champion exists yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,9 +19,12 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from models.combine import combine
+from models.review import apply_verdicts
 from pipelines.config import load_config
 from pipelines.lake import Lake
-from pipelines.storage import atomic_path
+from pipelines.review import read_verdicts
+from pipelines.report import CSV_FILE, META_FILE, REPORT_FILE, write_report
+from pipelines.storage import atomic_path, write_text_atomic
 from pipelines.training import (EXPERIMENT, MODEL_NAME, NO_FEATURES, _experiment, champion_model, champion_version,
                                 read_windowed, train_task, tracking_uri, window_range)
 
@@ -28,7 +32,8 @@ SCORES_SCHEMA = pa.schema([
     ("rep_id", pa.string()), ("period_start", pa.date32()), ("period_end", pa.date32()), ("score", pa.float64()),
     ("tier", pa.string()), ("behaviours", pa.list_(pa.string())), ("anomaly_score", pa.float64()),
     ("rule_hits", pa.list_(pa.string())), ("rule_score", pa.float64()), ("model_score", pa.float64()),
-    ("sustained", pa.bool_()), ("top_features", pa.list_(pa.string())),
+    ("sustained", pa.bool_()), ("top_features", pa.list_(pa.string())), ("flag_tier", pa.string()),
+    ("verdict", pa.string()), ("previously_dismissed", pa.bool_()), ("dismissed_reason", pa.string()),
 ])
 
 
@@ -43,19 +48,25 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
     model, version = champion_model(Path(home))
     anomaly = model.anomaly_score(windows)
     tops = model.top_contributors(windows, k=3)
-    scores = combine(windows, hits, anomaly, tops, config.scoring)
+    scores = apply_verdicts(combine(windows, hits, anomaly, tops, config.scoring), read_verdicts(Path(home)), config.review)
     client = mlflow.MlflowClient()
     with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {windows.period_start.min()}..") as run:
         folder = Path(home) / "reports" / run.info.run_id
         with atomic_path(folder / "scores.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), tmp)
+        meta = {"run_id": run.info.run_id, "model": MODEL_NAME, "model_version": version,
+                "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "tracking_uri": tracking_uri(Path(home))}
+        write_text_atomic(folder / META_FILE, json.dumps(meta, indent=1))
+        written = write_report(Path(home), folder, config)
         tiers = scores.tier.value_counts()
         mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}", "data_start": str(windows.period_start.min()),
                          "data_end": str(windows.period_end.max())})
         mlflow.log_metrics({"rep_windows": float(len(scores)), "reps": float(scores.rep_id.nunique()),
                             **{f"tier_{t}": float(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")}})
-        mlflow.log_artifact(str(folder / "scores.parquet"))
-    return {"report": str(folder), "run_id": run.info.run_id, "model_version": version, "rep_windows": len(scores),
+        for name in ("scores.parquet", REPORT_FILE, CSV_FILE):
+            mlflow.log_artifact(str(folder / name))
+    return {"report": str(folder), "html": written["report"], "csv": written["csv"], "run_id": run.info.run_id, "model_version": version, "rep_windows": len(scores),
             "tiers": {t: int(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")},
             "top": scores.head(10)[["rep_id", "period_start", "score", "tier", "behaviours"]].astype({"period_start": str})
             .to_dict("records"), "tracking_uri": tracking_uri(Path(home)), "experiment": EXPERIMENT}

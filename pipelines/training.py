@@ -33,8 +33,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from models.anomaly import RepAnomalyModel
 from models.promotion import TrainingSettings, promotion_gates
+from models.review import ReviewSettings
 from pipelines.config import load_config
 from pipelines.lake import Lake
+from pipelines.review import read_verdicts
 
 MODEL_NAME = "cadet-rep-anomaly"
 EXPERIMENT = "cadet"
@@ -83,7 +85,8 @@ def _pip_requirements() -> list[str]:
             f"scipy=={scipy.__version__}", f"skops=={skops.__version__}"]
 
 
-def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSettings, data_range: tuple[dt.date, dt.date]) -> dict:
+def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSettings, data_range: tuple[dt.date, dt.date],
+                       review: ReviewSettings | None = None) -> dict:
     """Fit, log, register; promote to champion when every gate passes."""
     import mlflow
     import mlflow.sklearn
@@ -97,7 +100,7 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     scores = model.anomaly_score(windows)
     newest = windows[windows.period_start == windows.period_start.max()]
     champion, champion_version = champion_model(home)
-    gates = promotion_gates(model, champion, newest, settings)
+    gates = promotion_gates(model, champion, newest, settings, windows, read_verdicts(home), review)
     promoted = all(g.passed for g in gates)
     start, end = data_range
     with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}") as run:
@@ -160,7 +163,8 @@ def read_windowed(lake: Lake, table: str, start: dt.date | None, end: dt.date | 
 def train_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
     config = load_config(config_path)
     windows = read_windowed(Lake(Path(home) / "lake"), "rep_window_features", start, end)
-    return train_and_register(Path(home), windows, config.training, (windows.period_start.min(), windows.period_start.max()))
+    return train_and_register(Path(home), windows, config.training, (windows.period_start.min(), windows.period_start.max()),
+                              config.review)
 
 
 @flow(name="cadet-train")

@@ -75,3 +75,12 @@ def test_the_model_alone_never_reaches_investigate_even_when_sustained():
     w = windows(("ann", W1), ("ann", W2))
     out = combine(w, hits(), np.array([1.0, 1.0]), [["csat"], ["csat"]], ScoringSettings())
     assert set(out.tier) == {"watch"}
+
+
+def test_a_listed_rep_also_names_its_thin_evidence_behaviours_after_the_strong_ones():
+    w = windows(("ann", W1), ("bob", W1))
+    h = hits(("ann", W1, "long_hold.hold_time", "long_hold", "high"), ("ann", W1, "lingering.long_calls", "lingering", "low"),
+             ("bob", W1, "lingering.long_calls", "lingering", "low"))
+    out = combine(w, h, np.array([0.0, 0.0]), [[], []], ScoringSettings()).set_index("rep_id")
+    assert out.loc["ann", "behaviours"] == ["long_hold", "lingering"]
+    assert out.loc["bob", "tier"] == "clear" and out.loc["bob", "behaviours"] == [], "a low hit alone names nothing"

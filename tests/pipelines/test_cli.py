@@ -62,12 +62,6 @@ def test_settings_file_changes_the_simulation(runner, tmp_path):
     assert "lyon" in (out / "reps.csv").read_text()
 
 
-def test_commands_not_built_yet_say_so_and_fail(runner):
-    result = runner.invoke(cli, ["report", "somewhere"])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
-
-
 def test_invalid_option_values_are_refused(runner):
     result = runner.invoke(cli, ["simulate", "--reps", "0"])
     assert result.exit_code == 2 and "--reps" in result.output

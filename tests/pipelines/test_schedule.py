@@ -1,0 +1,115 @@
+"""`cadet serve` against a real Prefect server on 127.0.0.1: deployments registered, a triggered run completes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.config import CadetConfig
+from pipelines.simulator import simulate
+from pipelines.simulator.writers import write_canonical
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def prefect_api(tmp_path):
+    """A real `prefect server start` on loopback, as the README tells operators to run it."""
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-server"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(180):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the Prefect server did not start within 180 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _client_env(tmp_path, url):
+    env = dict(os.environ, PREFECT_API_URL=url, PREFECT_HOME=str(tmp_path / "prefect-client"), PREFECT_LOGGING_LEVEL="WARNING")
+    for name in ("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
+    return env
+
+
+TRIGGER = """
+import json, sys
+from prefect.deployments import run_deployment
+run = run_deployment(sys.argv[1], timeout=float(sys.argv[2]))
+print(json.dumps({"state": run.state.type.value, "message": run.state.message}))
+"""
+
+
+def _trigger(name, env, timeout=400):
+    done = subprocess.run([sys.executable, "-c", TRIGGER, name, str(timeout)], env=env, capture_output=True, text=True,
+                          timeout=timeout + 60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_serve_registers_the_schedules_and_a_triggered_nightly_run_completes(prefect_api, tmp_path):
+    drop = tmp_path / "drop"
+    center = simulate(CadetConfig(), n_reps=40, n_days=7, seed=5, workers=1)
+    write_canonical(center.tables, drop, "csv")
+    (drop / "truth.json").unlink(missing_ok=True)
+    home = tmp_path / "home"
+    env = _client_env(tmp_path, prefect_api)
+    serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--source", "canonical",
+                              str(drop)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        listed = ""
+        for _ in range(120):
+            done = subprocess.run([sys.executable, "-m", "prefect", "deployment", "ls"], env=env, capture_output=True, text=True)
+            listed = done.stdout
+            if "nightly" in listed and "weekly-retrain" in listed:
+                break
+            assert serve.poll() is None, serve.stdout.read()
+            time.sleep(1)
+        assert "cadet-run/nightly" in listed and "cadet-train/weekly-retrain" in listed, listed
+        inspected = subprocess.run([sys.executable, "-m", "prefect", "deployment", "inspect", "cadet-run/nightly"], env=env,
+                                   capture_output=True, text=True).stdout
+        assert "0 2 * * *" in inspected, "the nightly cron schedule is registered"
+        first = _trigger("cadet-run/nightly", env)
+        assert first["state"] == "COMPLETED", first
+        reports = list((home / "reports").glob("*/report.html"))
+        assert len(reports) == 1 and (reports[0].parent / "scores.parquet").exists()
+        again = _trigger("cadet-run/nightly", env)
+        assert again["state"] == "COMPLETED", again
+        assert len(list((home / "reports").glob("*/report.html"))) == 1, "nothing new in the drop folder: nothing rescored"
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+
+
+def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--source", "canonical", str(tmp_path)],
+                                env={"PREFECT_API_URL": ""})
+    assert result.exit_code == 2 and "prefect server start --host 127.0.0.1" in result.output
