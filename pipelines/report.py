@@ -141,10 +141,10 @@ def worst_days(data: ReportData, rep_id: str, config: CadetConfig) -> list[dt.da
 
 
 def _all_observable() -> dict[str, bool]:
+    """Every source field counted as present: the daily values only rank a rep's own days, NaN where it has no data."""
     from features.catalog import OBSERVABLE_FROM
 
-    return {need: True for needs in OBSERVABLE_FROM.values() for need in needs} | {
-        need: True for f in FEATURES_BY_NAME.values() for need in f.needs}
+    return dict.fromkeys(OBSERVABLE_FROM, True)
 
 
 CSS = """

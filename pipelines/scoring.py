@@ -43,14 +43,19 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
 
     config = load_config(config_path)
     lake = Lake(Path(home) / "lake")
-    windows = read_windowed(lake, "rep_window_features", start, end)
-    hits = read_windowed(lake, "rule_hits", start, end)
+    # the window before `start` is read too: whether a pattern is sustained depends on it
+    context = start - dt.timedelta(days=config.features.window_days) if start else None
+    windows = read_windowed(lake, "rep_window_features", context, end)
+    hits = read_windowed(lake, "rule_hits", context, end)
     model, version = champion_model(Path(home))
     anomaly = model.anomaly_score(windows)
     tops = model.top_contributors(windows, k=3)
-    scores = apply_verdicts(combine(windows, hits, anomaly, tops, config.scoring), read_verdicts(Path(home)), config.review)
+    scores = combine(windows, hits, anomaly, tops, config.scoring)
+    if start is not None:
+        scores = scores[scores.period_start >= start].reset_index(drop=True)
+    scores = apply_verdicts(scores, read_verdicts(Path(home)), config.review)
     client = mlflow.MlflowClient()
-    with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {windows.period_start.min()}..") as run:
+    with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {scores.period_start.min()}..") as run:
         folder = Path(home) / "reports" / run.info.run_id
         with atomic_path(folder / "scores.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), tmp)
@@ -60,8 +65,8 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
         write_text_atomic(folder / META_FILE, json.dumps(meta, indent=1))
         written = write_report(Path(home), folder, config)
         tiers = scores.tier.value_counts()
-        mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}", "data_start": str(windows.period_start.min()),
-                         "data_end": str(windows.period_end.max())})
+        mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}", "data_start": str(scores.period_start.min()),
+                         "data_end": str(scores.period_end.max())})
         mlflow.log_metrics({"rep_windows": float(len(scores)), "reps": float(scores.rep_id.nunique()),
                             **{f"tier_{t}": float(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")}})
         for name in ("scores.parquet", REPORT_FILE, CSV_FILE):

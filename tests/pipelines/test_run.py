@@ -88,22 +88,31 @@ def _days(tables: dict[str, pa.Table], first: dt.date, last: dt.date) -> dict[st
     return out
 
 
-def test_a_second_run_scores_only_the_new_windows_and_keeps_the_champion(prefect_server, center, tmp_path):
-    calls_days = pc.cast(pc.cast(center.tables["calls"]["started_at"], pa.timestamp("s", tz="UTC")), pa.date32())
+def test_a_second_run_scores_only_the_new_windows_like_a_full_scoring_would(prefect_server, tmp_path):
+    two_weeks = simulate(CadetConfig(), n_reps=60, n_days=14, seed=9, workers=1)
+    calls_days = pc.cast(pc.cast(two_weeks.tables["calls"]["started_at"], pa.timestamp("s", tz="UTC")), pa.date32())
     first = pc.min(calls_days).as_py()
+    second = first + dt.timedelta(days=7)
     home = tmp_path / "home"
     week_one, week_two = tmp_path / "week-1", tmp_path / "week-2"
-    write_canonical(_days(center.tables, first, first + dt.timedelta(days=6)), week_one, "csv")
-    write_canonical(_days(center.tables, first + dt.timedelta(days=7), first + dt.timedelta(days=20)), week_two, "csv")
+    write_canonical(_days(two_weeks.tables, first, first + dt.timedelta(days=6)), week_one, "csv")
+    write_canonical(_days(two_weeks.tables, second, second + dt.timedelta(days=6)), week_two, "csv")
     report_one, one = run(home, "--source", "canonical", str(week_one))
     report_two, two = run(home, "--source", "canonical", str(week_two))
     assert [w["period_start"] for w in one["features"]["windows"]] == [str(first)]
-    assert [w["period_start"] for w in two["features"]["windows"]] == [str(first + dt.timedelta(days=7))], \
-        "the first week is not recomputed"
+    assert [w["period_start"] for w in two["features"]["windows"]] == [str(second)], "the first week is not recomputed"
     assert two["trained"] is None, "the champion is kept; retraining is `cadet train`'s job"
-    scored = pq.read_table(report_two / "scores.parquet").to_pandas()
-    assert set(scored.period_start) == {first + dt.timedelta(days=7)}
+    nightly = pq.read_table(report_two / "scores.parquet").to_pandas()
+    assert set(nightly.period_start) == {second}
+    assert nightly.sustained.any(), "a rep flagged in both weeks is a sustained pattern, though week one was not rescored"
     assert report_one != report_two and (report_one / "scores.parquet").exists(), "each run keeps its own report"
+    result = CliRunner().invoke(cli, ["--home", str(home), "score"])
+    assert result.exit_code == 0, result.output
+    full = pq.read_table(Path(result.stdout.strip().splitlines()[-1]) / "scores.parquet").to_pandas()
+    full = full[full.period_start == second].set_index("rep_id").sort_index()
+    nightly = nightly.set_index("rep_id").sort_index()
+    assert (nightly.tier == full.tier).all() and (nightly.score - full.score).abs().max() < 1e-12
+    assert (nightly.sustained == full.sustained).all()
 
 
 def test_windows_touched_keep_the_lakes_alignment():
