@@ -451,8 +451,9 @@ Needs `cadet features` first.  Every training is an MLflow run (parameters,
 metrics, feature list, data range, the model) and a new version of the
 registered model cadet-rep-anomaly.  The new version becomes the `champion`
 only if it passes the promotion gates against the current champion (score
-stability on the newest window, feature drift; analysts' verdicts once they
-exist); otherwise it stays a challenger and the output says why.  The MLflow
+stability on the newest window, feature drift, and the analysts' confirmed
+flags from `cadet review`); otherwise it stays a challenger and the output
+says why.  The MLflow
 store is <home>/mlflow (SQLite) unless MLFLOW_TRACKING_URI is set; browse it
 with `mlflow ui --backend-store-uri sqlite:///<home>/mlflow/mlflow.db`.
 

@@ -45,6 +45,8 @@ class ReportData:
     not_observable: pd.DataFrame
     ingests: pd.DataFrame
     meta: dict
+    best: pd.DataFrame = field(default_factory=pd.DataFrame)  # each rep's highest window, ranked
+    worst: dict[str, list[dt.date]] = field(default_factory=dict)  # each listed rep's worst days
     days: dict[dt.date, dict[str, pd.DataFrame]] = field(default_factory=dict)
 
 
@@ -81,8 +83,12 @@ def read_report_data(home: Path, folder: Path, config: CadetConfig) -> ReportDat
     evidence_calls = evidence_calls[evidence_calls.rep_id.isin(listed)] if not evidence_calls.empty else evidence_calls
     not_observable = lake.read("rules_not_observable", first, last).to_pandas()
     ingests = lake.read("ingest_runs").to_pandas()
-    data = ReportData(scores, hits, windows, daily, evidence_calls, not_observable, ingests, meta)
-    for day in sorted({d for rep in listed for d in worst_days(data, rep, config)}):
+    data = ReportData(scores, hits, windows, daily, evidence_calls, not_observable, ingests, meta, best_windows(scores))
+    shown = data.best[data.best.tier != "clear"].rep_id.head(config.report.max_rep_sections)
+    daily_values = feature_values(daily.set_index(["rep_id", "day"]), observable=_all_observable()).replace(
+        [np.inf, -np.inf], np.nan)
+    data.worst = {rep: worst_days(data, rep, daily_values, config) for rep in shown}
+    for day in sorted({d for days in data.worst.values() for d in days}):
         data.days[day] = _activity(lake, day, config.site.timezone)
     return data
 
@@ -115,29 +121,30 @@ def _activity(lake: Lake, day: dt.date, timezone: str) -> dict[str, pd.DataFrame
 
 def best_windows(scores: pd.DataFrame) -> pd.DataFrame:
     """Each rep's highest-scored window, ranked: investigate first, then by score."""
-    listed = scores.assign(flagged_windows=scores.groupby("rep_id").tier.transform(lambda t: int((t != "clear").sum())))
+    listed = scores.assign(flagged_windows=(scores.tier != "clear").groupby(scores.rep_id).transform("sum").astype(int))
     best = listed.sort_values("score", ascending=False).drop_duplicates("rep_id")
     return best.assign(order=best.tier.map(TIER_ORDER)).sort_values(["order", "score"], ascending=[True, False])
 
 
-def worst_days(data: ReportData, rep_id: str, config: CadetConfig) -> list[dt.date]:
-    """The days of the rep's best window where its strongest flagged feature was highest."""
-    best = best_windows(data.scores)
-    row = best[best.rep_id == rep_id]
-    if row.empty or row.tier.iloc[0] == "clear":
+def worst_days(data: ReportData, rep_id: str, daily_values: pd.DataFrame, config: CadetConfig) -> list[dt.date]:
+    """The days of the rep's best window where its strongest flagged feature was highest.
+
+    `daily_values` holds every feature per (rep_id, day) of the listed reps.
+    """
+    row = data.best[data.best.rep_id == rep_id]
+    if row.empty or row.tier.iloc[0] == "clear" or rep_id not in daily_values.index.get_level_values(0):
         return []
     start, end = row.period_start.iloc[0], row.period_end.iloc[0]
-    days = data.daily[(data.daily.rep_id == rep_id) & (data.daily.day >= start) & (data.daily.day <= end)]
-    if days.empty:
+    values = daily_values.loc[rep_id]
+    values = values[(values.index >= start) & (values.index <= end)]
+    if values.empty:
         return []
     mine = data.hits[(data.hits.rep_id == rep_id) & (data.hits.period_start == start)].sort_values("z", ascending=False)
-    candidates = list(mine.feature) + [f for f in row.top_features.iloc[0] if f in FEATURES_BY_NAME]
-    values = feature_values(days.set_index("day").drop(columns=["rep_id"]), observable=_all_observable())
+    candidates = list(mine.feature) + [f for f in row.top_features.iloc[0] if f in values]
     for name in candidates:
         if name in values and values[name].notna().any():
-            ranked = values[name].replace([np.inf, -np.inf], np.nan).dropna().sort_values(ascending=False)
-            return list(ranked.index[: config.report.worst_days])
-    return list(days.sort_values("offers_acted", ascending=False).day[: config.report.worst_days])
+            return list(values[name].dropna().sort_values(ascending=False).index[: config.report.worst_days])
+    return list(values.index[: config.report.worst_days])
 
 
 def _all_observable() -> dict[str, bool]:
@@ -176,7 +183,7 @@ def _rep_anchor(rep_id: str) -> str:
 
 
 def summary_section(data: ReportData) -> str:
-    scores, best = data.scores, best_windows(data.scores)
+    scores, best = data.scores, data.best
     tiers = best.tier.value_counts()
     lines = [f'<section id="summary"><h2>Summary</h2><div class="cards">'
              f'<div class="card"><b>{best.rep_id.nunique():,}</b>reps scored</div>'
@@ -215,7 +222,7 @@ def summary_section(data: ReportData) -> str:
 
 
 def ranking_section(data: ReportData) -> str:
-    best = best_windows(data.scores)
+    best = data.best
     flagged = best[best.tier != "clear"]
     if flagged.empty:
         return '<section id="ranking"><h2>Flagged reps</h2><p>No rep is on the investigate or watch list.</p></section>'
@@ -299,7 +306,7 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
         if first is not None:
             parts.append(peer_strip(first, _described(first)[0], _peers(data, w)[first].to_numpy(dtype=float),
                                     float(w.get(first, np.nan)), float(w.get(f"peer_{first}", np.nan)), None, rep))
-    days = worst_days(data, rep, config)
+    days = data.worst.get(rep, [])
     if days and not window.empty:
         queue = str(window.iloc[0].primary_queue)
         parts.append(f"<h3>Worst day{'s' if len(days) > 1 else ''}</h3>{legend()}")
@@ -325,7 +332,7 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
 
 def render_report(data: ReportData, config: CadetConfig) -> str:
     """The whole page as one string."""
-    best = best_windows(data.scores)
+    best = data.best
     flagged = best[best.tier != "clear"]
     shown = flagged.head(config.report.max_rep_sections)
     more = "" if len(flagged) <= len(shown) else (
@@ -362,7 +369,7 @@ def write_report(home: Path, folder: Path, config: CadetConfig) -> dict:
     html = render_report(data, config)
     write_text_atomic(folder / REPORT_FILE, html)
     write_text_atomic(folder / CSV_FILE, flagged_csv(data).to_csv(index=False))
-    best = best_windows(data.scores)
+    best = data.best
     return {"report": str(folder / REPORT_FILE), "csv": str(folder / CSV_FILE),
             "flagged": int((best.tier != "clear").sum()), "sections": int(min((best.tier != "clear").sum(),
                                                                               config.report.max_rep_sections))}

@@ -11,6 +11,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+MAX_DOTS = 150
 STATE_COLOURS = {"available": "#7fbf7f", "on call": "#4a78b5", "paused": "#e3a33b", "technical": "#c8553d",
                  "scheduled": "#b7a6d9", "logged out": "#eeeeee"}
 
@@ -34,6 +35,9 @@ def peer_strip(label: str, unit: str, peers: np.ndarray, rep: float, peer_median
     """
     width, height, pad = 420, 74, 14
     peers = np.asarray([p for p in peers if p is not None and np.isfinite(p)], dtype=float)
+    n_peers = len(peers)
+    if n_peers > MAX_DOTS:  # a big group: evenly spaced quantiles draw the same cloud in a page that stays light
+        peers = np.quantile(peers, np.linspace(0, 1, MAX_DOTS))
     marks = [v for v in (rep, peer_median, threshold) if v is not None and np.isfinite(v)]
     values = np.concatenate([peers, marks]) if marks else peers
     if values.size == 0:
@@ -48,7 +52,7 @@ def peer_strip(label: str, unit: str, peers: np.ndarray, rep: float, peer_median
 
     rng = np.random.default_rng(0)  # the same jitter every time: reports compare across runs
     parts = [f'<svg class="strip" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}: {escape(rep_id)} against {len(peers)} peers</title>',
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}: {escape(rep_id)} against {n_peers} peers</title>',
              f'<line x1="{pad}" y1="44" x2="{width - pad}" y2="44" stroke="#bbb"/>']
     for value, dy in zip(peers, rng.uniform(-9, 9, size=len(peers))):
         parts.append(f'<circle cx="{x(value):.1f}" cy="{30 + dy:.1f}" r="3" fill="#8a8a8a" fill-opacity="0.6">'
@@ -107,8 +111,8 @@ def day_timeline(rep_id: str, day_start: pd.Timestamp, states: pd.DataFrame, cal
     parts.append(f'<text x="4" y="34" font-size="11">{escape(queue)} calls</text>'
                  f'<text x="4" y="74" font-size="11">states</text><text x="4" y="100" font-size="11">calls</text>'
                  f'<text x="4" y="120" font-size="11">missed</text>')
-    for row in states.itertuples(index=False):
-        start, end = _hours(pd.Series([row.started_at, row.ended_at]), day_start)
+    state_start, state_end = _hours(states["started_at"], day_start), _hours(states["ended_at"], day_start)
+    for row, start, end in zip(states.itertuples(index=False), state_start, state_end):
         if end <= first or start >= last:
             continue
         reason = row.reason if isinstance(row.reason, str) else ""
@@ -116,13 +120,12 @@ def day_timeline(rep_id: str, day_start: pd.Timestamp, states: pd.DataFrame, cal
         label = f"{row.state}{' (' + reason + ')' if reason else ''} {row.started_at:%H:%M}-{row.ended_at:%H:%M}"
         parts.append(f'<rect x="{x(start):.1f}" y="62" width="{max(x(end) - x(start), 0.8):.1f}" height="16" '
                      f'fill="{STATE_COLOURS[kind]}"><title>{escape(label)}</title></rect>')
-    for row in calls.itertuples(index=False):
-        start, end = _hours(pd.Series([row.answered_at, row.ended_at]), day_start)
+    call_start, call_end = _hours(calls["answered_at"], day_start), _hours(calls["ended_at"], day_start)
+    for row, start, end in zip(calls.itertuples(index=False), call_start, call_end):
         parts.append(f'<rect x="{x(start):.1f}" y="88" width="{max(x(end) - x(start), 0.8):.1f}" height="16" '
                      f'fill="{STATE_COLOURS["on call"]}"><title>{escape(str(row.call_id))} {row.answered_at:%H:%M:%S}-'
                      f'{row.ended_at:%H:%M:%S}</title></rect>')
-    for row in offers.itertuples(index=False):
-        at = _hours(pd.Series([row.offered_at]), day_start)[0]
+    for row, at in zip(offers.itertuples(index=False), _hours(offers["offered_at"], day_start)):
         parts.append(f'<line x1="{x(at):.1f}" y1="110" x2="{x(at):.1f}" y2="124" stroke="#d62728" stroke-width="1.5">'
                      f'<title>{escape(str(row.result))} {escape(str(row.call_id))} at {row.offered_at:%H:%M:%S}</title></line>')
     for hour in range(first, last + 1, 1 if last - first <= 12 else 2):

@@ -12,8 +12,10 @@ current champion; otherwise it stays a challenger and the run says why:
 - **feature drift**: no feature's median z moved more than `max_feature_drift`
   between the champion's training data and the candidate's (peer z-scores
   centre on 0, so a large shift means the data, or the lake, changed);
-- **confirmed flags**: analysts' verdicts are not recorded yet (issue 6); the
-  gate says so and does not block.
+- **confirmed flags**: of the k rep-windows the candidate finds most unusual
+  (k = analyst-confirmed flags in the training range, `cadet review`), the
+  share confirmed must not fall more than `review.max_confirmed_drop` below the
+  champion's; without confirmed flags the gate says so and does not block.
 
 The first model has no champion to beat and is promoted.  The MLflow store is
 `<home>/mlflow/mlflow.db` (SQLite, with the model registry) and

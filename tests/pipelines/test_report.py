@@ -72,6 +72,17 @@ def test_everything_from_the_input_is_escaped(scored):
     assert "<img" not in svg and "&lt;img" in svg
 
 
+def test_a_big_peer_group_is_drawn_as_its_distribution_not_every_dot():
+    import numpy as np
+
+    from pipelines.report_plots import MAX_DOTS
+
+    peers = np.random.default_rng(1).normal(0.05, 0.01, size=2000)
+    svg = peer_strip("miss_rate", "share", peers, 0.3, 0.05, 0.1, "agent1")
+    assert "against 2000 peers" in svg and svg.count("<circle") == MAX_DOTS + 1
+    assert "agent1 30% · peer median 5%" in svg, "the rep and the peer median are labelled"
+
+
 def test_report_command_rewrites_the_newest_report(scored):
     home, folder, _ = scored
     (folder / "report.html").unlink()
