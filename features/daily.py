@@ -114,10 +114,11 @@ def rep_day_features(
     peaks = peak_intervals(legs, settings)
     presence = _presence(tables, legs, peaks, settings, timezone)
     offers = _acted_offers(tables, legs, timezone, lo, hi)
+    outbound = _outbound(legs, presence["cover"], known_customers)
     parts = [
         _answered_sums(legs, tables, settings),
         _offer_sums(offers),
-        _outbound_sums(legs, presence["cover"], known_customers),
+        _outbound_sums(outbound),
         presence["sums"],
     ]
     sums = pd.concat([p for p in parts if len(p)], axis=1, join="outer") if any(len(p) for p in parts) else pd.DataFrame()
@@ -136,7 +137,7 @@ def rep_day_features(
     sums["offers_missed_robust"] = sums["offers_missed"]
     sums["offers_acted_robust"] = sums["offers_acted"]
     sums = sums[["rep_id", "day", *SUM_COLUMNS, "shift_start_hour"]].sort_values(["rep_id", "day"]).reset_index(drop=True)
-    evidence = _evidence(legs, offers, settings, known_customers)
+    evidence = _evidence(legs, offers, outbound, settings)
     evidence = evidence[(evidence.day >= lo) & (evidence.day <= hi)].reset_index(drop=True)
     rep_queues = (
         legs.loc[legs.is_answered & (legs.day >= lo) & (legs.day <= hi)].groupby(["rep_id", "queue"]).size()
@@ -370,18 +371,29 @@ def _callers(legs: pd.DataFrame) -> np.ndarray:
     return legs.loc[legs.direction.eq("inbound") & legs.caller.notna(), "caller"].astype("int64").unique()
 
 
-def _outbound_sums(legs: pd.DataFrame, cover: pd.DataFrame, known_customers: np.ndarray | None) -> pd.DataFrame:
+def _outbound(legs: pd.DataFrame, cover: pd.DataFrame, known_customers: np.ndarray | None) -> pd.DataFrame:
+    """The reps' outbound legs with their local `day` and `personal`: on shift, to a number that never called in.
+
+    One flag for the count and the example calls, so every example shown is a
+    call that was counted.
+    """
     out = legs[legs.direction.eq("outbound") & legs.rep_id.notna() & legs.started_at_ls.notna()]
     if out.empty:
-        return pd.DataFrame()
+        return out.assign(day=pd.Series(dtype="int64"), personal=pd.Series(dtype=bool))
     if known_customers is None:
         known_customers = _callers(legs)
     customer = out.caller.isin(known_customers).fillna(False).astype(bool)
     points = pd.DataFrame({"rep_id": out.rep_id.to_numpy(), "day": (out.started_at_ls // DAY).astype("int64").to_numpy(),
                            "at": out.started_at_ls.astype("int64").to_numpy()})
     on_shift = covered(points, cover, ["rep_id", "day"]) if len(cover) else np.ones(len(out), dtype=bool)
-    personal = out.caller.notna().to_numpy() & ~customer.to_numpy() & on_shift
-    g = pd.DataFrame({"rep_id": points.rep_id, "day": points.day, "outbound_calls": 1.0, "personal_calls": personal.astype(float)})
+    return out.assign(day=points.day.to_numpy(), personal=out.caller.notna().to_numpy() & ~customer.to_numpy() & on_shift)
+
+
+def _outbound_sums(outbound: pd.DataFrame) -> pd.DataFrame:
+    if outbound.empty:
+        return pd.DataFrame()
+    g = pd.DataFrame({"rep_id": outbound.rep_id.to_numpy(), "day": outbound.day.to_numpy(), "outbound_calls": 1.0,
+                      "personal_calls": outbound.personal.astype(float).to_numpy()})
     return g.groupby(["rep_id", "day"]).sum()
 
 
@@ -541,8 +553,7 @@ EVIDENCE_KINDS = {
 }
 
 
-def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, settings: FeatureSettings,
-              known_customers: np.ndarray | None = None) -> pd.DataFrame:
+def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, outbound: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
     """Up to `examples_per_day` example call ids per rep, day and kind, the most telling first."""
     a = legs[legs.is_answered]
     frames = []
@@ -564,12 +575,8 @@ def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, settings: FeatureSetting
     add("quick_transfer", a[a.is_quick], -a.connected[a.is_quick])
     add("fast_escalation", a[a.is_fast_escalation], -a.connected[a.is_fast_escalation])
     add("self_service", a[a.is_self_service], -a.connected[a.is_self_service])
-    out = legs[legs.direction.eq("outbound") & legs.rep_id.notna()]
-    if len(out):
-        customers = known_customers if known_customers is not None else _callers(legs)
-        personal = out[out.caller.notna() & ~out.caller.isin(customers).fillna(False).astype(bool)]
-        personal = personal.assign(day=personal.started_at_ls // DAY)
-        add("personal_call", personal, (personal.ended_at_ls - personal.started_at_ls).astype(float))
+    personal = outbound[outbound.personal]
+    add("personal_call", personal, (personal.ended_at_ls - personal.started_at_ls).astype(float))
     long = a[a.is_long_talk]
     add("long_talk", long, long.talk_ratio)
     wrapped = a[a.wrap.notna() & (a.wrap_excess > 0)]

@@ -110,6 +110,9 @@ def test_personal_calls_are_outbound_calls_on_shift_to_numbers_that_never_called
     daily = run(tables)
     assert daily.sums.set_index("rep_id").loc["ann", "personal_calls"] == 1
     assert daily.sums.set_index("rep_id").loc["ann", "outbound_calls"] == 3
+    examples = daily.evidence[daily.evidence.kind == "personal_call"]
+    counted = tables["calls"].loc[tables["calls"].caller_key == 901, "call_id"].tolist()
+    assert examples.call_id.tolist() == counted, "the example shown is the call counted, not the one after the shift"
 
 
 def _presence_tables(pause_rows, schedule_rows=(), others=()):
