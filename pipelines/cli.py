@@ -26,8 +26,9 @@ agent events, or cadet's canonical CSV/Parquet).
 \b
 Typical use:
   cadet demo                                  # simulate a center and show what cadet sees
-  cadet simulate --reps 200 --days 28 --format asterisk --out ./asterisk-logs
-  cadet ingest --source canonical ./cadet-data/simulated/canonical
+  cadet run --source asterisk /var/log/asterisk/     # ingest, features, model, scores, report
+  cadet review agent1025 --verdict confirmed --by alice
+  cadet serve --source asterisk /var/log/asterisk/   # nightly runs, weekly retraining
 
 Everything cadet writes (the Parquet lake, the MLflow store, reports) lives
 under --home, ./cadet-data by default.  Settings come from --config FILE

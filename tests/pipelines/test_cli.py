@@ -14,7 +14,8 @@ def runner():
 def test_main_help_explains_home_config_and_commands(runner):
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for word in ("--home", "CADET_HOME", "./cadet-data", "--config", "simulate", "demo", "ingest", "score", "report"):
+    for word in ("--home", "CADET_HOME", "./cadet-data", "--config", "simulate", "demo", "ingest", "score", "report", "run",
+                 "review", "serve"):
         assert word in result.output
 
 
