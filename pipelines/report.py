@@ -22,6 +22,7 @@ from features.catalog import DERIVED, FEATURES_BY_NAME, feature_values
 from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from models.review import apply_verdicts
+from models.rules import HIT_COLUMNS
 from pipelines.review import read_verdicts
 from pipelines.report_plots import _fmt, day_timeline, legend, peer_strip
 from pipelines.storage import write_text_atomic
@@ -41,7 +42,6 @@ class ReportData:
     hits: pd.DataFrame
     windows: pd.DataFrame
     daily: pd.DataFrame
-    evidence_calls: pd.DataFrame
     not_observable: pd.DataFrame
     ingests: pd.DataFrame
     meta: dict
@@ -73,20 +73,21 @@ def read_report_data(home: Path, folder: Path, config: CadetConfig) -> ReportDat
     meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
     lake = Lake(home / "lake")
     first, last = scores.period_start.min(), scores.period_start.max()
+    # a window with no rule hit (or a lake without day features) reads as an empty table with no columns
     hits = _dates(lake.read("rule_hits", first, last).to_pandas(), "period_start", "period_end")
+    hits = hits if len(hits.columns) else pd.DataFrame(columns=HIT_COLUMNS)
     windows = _dates(lake.read("rep_window_features", first, last).to_pandas(), "period_start", "period_end")
-    end = scores.period_end.max()
-    daily = _dates(lake.read("rep_day_features", first, end).to_pandas(), "day")
+    daily = _dates(lake.read("rep_day_features", first, scores.period_end.max()).to_pandas(), "day")
     listed = set(scores.loc[scores.tier != "clear", "rep_id"])
-    daily = daily[daily.rep_id.isin(listed)]
-    evidence_calls = _dates(lake.read("call_evidence", first, end).to_pandas(), "day")
-    evidence_calls = evidence_calls[evidence_calls.rep_id.isin(listed)] if not evidence_calls.empty else evidence_calls
+    daily = daily[daily.rep_id.isin(listed)] if len(daily.columns) else pd.DataFrame(columns=["rep_id", "day"])
     not_observable = lake.read("rules_not_observable", first, last).to_pandas()
     ingests = lake.read("ingest_runs").to_pandas()
-    data = ReportData(scores, hits, windows, daily, evidence_calls, not_observable, ingests, meta, best_windows(scores))
+    data = ReportData(scores, hits, windows, daily, not_observable, ingests, meta, best_windows(scores))
     shown = data.best[data.best.tier != "clear"].rep_id.head(config.report.max_rep_sections)
-    daily_values = feature_values(daily.set_index(["rep_id", "day"]), observable=_all_observable()).replace(
-        [np.inf, -np.inf], np.nan)
+    daily_values = pd.DataFrame()
+    if len(daily):
+        daily_values = feature_values(daily.set_index(["rep_id", "day"]), observable=_all_observable()).replace(
+            [np.inf, -np.inf], np.nan)
     data.worst = {rep: worst_days(data, rep, daily_values, config) for rep in shown}
     for day in sorted({d for days in data.worst.values() for d in days}):
         data.days[day] = _activity(lake, day, config.site.timezone)
@@ -132,7 +133,7 @@ def worst_days(data: ReportData, rep_id: str, daily_values: pd.DataFrame, config
     `daily_values` holds every feature per (rep_id, day) of the listed reps.
     """
     row = data.best[data.best.rep_id == rep_id]
-    if row.empty or row.tier.iloc[0] == "clear" or rep_id not in daily_values.index.get_level_values(0):
+    if row.empty or row.tier.iloc[0] == "clear" or daily_values.empty or rep_id not in daily_values.index.get_level_values(0):
         return []
     start, end = row.period_start.iloc[0], row.period_end.iloc[0]
     values = daily_values.loc[rep_id]
@@ -354,7 +355,7 @@ def render_report(data: ReportData, config: CadetConfig) -> str:
 def flagged_csv(data: ReportData) -> pd.DataFrame:
     """One row per flagged rep and window, for spreadsheets."""
     flagged = data.scores[data.scores.tier != "clear"].sort_values(["score"], ascending=False)
-    evidence = data.hits.groupby(["rep_id", "period_start"]).evidence.agg(" | ".join)
+    evidence = data.hits.groupby(["rep_id", "period_start"]).evidence.agg(" | ".join) if len(data.hits) else {}
     out = flagged[["rep_id", "period_start", "period_end", "tier", "score", "anomaly_score", "verdict"]].copy()
     out["behaviours"] = flagged.behaviours.map(lambda v: "; ".join(v))
     out["rule_hits"] = flagged.rule_hits.map(lambda v: "; ".join(v))

@@ -91,6 +91,19 @@ def test_report_command_rewrites_the_newest_report(scored):
     assert Path(result.stdout.strip().splitlines()[-1]) == folder / "report.html" and (folder / "report.html").exists()
 
 
+def test_a_lake_without_rule_hits_or_day_features_still_gives_a_report(scored, tmp_path):
+    from pipelines.report import write_report
+
+    home, folder, _ = scored
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    for table in ("rule_hits", "rep_day_features"):
+        shutil.rmtree(copy / "lake" / table)
+    written = write_report(copy, copy / "reports" / folder.name, CadetConfig())
+    html = Path(written["report"]).read_text()
+    assert written["flagged"] > 0 and "No rule fired" in html and "Worst day" not in html
+
+
 def test_report_without_scores_says_what_to_do(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "report"])
     assert result.exit_code == 1 and "cadet score" in result.output
