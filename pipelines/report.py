@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -327,7 +328,9 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
         items = "".join(f"<li>{r.period_start} – {r.period_end}: {_tier(r.tier)} {r.score:.2f}, {_codes(r.behaviours)}</li>"
                         for r in others.sort_values("period_start").itertuples())
         parts.append(f"<h3>Other flagged windows</h3><ul>{items}</ul>")
-    parts.append("</section>")
+    command = f"cadet review {shlex.quote(rep)} --window {best_row.period_start} --verdict confirmed|dismissed|needs-more-data"
+    parts.append(f'<p class="muted">Record your verdict: <code>{escape(command)} --by NAME</code> '
+                 '(a dismissal needs <code>--reason</code>).</p></section>')
     return "".join(parts)
 
 

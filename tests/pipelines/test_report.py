@@ -68,6 +68,10 @@ def test_everything_from_the_input_is_escaped(scored):
     html = (folder / "report.html").read_text()
     assert HOSTILE not in html, "a rep id with markup is never written raw"
     assert "agent&lt;b&gt;&amp;&quot;x&#x27;&lt;/b&gt;" in html
+    import html as markup
+    import shlex
+
+    assert markup.escape(f"cadet review {shlex.quote(HOSTILE)} --window") in html, "the verdict command is shell-quoted too"
     svg = peer_strip("miss_rate", "share", [0.1, 0.2], 0.5, 0.15, 0.3, "<img src=x onerror=alert(1)>")
     assert "<img" not in svg and "&lt;img" in svg
 
