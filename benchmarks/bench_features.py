@@ -36,6 +36,15 @@ def cadet(*args: str) -> tuple[float, subprocess.CompletedProcess]:
     return time.perf_counter() - started, done
 
 
+def publish(title: str, result: dict, name: str) -> None:
+    """Print one benchmark's figures and keep them in benchmarks/results/<name>.json."""
+    print(f"cadet {title} benchmark on {os.cpu_count()} cores")
+    print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+
+
 def measured(*args: str) -> tuple[float, subprocess.CompletedProcess, float]:
     """Wall time, output and peak RSS (MB, largest process incl. its workers) of one cadet command, alone."""
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -86,11 +95,7 @@ def main() -> None:
             "wall_s": round(wall, 1), "prefect_overhead_s": round(overhead, 1), "own_work_s": round(own, 1),
             "events_per_s_excluding_overhead": round(events / own), "peak_rss_mb_largest_process": round(peak),
         }
-        print(f"cadet features benchmark on {os.cpu_count()} cores")
-        print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
-        out = ROOT / "benchmarks" / "results"
-        out.mkdir(exist_ok=True)
-        (out / f"features-{args.reps}x{args.days}.json").write_text(json.dumps(result, indent=1))
+        publish("features", result, f"features-{args.reps}x{args.days}")
         allowed = args.limit * max(1.0, events / 10_000_000)
         if own > allowed:
             raise SystemExit(f"too slow: {own:.1f} s of cadet's own work for {events:,} events (limit {allowed:.1f} s: "

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_features import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -85,11 +87,7 @@ def main() -> None:
         if events is not None:
             result["events"] = events
             result["events_per_s_end_to_end"] = round(events / wall)
-        print(f"cadet ingest benchmark on {os.cpu_count()} cores")
-        print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
-        out = ROOT / "benchmarks" / "results"
-        out.mkdir(exist_ok=True)
-        (out / f"ingest-{result['source'].replace('/', '-')}.json").write_text(json.dumps(result, indent=1))
+        publish("ingest", result, f"ingest-{result['source'].replace('/', '-')}")
     finally:
         if server is not None:
             server.terminate()

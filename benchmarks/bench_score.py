@@ -13,15 +13,13 @@ rep-windows per second, the report's size and the peak memory.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_features import ROOT, measured
+from bench_features import ROOT, measured, publish
 
 
 def main() -> None:
@@ -52,11 +50,7 @@ def main() -> None:
             "report_html_kb": round((report / "report.html").stat().st_size / 1024),
             "peak_rss_mb": round(max(train_peak, score_peak)),
         }
-        print(f"cadet train + score benchmark on {os.cpu_count()} cores")
-        print("  " + "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.items()))
-        out = ROOT / "benchmarks" / "results"
-        out.mkdir(exist_ok=True)
-        (out / f"score-{args.reps}x{args.days}.json").write_text(json.dumps(result, indent=1))
+        publish("train + score", result, f"score-{args.reps}x{args.days}")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -29,6 +29,7 @@ from features.intervals import DAY, count_open, covered, intersect, local_second
 from features.settings import FeatureSettings
 
 EPOCH = dt.date(1970, 1, 1)
+MISSED_RESULTS = ("ring_no_answer", "declined")  # offer results that count against the rep (a caller's hang-up does not)
 
 SUM_COLUMNS = (
     "offers_acted", "offers_missed", "offers_declined", "offers_missed_robust", "offers_acted_robust",
@@ -354,7 +355,7 @@ def _acted_offers(tables: dict[str, pd.DataFrame], legs: pd.DataFrame, timezone:
 def _offer_sums(o: pd.DataFrame) -> pd.DataFrame:
     if o.empty:
         return pd.DataFrame()
-    missed = o.result.isin(["ring_no_answer", "declined"])
+    missed = o.result.isin(MISSED_RESULTS)
     known = o.repeat.notna()
     is_repeat = o.repeat.fillna(0.0).astype(bool)
     g = pd.DataFrame({
@@ -563,7 +564,7 @@ def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, outbound: pd.DataFrame, 
             frames.append(pd.DataFrame({"rep_id": rows.rep_id.to_numpy(), "day": rows.day.astype("int64").to_numpy(), "kind": kind,
                                         "call_id": rows.call_id.to_numpy(), "magnitude": magnitude.astype(float).to_numpy()}))
 
-    o = offers[offers.result.isin(["ring_no_answer", "declined"])]
+    o = offers[offers.result.isin(MISSED_RESULTS)]
     add("missed_offer", o, -o.ring_seconds.astype(float))
     flag = o.repeat == 1.0
     add("skipped_repeat_caller", o[flag], -o.ring_seconds[flag].astype(float))

@@ -51,6 +51,20 @@ class Context:
                 raise click.ClickException(str(exc)) from exc
         return self._config
 
+    @property
+    def config_file(self) -> str | None:
+        """The settings file as the flows take it (a string, or None for the defaults)."""
+        return str(self.config_path) if self.config_path else None
+
+    def check_rules(self) -> None:
+        """A bad rules file stops the command here, naming the rule and the reason, before Prefect starts."""
+        from pipelines.config import load_rules
+
+        try:
+            load_rules(self.config, self.config_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
 
 @click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
@@ -374,10 +388,8 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
     _prefect_defaults(obj.home)  # before Prefect is imported: it reads its settings then
     from pipelines.ingest import ingest_flow
 
-    obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
-    config_path = str(obj.config_path) if obj.config_path else None
     with _flow_progress(f"ingest {source}"):
-        summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), config_path)
+        summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file)
     _print_ingest(summary)
     if as_json:
         click.echo(json.dumps(summary))
@@ -424,21 +436,9 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
         rows += [(name, code, unit, "offers, callers", formula.__doc__.strip()) for name, (code, formula, _, _, unit) in DERIVED.items()]
         _print_rows("Features", ["feature", "behaviour", "unit", "needs", "meaning"], rows)
         return
-    _prefect_defaults(obj.home)
-    from pipelines.config import ConfigError, load_rules
-    from pipelines.features_flow import features_flow
-
-    try:
-        load_rules(obj.config, obj.config_path)  # a bad rules file stops here, before Prefect starts
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    config_path = str(obj.config_path) if obj.config_path else None
-    with _flow_progress("features"):
-        summary = features_flow(str(obj.home), config_path, _iso(start),
-                                _iso(end), workers)
-    if summary.get("error"):
-        click.echo(f"cadet features: {summary['error']}", err=True)
-        sys.exit(1)
+    obj.check_rules()
+    summary = _stage(obj, "features", _flow_progress("features"), "pipelines.features_flow:features_flow", _iso(start),
+                     _iso(end), workers)
     _print_features(summary)
     if as_json:
         click.echo(json.dumps(summary, default=str))
@@ -471,17 +471,8 @@ Examples:
 def train(obj: Context, start, end, as_json: bool):
     import json
 
-    _prefect_defaults(obj.home)
-    obj.config  # a bad settings file stops here  # noqa: B018
-    from pipelines.training import train_flow
-
-    config_path = str(obj.config_path) if obj.config_path else None
-    with _working("training the model and logging it to MLflow (Prefect flow)"):
-        summary = train_flow(str(obj.home), config_path, _iso(start),
-                             _iso(end))
-    if summary.get("error"):
-        click.echo(f"cadet train: {summary['error']}", err=True)
-        sys.exit(1)
+    summary = _stage(obj, "train", _working("training the model and logging it to MLflow (Prefect flow)"),
+                     "pipelines.training:train_flow", _iso(start), _iso(end))
     _print_training(summary)
     if as_json:
         click.echo(json.dumps(summary, default=str))
@@ -509,19 +500,29 @@ Examples:
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Last window start (YYYY-MM-DD).")
 @click.pass_obj
 def score(obj: Context, start, end):
-    _prefect_defaults(obj.home)
-    obj.config  # a bad settings file stops here  # noqa: B018
-    from pipelines.scoring import score_flow
-
-    config_path = str(obj.config_path) if obj.config_path else None
-    with _working("scoring reps with the champion model and the rules (Prefect flow)"):
-        summary = score_flow(str(obj.home), config_path, _iso(start),
-                             _iso(end))
-    if summary.get("error"):
-        click.echo(f"cadet score: {summary['error']}", err=True)
-        sys.exit(1)
+    summary = _stage(obj, "score", _working("scoring reps with the champion model and the rules (Prefect flow)"),
+                     "pipelines.scoring:score_flow", _iso(start), _iso(end))
     _print_scoring(summary)
     click.echo(summary["report"])
+
+
+def _stage(obj: Context, name: str, progress, flow_ref: str, *args) -> dict:
+    """Run one stage's Prefect flow on the home and return its summary; stop with status 1 on its error.
+
+    The flow ("module:function") is imported only after the embedded Prefect
+    defaults are set, because Prefect reads its settings when imported.
+    """
+    import importlib
+
+    _prefect_defaults(obj.home)
+    module, function = flow_ref.split(":")
+    flow = getattr(importlib.import_module(module), function)
+    with progress:
+        summary = flow(str(obj.home), obj.config_file, *args)
+    if summary.get("error"):
+        click.echo(f"cadet {name}: {summary['error']}", err=True)
+        sys.exit(1)
+    return summary
 
 
 def _print_ingest(summary: dict) -> None:
@@ -611,19 +612,13 @@ Examples:
 def run(obj: Context, source: str, start, end, workers: int, only_changed: bool, as_json: bool, paths: tuple[Path, ...]):
     import json
 
+    obj.check_rules()
     _prefect_defaults(obj.home)
-    obj.config  # a bad settings file stops here, before Prefect starts  # noqa: B018
-    from pipelines.config import ConfigError, load_rules
     from pipelines.run import run_flow
 
-    try:
-        load_rules(obj.config, obj.config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    config_path = str(obj.config_path) if obj.config_path else None
     with _flow_progress(f"run {source}"):
-        summary = run_flow(source, [str(p) for p in paths], str(obj.home), config_path, _iso(start), _iso(end), workers,
-                           only_changed)
+        summary = run_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file, _iso(start), _iso(end),
+                           workers, only_changed)
     _print_ingest(summary["ingest"])
     if summary["features"] and not summary["features"].get("error"):
         _print_features(summary["features"])
@@ -821,7 +816,6 @@ def serve(obj: Context, source: str, nightly_cron: str, retrain_cron: str, paths
         except ValueError as exc:
             raise click.BadParameter(f"{cron!r} is not a cron expression (minute hour day month weekday): {exc}") from exc
     _prefect_defaults(obj.home)
-    obj.config  # noqa: B018
     from pipelines.schedule import serve_schedules
 
     home = obj.home.resolve()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import DERIVED, FEATURES_BY_NAME, feature_values
+from features.daily import MISSED_RESULTS
 from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from models.review import apply_verdicts
@@ -32,7 +33,6 @@ REPORT_FILE = "report.html"
 CSV_FILE = "flagged.csv"
 META_FILE = "report.json"
 TIER_ORDER = {"investigate": 0, "watch": 1, "clear": 2}
-MISSED = ("ring_no_answer", "declined")
 
 
 @dataclass
@@ -117,7 +117,7 @@ def _activity(lake: Lake, day: dt.date, timezone: str) -> dict[str, pd.DataFrame
     return {"states": states,
             "answered": calls[calls.answered_at.notna() & (calls.answered_at < stop) & (calls.ended_at > start)],
             "queued": calls[calls.enqueued_at.notna() & (calls.enqueued_at >= start) & (calls.enqueued_at < stop)],
-            "missed": offers[offers.result.isin(MISSED) & (offers.offered_at >= start) & (offers.offered_at < stop)],
+            "missed": offers[offers.result.isin(MISSED_RESULTS) & (offers.offered_at >= start) & (offers.offered_at < stop)],
             "start": start}
 
 
@@ -274,10 +274,10 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
                      f'{"sustained: flagged in the previous window too; " if best_row.sustained else ""}'
                      f'rules {best_row.rule_score:.2f}, model {best_row.model_score:.2f} of the score.</p>')
     plotted: set[str] = set()
+    peers = _peers(data, window.iloc[0]) if not window.empty else data.windows.iloc[0:0]
     if mine.empty:
         parts.append("<p>No rule fired: the model alone put this rep on the list (see its features below).</p>")
     for hit in mine.itertuples():
-        peers = _peers(data, window.iloc[0]) if not window.empty else data.windows.iloc[0:0]
         unit, _ = _described(hit.feature)
         parts.append(f'<div class="hit {escape(hit.severity)}"><h3>{escape(hit.code)} <span class="muted">'
                      f'({escape(hit.rule_id)}, {escape(hit.severity)})</span></h3><p>{escape(hit.evidence)}</p>')
@@ -306,7 +306,7 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
                      f"<th>meaning</th></tr>{''.join(rows)}</table>")
         first = next((n for n in best_row.top_features if n not in plotted and n in data.windows), None)
         if first is not None:
-            parts.append(peer_strip(first, _described(first)[0], _peers(data, w)[first].to_numpy(dtype=float),
+            parts.append(peer_strip(first, _described(first)[0], peers[first].to_numpy(dtype=float),
                                     float(w.get(first, np.nan)), float(w.get(f"peer_{first}", np.nan)), None, rep))
     days = data.worst.get(rep, [])
     if days and not window.empty:
