@@ -157,6 +157,19 @@ def read_connect_files(files: list[Path], home: Path, config: CadetConfig) -> li
     return _platform_results(lambda f: read_connect(f, config.ingest.connect), files, home)
 
 
+def row_text(rows: pd.DataFrame) -> list[str]:
+    """A rebuilt row as `column=value` text for the quarantine; empty cells stay empty, whatever their type."""
+    def cell(value) -> str:
+        try:
+            missing = bool(pd.isna(value))
+        except (TypeError, ValueError):  # lists and arrays are never "missing" as a whole
+            missing = False
+        return "" if missing else str(value)
+
+    columns = list(rows.columns)
+    return [", ".join(f"{c}={cell(v)}" for c, v in zip(columns, values)) for values in rows.itertuples(index=False, name=None)]
+
+
 def enforce_contract(result: ReadResult) -> ReadResult:
     """Rows a platform reader rebuilt must meet the same contract as canonical input."""
     schema = SCHEMAS[result.table]
@@ -165,8 +178,15 @@ def enforce_contract(result: ReadResult) -> ReadResult:
         return ReadResult(result.file, result.table, valid, result.quarantine, result.lines_read)
     except pa_errors.SchemaErrors as exc:
         whole_columns = exc.failure_cases[exc.failure_cases["index"].isna()]
-        if len(whole_columns):  # a reader bug, not bad input: say so rather than drop data
-            raise RuntimeError(f"{result.file}: {result.table} columns break the contract: {whole_columns.to_dict('records')}") from exc
+        if len(whole_columns):
+            # A column the reader could not build at all: keep every row in the quarantine, land none, say why.
+            problems = "; ".join(sorted({f"{c.column}: {c.check}" for c in whole_columns.itertuples()}))
+            extra = pd.DataFrame({
+                "file": str(result.file), "line": -1, "raw": row_text(result.good),
+                "reason": f"{result.table} could not be built from this file ({problems}); please report it with the file's first lines",
+            })
+            return ReadResult(result.file, result.table, result.good.iloc[0:0], pd.concat([result.quarantine, extra], ignore_index=True),
+                              result.lines_read)
         cases = exc.failure_cases
         bad_rows = sorted({int(i) for i in cases["index"]})
         reasons = cases.groupby("index")["check"].apply(lambda c: "; ".join(sorted({str(x) for x in c})))
@@ -175,7 +195,7 @@ def enforce_contract(result: ReadResult) -> ReadResult:
             {
                 "file": str(result.file),
                 "line": -1,
-                "raw": rejected.astype(str).agg(",".join, axis=1).values,
+                "raw": row_text(rejected),
                 "reason": [f"{result.table} row breaks the contract: {reasons[i]}" for i in bad_rows],
             }
         )
@@ -240,7 +260,7 @@ def _date_surveys(results: list[ReadResult]) -> None:
                 {
                     "file": str(result.file),
                     "line": -1,
-                    "raw": good.loc[undated].astype(str).agg(",".join, axis=1),
+                    "raw": row_text(good.loc[undated]),
                     "reason": "surveyed_at is empty and the call is not in this ingest: add surveyed_at or ingest the survey with its calls",
                 }
             )

@@ -79,10 +79,12 @@ class Lake:
         if time_column is None:
             yield None, rows
             return
-        stamps = pc.cast(rows[time_column], pa.timestamp("s", tz="UTC"))
+        # Platforms write milliseconds (Amazon Connect) or finer: the day is the floor, whatever the unit.
+        stamps = pc.cast(rows[time_column], pa.timestamp("us", tz="UTC"), safe=False)
         if stamps.null_count:
             raise ValueError(f"{table}.{time_column} has {stamps.null_count} empty values; every row needs a day")
-        day_numbers = np.floor_divide(np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False)), 86400)
+        micros = np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False))
+        day_numbers = np.floor_divide(micros, 86_400_000_000)
         order = np.argsort(day_numbers, kind="stable")
         bounds = np.flatnonzero(np.diff(day_numbers[order])) + 1
         for chunk in np.split(order, bounds):
@@ -112,13 +114,22 @@ class Lake:
 
     def read(self, table: str, start: dt.date | None = None, end: dt.date | None = None,
              columns: list[str] | None = None) -> pa.Table:
-        """All rows of `table` for days in [start, end] (inclusive); an empty table when there are none."""
+        """All rows of `table` for days in [start, end] (inclusive); an empty table when there are none.
+
+        Asked for `columns`, the result has each of them, empty ones included, so
+        a source that never wrote a table (no presence in a calls-only export)
+        reads as "no rows" rather than as a missing column.
+        """
         paths = [self.partition(table, d) for d in self.days(table) if (start is None or d >= start) and (end is None or d <= end)]
         if not paths and self.partition(table, None).exists():
             paths = [self.partition(table, None)]
         if not paths:
-            return pa.table({})
+            return pa.table({c: pa.array([], pa.null()) for c in columns or []})
         dataset = ds.dataset([str(p) for p in paths], format="parquet")
-        if columns is not None:
-            columns = [c for c in columns if c in dataset.schema.names]
-        return dataset.to_table(columns=columns)
+        if columns is None:
+            return dataset.to_table()
+        found = dataset.to_table(columns=[c for c in columns if c in dataset.schema.names])
+        for name in columns:
+            if name not in found.column_names:
+                found = found.append_column(name, pa.nulls(found.num_rows))
+        return found.select(columns)

@@ -90,9 +90,10 @@ def pseudonymise(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
 
 
 # A phone number in free text: '+' and 6-15 digits (spaces, dots, dashes or brackets may
-# group them), or 10-15 digits in a row.  Dates, clock times and Asterisk uniqueids
-# ('1767600090.1') are left alone; so is the Unix time that starts a queue_log line.
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d{10,15})(?![\w.])")
+# group them), or a run of 6-15 digits (national formats are as short as 6).  Dates, clock
+# times and Asterisk uniqueids ('1767600090.1') are left alone; so is the Unix time that
+# starts a queue_log line.  A ring time in milliseconds may be masked too: privacy first.
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d{6,15})(?![\w.])")
 
 
 def mask_numbers(text: str, key: bytes) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 from features.catalog import DERIVED, FEATURES_BY_NAME, feature_values
 from features.daily import MISSED_RESULTS
 from pipelines.config import CadetConfig
+from pipelines.contracts import SCHEMAS
 from pipelines.lake import Lake
 from models.review import apply_verdicts
 from models.rules import HIT_COLUMNS
@@ -33,6 +34,8 @@ REPORT_FILE = "report.html"
 CSV_FILE = "flagged.csv"
 META_FILE = "report.json"
 TIER_ORDER = {"investigate": 0, "watch": 1, "clear": 2}
+STATE_COLUMNS = list(SCHEMAS["agent_states"].columns)
+OFFER_COLUMNS = list(SCHEMAS["offers"].columns)
 
 
 @dataclass
@@ -107,13 +110,13 @@ def _activity(lake: Lake, day: dt.date, timezone: str) -> dict[str, pd.DataFrame
             frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(timezone)
         return frame
 
-    states = local(lake.read("agent_states", lo, hi).to_pandas(), ["started_at", "ended_at"])
+    states = local(lake.read("agent_states", lo, hi, columns=STATE_COLUMNS).to_pandas(), ["started_at", "ended_at"])
     states = states[(states.ended_at > start) & (states.started_at < stop)]
     calls = lake.read("calls", lo, hi, columns=["call_id", "direction", "queue", "enqueued_at", "answered_at", "ended_at",
                                                   "rep_id"]).to_pandas()
     calls = local(calls, ["enqueued_at", "answered_at", "ended_at"])
     calls = calls[calls.direction == "inbound"]
-    offers = local(lake.read("offers", lo, hi).to_pandas(), ["offered_at"])
+    offers = local(lake.read("offers", lo, hi, columns=OFFER_COLUMNS).to_pandas(), ["offered_at"])
     return {"states": states,
             "answered": calls[calls.answered_at.notna() & (calls.answered_at < stop) & (calls.ended_at > start)],
             "queued": calls[calls.enqueued_at.notna() & (calls.enqueued_at >= start) & (calls.enqueued_at < stop)],

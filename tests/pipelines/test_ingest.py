@@ -135,3 +135,38 @@ def test_amazon_connect_exports_land_like_canonical(prefect_server, center, tmp_
     inbound = calls[calls.direction == "inbound"]
     assert inbound.hold_seconds.sum() == center.tables["calls"].to_pandas().query("direction == 'inbound'").hold_seconds.sum()
     assert_no_caller_number_under(home, center)
+
+
+def test_a_rebuilt_row_breaking_the_contract_is_quarantined_with_its_empty_fields(tmp_path):
+    """An overnight agent session (longer than the 12-h limit) beside empty fields used to crash the whole ingest."""
+    import pandas as pd
+
+    from pipelines.ingest import enforce_contract
+    from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult
+
+    states = pd.DataFrame({
+        "rep_id": ["Agent/1141", "Agent/1127"],
+        "state": ["available", "available"],
+        "reason": [None, float("nan")],
+        "started_at": pd.to_datetime(["2018-11-30 12:59:30", "2018-11-30 12:29:50"], utc=True),
+        "ended_at": pd.to_datetime(["2018-12-01 09:00:00", "2018-11-30 13:00:00"], utc=True),
+    })
+    checked = enforce_contract(ReadResult(tmp_path / "queue_log.csv", "agent_states", states, pd.DataFrame(columns=QUARANTINE_COLUMNS), 2))
+    assert checked.good.rep_id.tolist() == ["Agent/1127"]
+    assert len(checked.quarantine) == 1
+    row = checked.quarantine.iloc[0]
+    assert "rep_id=Agent/1141" in row.raw and "reason=," in row.raw, "an empty field renders empty, not as 'nan' or a crash"
+    assert "longer than 12 h" in row.reason
+
+
+def test_a_column_that_cannot_be_built_quarantines_the_table_instead_of_crashing(tmp_path):
+    import pandas as pd
+
+    from pipelines.ingest import enforce_contract
+    from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult
+
+    offers = pd.DataFrame({"call_id": ["c1"], "rep_id": ["r1"], "offered_at": pd.to_datetime(["2026-01-05T09:00:00Z"]),
+                           "ring_seconds": [3]})  # no result column at all
+    checked = enforce_contract(ReadResult(tmp_path / "x.json", "offers", offers, pd.DataFrame(columns=QUARANTINE_COLUMNS), 1))
+    assert checked.good.empty and len(checked.quarantine) == 1
+    assert "could not be built" in checked.quarantine.reason.iloc[0]

@@ -73,3 +73,16 @@ def test_upsert_replaces_same_keys_keeps_others_and_is_stable(tmp_path):
     assert (tmp_path / "calls" / "date=2026-01-05" / "part.parquet").read_bytes() == first
     lake.upsert("calls", _calls(["c"], [T[0]]), "ended_at", ["call_id"])
     assert lake.read("calls")["call_id"].to_pylist() == ["a", "b", "c"]
+
+
+def test_sub_second_timestamps_land_in_their_day_with_their_precision(tmp_path):
+    """Amazon Connect writes milliseconds ('2024-01-08T07:00:28.062Z'); nanoseconds arrive from pandas."""
+    lake = Lake(tmp_path)
+    stamps = pa.array([1704697228062000000, 1704671999999999999], pa.timestamp("ns", tz="UTC"))
+    rows = pa.table({"rep_id": ["a", "b"], "started_at": stamps})
+    written = lake.upsert("agent_states", rows, "started_at", ["rep_id", "started_at"])
+    assert written == {dt.date(2024, 1, 8): 1, dt.date(2024, 1, 7): 1}
+    stored = lake.read("agent_states", start=dt.date(2024, 1, 8))
+    assert stored["started_at"][0].as_py() == dt.datetime(2024, 1, 8, 7, 0, 28, 62000, tzinfo=dt.timezone.utc)
+    assert lake.upsert("agent_states", rows, "started_at", ["rep_id", "started_at"]) == written
+    assert lake.read("agent_states").num_rows == 2, "re-landing the same rows replaces them"

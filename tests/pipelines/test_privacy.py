@@ -64,3 +64,13 @@ def test_masking_hides_numbers_but_keeps_times_and_ids():
     assert "13125550100" not in mask_numbers(cdr, KEY) and "2026-01-05 08:00:00" in mask_numbers(cdr, KEY)
     row = "c1,,voice,inbound,general,+1 (312) 555-0100,2026-01-05T09:00:00Z"
     assert "555-0100" not in mask_numbers(row, KEY) and "2026-01-05T09:00:00Z" in mask_numbers(row, KEY)
+
+
+@pytest.mark.parametrize("number", ["881142", "3318842", "04123456", "612345678", "0612345678", "+33 6 12 34 56 78"])
+def test_masking_hides_national_numbers_of_six_digits_and_more(number):
+    from pipelines.privacy import mask_numbers
+
+    for text in (f"1543601975|1543601975.170|NONE|Agent/1127|OUTDIAL|{number}", f"9,1543601975,x,NONE,Agent/1127,OUTDIAL,{number},,"):
+        masked = mask_numbers(text, KEY)
+        assert number not in masked and "caller:" in masked
+    assert mask_numbers("queue 8800 at 2018-11-30 13:19:35, ext 1127", KEY) == "queue 8800 at 2018-11-30 13:19:35, ext 1127"

@@ -108,6 +108,20 @@ def test_a_lake_without_rule_hits_or_day_features_still_gives_a_report(scored, t
     assert written["flagged"] > 0 and "No rule fired" in html and "Worst day" not in html
 
 
+def test_a_lake_without_presence_or_offers_still_gives_a_report_with_its_timelines(scored, tmp_path):
+    """A calls-only export: no agent_states and no offers in the lake at all."""
+    from pipelines.report import write_report
+
+    home, folder, _ = scored
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    for table in ("agent_states", "offers"):
+        shutil.rmtree(copy / "lake" / table)
+    written = write_report(copy, copy / "reports" / folder.name, CadetConfig())
+    html = Path(written["report"]).read_text()
+    assert written["flagged"] > 0 and "Worst day" in html
+
+
 def test_report_without_scores_says_what_to_do(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "report"])
     assert result.exit_code == 1 and "cadet score" in result.output
