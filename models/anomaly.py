@@ -42,6 +42,26 @@ def _with_extremes(values):
     return np.column_stack([values, magnitude.max(axis=1), (magnitude > 3).sum(axis=1)])
 
 
+def usable_features(X: pd.DataFrame, features=None) -> list[str]:
+    """The requested features that have a value for at least one rep-window (the rest the source cannot show)."""
+    wanted = list(features) if features is not None else default_features()
+    return [c for c in wanted if c in X.columns and X[c].notna().any()]
+
+
+def too_thin_for_a_model(X: pd.DataFrame, min_reps: int, features=None) -> str | None:
+    """Why no model can be trained on `X`, in one line; None when it can.
+
+    An isolation forest over peer z-scores needs peers: with a handful of reps
+    every rep is "unusual", so cadet scores such a center by its rules alone.
+    """
+    usable = usable_features(X, features)
+    compared = int(X.loc[X[usable].notna().any(axis=1), "rep_id"].nunique()) if usable and len(X) else 0
+    if compared >= min_reps:
+        return None
+    return (f"{compared} rep(s) could be compared with peers (a model needs at least {min_reps}): "
+            "no model is trained and the rules alone score")
+
+
 class RepAnomalyModel(BaseEstimator):
     """Isolation forest on clipped peer z-scores; `anomaly_score` in [0, 1], higher = more suspicious."""
 
@@ -54,9 +74,8 @@ class RepAnomalyModel(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y=None) -> "RepAnomalyModel":
         wanted = list(self.features) if self.features is not None else default_features()
-        present = [c for c in wanted if c in X.columns]
         # Features the source cannot show are empty everywhere: leave them out rather than pretend.
-        self.features_in_ = [c for c in present if X[c].notna().any()]
+        self.features_in_ = usable_features(X, wanted)
         self.not_observable_ = [c for c in wanted if c not in self.features_in_]
         if not self.features_in_:
             raise ValueError("no usable features: every requested feature is missing or empty")

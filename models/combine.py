@@ -85,7 +85,8 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
         out["rule_score"], out["rule_hits"], out["codes"], out["thin_codes"] = 0.0, None, None, None
     out["rule_score"] = out.rule_score.fillna(0.0)
     out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
-    model = np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight
+    # no model (too few reps): the anomaly score is empty and the model adds nothing
+    model = (np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight).fillna(0.0)
     out["model_score"] = model
     out = out.sort_values(["rep_id", "period_start"]).reset_index(drop=True)
     first = 1 - (1 - out.rule_score) * (1 - out.model_score)

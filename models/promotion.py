@@ -30,6 +30,7 @@ class TrainingSettings(BaseModel):
     random_state: int = Field(0, description="seed, so a retraining on the same data gives the same model")
     min_score_stability: float = Field(0.7, ge=-1, le=1, description="Spearman of candidate vs champion scores on the newest window")
     max_feature_drift: float = Field(0.75, gt=0, description="largest allowed move of a feature's median z between trainings")
+    min_reps: int = Field(8, ge=2, description="reps with peer-compared features needed before a model is trained")
 
 
 @dataclass

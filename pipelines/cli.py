@@ -17,6 +17,7 @@ import click
 from pipelines.config import ConfigError, load_config
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
+EXIT_THIN_DATA = 3  # the stage could not run on this little data; the one-line reason says what is missing
 
 MAIN_HELP = """\
 cadet finds contact-center reps who avoid calls, from the logs your platform
@@ -459,6 +460,14 @@ store is <home>/mlflow (SQLite) unless MLFLOW_TRACKING_URI is set; browse it
 with `mlflow ui --backend-store-uri sqlite:///<home>/mlflow/mlflow.db`.
 
 \b
+A center with fewer reps than `training.min_reps` (8) that can be compared
+with peers gets no model: the line says so and the rules alone score it.
+
+\b
+Exit status: 0 trained, 1 on an error, 3 when there is too little data for a
+model.
+
+\b
 Examples:
   cadet train
   cadet train --start 2026-01-05 --end 2026-02-01 --json
@@ -476,6 +485,8 @@ def train(obj: Context, start, end, as_json: bool):
     _print_training(summary)
     if as_json:
         click.echo(json.dumps(summary, default=str))
+    if summary.get("skipped"):
+        sys.exit(EXIT_THIN_DATA)
 
 
 @cli.command(
@@ -551,6 +562,9 @@ def _print_features(summary: dict) -> None:
 
 
 def _print_training(summary: dict) -> None:
+    if summary.get("skipped"):
+        click.echo(f"no model trained: {summary['skipped']}")
+        return
     rows = [(g["name"], "pass" if g["passed"] else "FAIL", g["reason"]) for g in summary["gates"]]
     _print_rows("Promotion gates", ["gate", "result", "why"], rows)
     if summary["promoted"]:
@@ -563,13 +577,16 @@ def _print_training(summary: dict) -> None:
 
 
 def _print_scoring(summary: dict) -> None:
-    if summary.get("trained_first"):
+    if summary.get("no_model"):
+        click.echo(f"no model: {summary['no_model']}")
+    elif summary.get("trained_first"):
         click.echo(f"no champion yet: trained version {summary['trained_first']['version']} first")
     rows = [(t["rep_id"], t["period_start"], f"{t['score']:.2f}", t["tier"], ", ".join(t["behaviours"]) or "-")
             for t in summary["top"] if t["tier"] != "clear"]
     _print_rows("Highest scores", ["rep", "window", "score", "tier", "behaviours"], rows)
     tiers = summary["tiers"]
-    click.echo(f"{summary['rep_windows']:,} rep-windows scored with model version {summary['model_version']}: "
+    scored_with = f"model version {summary['model_version']}" if summary["model_version"] else "the rules alone"
+    click.echo(f"{summary['rep_windows']:,} rep-windows scored with {scored_with}: "
                f"{tiers['investigate']} investigate, {tiers['watch']} watch, {tiers['clear']} clear; MLflow run {summary['run_id']}")
     click.echo(f"analyst's report: {summary['html']} (spreadsheet: {summary['csv']})")
 

@@ -63,6 +63,15 @@ def _described(name: str) -> tuple[str, str]:
     return "", ""
 
 
+def _model_text(meta: dict) -> str:
+    """Which model scored, or why none did (a center too small to train one)."""
+    if meta.get("model_version"):
+        return f'model version {escape(str(meta["model_version"]))}'
+    if meta.get("no_model"):
+        return f'no model ({escape(str(meta["no_model"]))})'
+    return "model version ?"
+
+
 def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     frame = frame.copy()
     for column in columns:
@@ -198,7 +207,7 @@ def summary_section(data: ReportData) -> str:
     dismissed = scores[scores.previously_dismissed].rep_id.nunique()
     lines.append(f'<div class="card"><b>{dismissed:,}</b>previously dismissed</div></div>')
     lines.append(f'<p>Data: windows from <b>{scores.period_start.min()}</b> to <b>{scores.period_end.max()}</b>; '
-                 f'model version {escape(str(data.meta.get("model_version", "?")))}, MLflow run '
+                 f'{_model_text(data.meta)}, MLflow run '
                  f'<code>{escape(str(data.meta.get("run_id", "?")))}</code>. A rep appears under the tier of their highest '
                  f'window; score 0-1, higher = more suspicious.</p>')
     listed = scores[scores.tier != "clear"].explode("behaviours").dropna(subset=["behaviours"])
@@ -236,7 +245,7 @@ def ranking_section(data: ReportData) -> str:
         rows.append(f"<tr><td class='num'>{rank}</td><td><a href='#{_rep_anchor(row.rep_id)}'>{escape(row.rep_id)}</a></td>"
                     f"<td>{_tier(row.tier)}</td><td class='num'>{row.score:.2f}</td><td>{_codes(row.behaviours)}</td>"
                     f"<td class='nowrap'>{row.period_start} – {row.period_end}</td><td class='num'>{row.flagged_windows}</td>"
-                    f"<td class='num'>{row.anomaly_score:.2f}</td><td>{_codes(row.top_features)}</td></tr>")
+                    f"<td class='num'>{_fmt(row.anomaly_score, 'score')}</td><td>{_codes(row.top_features)}</td></tr>")
     return ('<section id="ranking"><h2>Flagged reps</h2><table class="ranking"><tr><th>#</th><th>rep</th><th>tier</th>'
             '<th>score</th><th>behaviours</th><th>worst window</th><th>windows flagged</th><th>model</th>'
             f'<th>model\'s top features</th></tr>{"".join(rows)}</table></section>')

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow, task
@@ -38,7 +39,9 @@ SCORES_SCHEMA = pa.schema([
 
 
 @task(name="score reps with the champion and the rules", cache_policy=NO_CACHE)
-def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
+def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None,
+               no_model: str | None = None) -> dict:
+    """`no_model` says why there is no champion to score with (a center too small for one)."""
     import mlflow
 
     config = load_config(config_path)
@@ -48,8 +51,10 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
     windows = read_windowed(lake, "rep_window_features", context, end)
     hits = read_windowed(lake, "rule_hits", context, end)
     model, version = champion_model(Path(home))
-    anomaly = model.anomaly_score(windows)
-    tops = model.top_contributors(windows, k=3)
+    if model is None:  # too few reps for a model (see `cadet train`): the rules alone score, and the report says so
+        anomaly, tops = np.full(len(windows), np.nan), [[] for _ in range(len(windows))]
+    else:
+        anomaly, tops = model.anomaly_score(windows), model.top_contributors(windows, k=3)
     scores = combine(windows, hits, anomaly, tops, config.scoring)
     if start is not None:
         scores = scores[scores.period_start >= start].reset_index(drop=True)
@@ -59,19 +64,20 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
         folder = Path(home) / "reports" / run.info.run_id
         with atomic_path(folder / "scores.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), tmp)
-        meta = {"run_id": run.info.run_id, "model": MODEL_NAME, "model_version": version,
+        meta = {"run_id": run.info.run_id, "model": MODEL_NAME, "model_version": version, "no_model": no_model,
                 "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "tracking_uri": tracking_uri(Path(home))}
         write_text_atomic(folder / META_FILE, json.dumps(meta, indent=1))
         written = write_report(Path(home), folder, config)
         tiers = scores.tier.value_counts()
-        mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}", "data_start": str(scores.period_start.min()),
+        mlflow.set_tags({"stage": "score", "model": f"{MODEL_NAME}/{version}" if version else f"none: {no_model}", "data_start": str(scores.period_start.min()),
                          "data_end": str(scores.period_end.max())})
         mlflow.log_metrics({"rep_windows": float(len(scores)), "reps": float(scores.rep_id.nunique()),
                             **{f"tier_{t}": float(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")}})
         for name in ("scores.parquet", REPORT_FILE, CSV_FILE):
             mlflow.log_artifact(str(folder / name))
-    return {"report": str(folder), "html": written["report"], "csv": written["csv"], "run_id": run.info.run_id, "model_version": version, "rep_windows": len(scores),
+    return {"report": str(folder), "html": written["report"], "csv": written["csv"], "run_id": run.info.run_id,
+            "model_version": version, "no_model": no_model, "rep_windows": len(scores),
             "tiers": {t: int(tiers.get(t, 0)) for t in ("investigate", "watch", "clear")},
             "top": scores.head(10)[["rep_id", "period_start", "score", "tier", "behaviours"]].astype({"period_start": str})
             .to_dict("records"), "tracking_uri": tracking_uri(Path(home)), "experiment": EXPERIMENT}
@@ -84,6 +90,7 @@ def score_flow(home: str, config_path: str | None = None, start: str | None = No
     if found is None:
         return {"error": NO_FEATURES}
     trained = train_task(home, config_path, None, None) if champion_version(Path(home)) is None else None
-    result = score_task(home, config_path, *found)
+    no_model = trained.get("skipped") if trained and champion_version(Path(home)) is None else None
+    result = score_task(home, config_path, *found, no_model=no_model)
     result["trained_first"] = trained
     return result

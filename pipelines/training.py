@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from models.anomaly import RepAnomalyModel
+from models.anomaly import RepAnomalyModel, too_thin_for_a_model
 from models.promotion import TrainingSettings, promotion_gates
 from models.review import ReviewSettings
 from pipelines.config import load_config
@@ -95,16 +95,20 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri(home))
+    start, end = data_range
+    thin = too_thin_for_a_model(windows, settings.min_reps)
+    if thin is not None:
+        return {"skipped": thin, "model": MODEL_NAME, "champion": champion_version(home), "rep_windows": len(windows),
+                "start": str(start), "end": str(end), "tracking_uri": tracking_uri(home)}
     client = mlflow.MlflowClient()
     experiment = _experiment(client, home)
     model = RepAnomalyModel(n_estimators=settings.n_estimators, random_state=settings.random_state).fit(windows)
     matrix = windows[model.features_in_]
     scores = model.anomaly_score(windows)
     newest = windows[windows.period_start == windows.period_start.max()]
-    champion, champion_version = champion_model(home)
+    champion, champion_before = champion_model(home)
     gates = promotion_gates(model, champion, newest, settings, windows, read_verdicts(home), review)
     promoted = all(g.passed for g in gates)
-    start, end = data_range
     with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}") as run:
         mlflow.log_params({"n_estimators": settings.n_estimators, "random_state": settings.random_state,
                            "clip_z": model.clip_z, "n_features": len(model.features_in_)})
@@ -132,8 +136,8 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
         mlflow.set_tag("promoted", str(promoted).lower())
     return {
         "run_id": run.info.run_id, "model": MODEL_NAME, "version": version, "promoted": promoted,
-        "champion_before": champion_version,
-        "champion": version if promoted else champion_version,
+        "champion_before": champion_before,
+        "champion": version if promoted else champion_before,
         "gates": [asdict(g) for g in gates], "rep_windows": len(windows), "tracking_uri": tracking_uri(home),
         "start": str(start), "end": str(end),
     }

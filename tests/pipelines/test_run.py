@@ -128,3 +128,38 @@ def test_run_on_unusable_input_says_so_and_fails(prefect_server, tmp_path):
     junk.write_text("nothing,useful\n1,2\n")
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "run", "--source", "canonical", str(junk)])
     assert result.exit_code == 1 and "nothing usable was read" in result.output
+
+
+def _one_rep_export(center, out: Path, keep: set[str] = frozenset({"calls", "reps"})) -> str:
+    """The center's files cut down to the busiest rep's own rows, and only the tables in `keep`."""
+    calls = center.tables["calls"]
+    rep = calls["rep_id"].to_pandas().value_counts().index[0]
+    tables = {}
+    for name, table in center.tables.items():
+        if name not in keep:
+            table = table.slice(0, 0)
+        elif "rep_id" in table.column_names:
+            table = table.filter(pc.fill_null(pc.equal(table["rep_id"], rep), False))
+        tables[name] = table
+    write_canonical(tables, out, "csv")
+    for name in set(center.tables) - set(keep):
+        (out / f"{name}.csv").unlink()
+    return rep
+
+
+def test_a_center_of_one_rep_with_calls_only_gets_a_report_and_says_why_there_is_no_model(prefect_server, center, tmp_path):
+    """No presence, offers, surveys or schedules, and nobody to compare with: no traceback, a report from the rules."""
+    rep = _one_rep_export(center, tmp_path / "export")
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "run", "--source", "canonical", str(tmp_path / "export")])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "no model trained: 1 rep(s) could be compared with peers (a model needs at least 8)" in result.stdout
+    assert "scored with the rules alone" in result.stdout
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    scores = pq.read_table(folder / "scores.parquet").to_pandas()
+    assert set(scores.rep_id) == {rep} and scores.model_score.eq(0).all()
+    html = (folder / "report.html").read_text()
+    assert "no model (1 rep(s) could be compared" in html
+
+    train = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "train"])
+    assert train.exit_code == 3 and "no model trained" in train.stdout
