@@ -137,6 +137,9 @@ class AsteriskIngestConfig(Section):
     self_service_extensions: list[str] = Field(default_factory=lambda: ["selfservice"], description="transfer targets that are the IVR")
     tier2_queues: list[str] = Field(default_factory=lambda: ["tier2"], description="queues a transfer to which is an escalation")
     ivr_self_service_min_seconds: int = Field(30, ge=0, description="an IVR-only call longer than this was served by the IVR")
+    merge_interfaces: bool = Field(True, description="one rep per number: Agent/1141, Local/1141@ctx/n, PJSIP/1141 and SIP/1141 are the same person")
+    rep_aliases: dict[str, str] = Field(default_factory=dict, description="queue_log member names to the rep id they stand for")
+    internal_number_max_digits: int = Field(5, ge=0, description="a dialled number this short is an extension (an internal call)")
 
 
 class ConnectIngestConfig(Section):

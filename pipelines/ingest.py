@@ -7,6 +7,7 @@ into the lake by key, so re-running the same input changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import warnings
@@ -122,7 +123,7 @@ def _protect(result: ReadResult, key: bytes) -> ReadResult:
         raw=result.quarantine["raw"].map(lambda text: mask_numbers(text, key)),
         reason=result.quarantine["reason"].map(lambda text: mask_numbers(text, key)),
     )
-    return ReadResult(result.file, result.table, good, quarantine, result.lines_read)
+    return ReadResult(result.file, result.table, good, quarantine, result.lines_read, result.problem)
 
 
 @task(name="read canonical file", cache_policy=NO_CACHE)
@@ -175,7 +176,7 @@ def enforce_contract(result: ReadResult) -> ReadResult:
     schema = SCHEMAS[result.table]
     try:
         valid = schema.validate(result.good, lazy=True)
-        return ReadResult(result.file, result.table, valid, result.quarantine, result.lines_read)
+        return dataclasses.replace(result, good=valid)
     except pa_errors.SchemaErrors as exc:
         whole_columns = exc.failure_cases[exc.failure_cases["index"].isna()]
         if len(whole_columns):
@@ -185,8 +186,8 @@ def enforce_contract(result: ReadResult) -> ReadResult:
                 "file": str(result.file), "line": -1, "raw": row_text(result.good),
                 "reason": f"{result.table} could not be built from this file ({problems}); please report it with the file's first lines",
             })
-            return ReadResult(result.file, result.table, result.good.iloc[0:0], pd.concat([result.quarantine, extra], ignore_index=True),
-                              result.lines_read)
+            return dataclasses.replace(result, good=result.good.iloc[0:0],
+                                       quarantine=pd.concat([result.quarantine, extra], ignore_index=True))
         cases = exc.failure_cases
         bad_rows = sorted({int(i) for i in cases["index"]})
         reasons = cases.groupby("index")["check"].apply(lambda c: "; ".join(sorted({str(x) for x in c})))
@@ -200,7 +201,7 @@ def enforce_contract(result: ReadResult) -> ReadResult:
             }
         )
         good = schema.validate(result.good.drop(index=bad_rows), lazy=True).reset_index(drop=True)
-        return ReadResult(result.file, result.table, good, pd.concat([result.quarantine, extra], ignore_index=True), result.lines_read)
+        return dataclasses.replace(result, good=good, quarantine=pd.concat([result.quarantine, extra], ignore_index=True))
 
 
 def _quarantine_path(home: Path, source_file: Path) -> Path:
@@ -373,5 +374,6 @@ def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSumma
         report.read += outcome.lines_read
         report.landed += outcome.landed
         report.quarantined += outcome.quarantined
+        report.error = outcome.problem or report.error
     summary.files.extend(by_file.values())
     return summary

@@ -14,6 +14,7 @@ through a per-agent state machine.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,7 +36,12 @@ PRESENCE_EVENTS = {
     "ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF",
     "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL",
 }
-SYSTEM_EVENTS = {"QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT", "ATTENDEDTRANSFER_FAILED", "MIXMONITOR"}
+SYSTEM_EVENTS = {"QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT", "ATTENDEDTRANSFER_FAILED", "MIXMONITOR", "PENALTY",
+                 # a caller refused by the queue itself (no members, full, closed): nobody was offered the call
+                 "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL", "CLOSED"}
+# Outbound dialler events some PBX distributions add (OUTDIAL opens, one of the others ends the call).
+DIALLER_ENDINGS = {"OUTANSWER", "OUTCANCEL", "OUTCHANUNAVAIL", "OUTCONGESTION", "OUTBUSY", "OUTNOANSWER", "OUTFAIL", "OUTTRANSFER"}
+DIALLER_EVENTS = {"OUTDIAL"} | DIALLER_ENDINGS
 ENDINGS = {
     "COMPLETEAGENT": "agent", "COMPLETECALLER": "caller", "BLINDTRANSFER": "transfer", "ATTENDEDTRANSFER": "transfer",
     "TRANSFER": "transfer", "ABANDON": "caller", "EXITWITHTIMEOUT": "system", "EXITEMPTY": "system",
@@ -45,6 +51,29 @@ ENDINGS = {
 MIN_FIELDS = {"ENTERQUEUE": 7, "CONNECT": 6, "RINGNOANSWER": 6, "RINGCANCELED": 6}
 DB_EXPORT_HEADER = ["time", "callid", "queuename", "agent", "event"]
 N_FIELDS = 10
+DATA = [f"data{i}" for i in range(1, 6)]
+# The queue_log table as Asterisk's realtime driver writes it: time, callid, queuename, agent, event, data1..data5
+# (older schemas: one `data` column, the fields joined by '|').
+STANDARD_COLUMNS = {"time", "callid", "queuename", "agent", "event"}
+# A reporting vendor's copy of the table: the Unix time in date_time, the agent in `type`, and the event's data
+# moved into named columns: entpos/expos (positions), htime (hold/wait, or ring time in ms), ttime (talk time).
+VENDOR_COLUMNS = {"date_time", "callid", "queue_name", "type", "event", "param1", "param2", "param3", "entpos", "expos",
+                  "htime", "ttime"}
+VENDOR_DATA = {  # per event, the columns that hold data1, data2, ... as the flat file writes them
+    "ENTERQUEUE": ["", "param1", "entpos"],
+    "CONNECT": ["htime", "param2", "param3"],
+    "COMPLETEAGENT": ["htime", "ttime", "entpos"], "COMPLETECALLER": ["htime", "ttime", "entpos"],
+    "RINGNOANSWER": ["htime"], "RINGCANCELED": ["htime"],
+    "ABANDON": ["expos", "entpos", "htime"], "EXITWITHTIMEOUT": ["expos", "entpos", "htime"],
+    "EXITEMPTY": ["expos", "entpos", "htime"], "EXITWITHKEY": ["param2", "expos", "entpos", "htime"],
+    "BLINDTRANSFER": ["param2", "param3", "htime", "ttime", "entpos"], "TRANSFER": ["param2", "param3", "htime", "ttime", "entpos"],
+    "ATTENDEDTRANSFER": ["param2", "param3", "htime", "ttime", "entpos"],
+    # dialler calls, cadet's own order: the number dialled, talk seconds, who ended it (or the transfer target)
+    **{event: ["param1", "ttime", "param2"] for event in DIALLER_EVENTS},
+}
+EXPECTED_LAYOUTS = ("time,callid,queuename,agent,event,data1,...,data5 (Asterisk's realtime queue_log table), "
+                    "the same with one `data` column, or uid,date_time,callid,queue_name,type,event,param1,param2,param3,"
+                    "entpos,expos,htime,ttime,time (a reporting vendor's copy)")
 
 
 @dataclass
@@ -62,8 +91,24 @@ def is_queue_log(path: Path) -> bool:
     return path.name.startswith("queue_log")
 
 
+def db_export_layout(header: list[str]) -> str | None:
+    """'standard' or 'vendor' when a CSV header is a queue_log table export, else None."""
+    names = {h.strip().lower() for h in header}
+    if STANDARD_COLUMNS <= names and (names & set(DATA) or "data" in names):
+        return "standard"
+    if VENDOR_COLUMNS <= names:
+        return "vendor"
+    return None
+
+
 def is_db_export(header: list[str]) -> bool:
-    return [h.strip().lower() for h in header[:5]] == DB_EXPORT_HEADER
+    return db_export_layout(header) is not None
+
+
+def looks_like_a_table_export(header: list[str]) -> bool:
+    """A CSV header naming queue_log-ish columns, though not in a layout cadet knows."""
+    names = {h.strip().lower() for h in header}
+    return "event" in names and bool(names & {"callid", "call_id", "uniqueid"})
 
 
 def _lines(path: Path) -> tuple[list[str], dict[int, str]]:
@@ -94,8 +139,14 @@ def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.Data
     """
     lines, bad = _lines(path)
     first = lines[0] if lines else ""
-    if "|" not in first and "," in first and is_db_export(next(csv.reader([first]))):
-        return _read_db_export(path, lines, bad, timezone)
+    if "|" not in first and "," in first:
+        header = next(csv.reader([first]))
+        layout = db_export_layout(header)
+        if layout is not None:
+            return _read_db_export(path, lines, bad, timezone, header, layout)
+        if looks_like_a_table_export(header):
+            raise UnreadableFile(f"{path}: a queue_log table export with columns {header}, a layout cadet does not know; "
+                                 f"expected {EXPECTED_LAYOUTS}")
     arr = pa.array(lines, pa.string())
     padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
     parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
@@ -104,28 +155,46 @@ def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.Data
     return _checked(path, np.arange(1, len(lines) + 1), np.asarray(lines, dtype=object), fields, n_fields, bad)
 
 
-def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone: str) -> tuple[QueueLog, pd.DataFrame]:
-    """The queue_log table exported as CSV: time, callid, queuename, agent, event, data1..data5."""
+def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone: str, header: list[str],
+                    layout: str) -> tuple[QueueLog, pd.DataFrame]:
+    """The queue_log table exported as CSV, in either layout, as the flat file's fields."""
+    index = {h.strip().lower(): i for i, h in enumerate(header)}
     rows = list(csv.reader(lines[1:]))
     width = N_FIELDS
     fields = [np.full(len(rows), "", dtype=object) for _ in range(width)]
     n_fields = np.zeros(len(rows), dtype=np.int64)
     times = []
+
+    def value(row: list[str], name: str) -> str:
+        i = index.get(name)
+        text = row[i].strip() if i is not None and i < len(row) else ""
+        return "" if text in ("NULL", "\\N") else text
+
     for i, row in enumerate(rows):
-        values = [v if v not in ("NULL", "\\N") else "" for v in row[:width]]
+        if layout == "vendor":
+            event = value(row, "event")
+            head = [value(row, "date_time"), value(row, "callid"), value(row, "queue_name"), value(row, "type"), event]
+            data = [value(row, name) if name else "" for name in VENDOR_DATA.get(event, ["param1", "param2", "param3"])]
+        else:
+            head = [value(row, name) for name in ("time", "callid", "queuename", "agent", "event")]
+            data = [value(row, name) for name in DATA] if "data1" in index else value(row, "data").split("|")
+        values = head + data
         while values and values[-1] == "" and len(values) > 5:
             values.pop()
+        if not any(row):
+            values = []
         n_fields[i] = len(values)
-        for j, value in enumerate(values):
-            fields[j][i] = value
+        for j, text in enumerate(values[:width]):
+            fields[j][i] = text
         times.append(values[0] if values else "")
     text = pd.Series(times, dtype="string")
-    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", na=False)
+    epoch_given = text.str.fullmatch(r"\d{9,11}", na=False)
+    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", na=False) & ~epoch_given
     stamps = pd.to_datetime(text.where(zoned), utc=True, errors="coerce", format="ISO8601")
-    local = pd.to_datetime(text.where(~zoned), errors="coerce", format="ISO8601")
+    local = pd.to_datetime(text.where(~zoned & ~epoch_given), errors="coerce", format="ISO8601")
     stamps = stamps.fillna(local.dt.tz_localize(ZoneInfo(timezone), ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC"))
     seconds = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    epoch = np.where(stamps.isna(), "", seconds.astype("Int64").astype(str))
+    epoch = np.where(epoch_given, text.fillna(""), np.where(stamps.isna(), "", seconds.astype("Int64").astype(str)))
     fields[0] = np.asarray(epoch, dtype=object)
     return _checked(
         path, np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),
@@ -162,14 +231,14 @@ def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Arra
     reject(raw == "", "empty line")
     reject(n_fields < 5, lambda hit: [f"truncated: {n} fields, at least 5 needed" for n in n_fields[hit]])
     reject(~mask(pc.match_substring_regex(epoch, r"^\d{9,11}$")), "bad timestamp: not Unix seconds")
-    known = pa.array(sorted(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS))
+    known = pa.array(sorted(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS | DIALLER_EVENTS))
     event_np = np.asarray(event.to_numpy(zero_copy_only=False), dtype=object)
     reject(~mask(pc.is_in(event, value_set=known)), lambda hit: [f"unknown event {e}" for e in event_np[hit]])
     for name, minimum in MIN_FIELDS.items():
         reject((event_np == name) & (n_fields < minimum), f"{name} needs {minimum} fields")
     no_callid = mask(pc.is_in(callid, value_set=pa.array(["", "NONE"])))
-    reject(mask(pc.is_in(event, value_set=pa.array(sorted(CALL_EVENTS)))) & no_callid, "call event without a callid")
-    agent_events = pa.array(sorted({"CONNECT", "RINGNOANSWER", "RINGCANCELED"} | PRESENCE_EVENTS))
+    reject(mask(pc.is_in(event, value_set=pa.array(sorted(CALL_EVENTS | DIALLER_EVENTS)))) & no_callid, "call event without a callid")
+    agent_events = pa.array(sorted({"CONNECT", "RINGNOANSWER", "RINGCANCELED"} | PRESENCE_EVENTS | DIALLER_EVENTS))
     no_agent = mask(pc.is_in(agent, value_set=pa.array(["", "NONE"])))
     reject(mask(pc.is_in(event, value_set=agent_events)) & no_agent, "agent event without an agent")
     for name, index in (("CONNECT", 5), ("RINGNOANSWER", 5), ("ABANDON", 7)):
@@ -288,6 +357,91 @@ def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig
     )
 
 
+_INTERFACE = re.compile(r"^(?:Local/(?P<local>[^@/]+)@[^/]*(?:/n)?|(?:Agent|PJSIP|SIP|IAX2|DAHDI|Local)/(?P<device>[^@/-]+))$",
+                        re.IGNORECASE)
+_TAKES_CALLS = CALL_EVENTS | DIALLER_EVENTS
+DIALLER_LEG_COLUMNS = ["call_id", "parent_call_id", "queue", "remote_number", "enqueued_at", "answered_at", "ended_at", "rep_id",
+                       "outcome", "disconnected_by", "wrapup_seconds", "transfer_kind", "transfer_to", "leg", "callid"]
+
+
+def rep_names(agents: np.ndarray, events: np.ndarray, settings: AsteriskIngestConfig) -> dict[str, str]:
+    """Each member name of the log that stands for another rep id, and that id.
+
+    One person can appear under several interfaces: an `app_agent_pool` agent
+    (`Agent/1141`) logged in from a `Local/1141@callback-agent` member, or a
+    phone that moved from `SIP/1141` to `PJSIP/1141`.  With `merge_interfaces`
+    they are one rep, named by the interface that takes the calls (the one
+    CONNECT and RINGNOANSWER name).  `rep_aliases` names the rest by hand.
+    """
+    frame = pd.DataFrame({"agent": agents, "calls": pd.Series(events).isin(_TAKES_CALLS).to_numpy()})
+    frame = frame[~frame.agent.isin(["", "NONE"])]
+    explicit = {k: v for k, v in settings.rep_aliases.items() if k != v}
+    if not settings.merge_interfaces or frame.empty:
+        return explicit
+    counts = frame.assign(agent=frame.agent.map(lambda a: explicit.get(a, a))).groupby("agent").calls.agg(["sum", "size"])
+    numbers = {name: m.group("local") or m.group("device") for name in counts.index if (m := _INTERFACE.match(name))}
+    names = dict(explicit)
+    by_number: dict[str, list[str]] = {}
+    for name, number in numbers.items():
+        by_number.setdefault(number, []).append(name)
+    for group in by_number.values():
+        if len(group) < 2:
+            continue
+        keep = max(group, key=lambda n: (counts.loc[n, "sum"], n.lower().startswith("agent/"), counts.loc[n, "size"], n))
+        names.update({n: keep for n in group if n != keep})
+    return {k: names.get(v, v) for k, v in names.items()}
+
+
+def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig) -> QueueLog:
+    names = rep_names(log.fields[3], log.fields[4], settings)
+    if not names:
+        return log
+    fields = list(log.fields)
+    fields[3] = pd.Series(fields[3]).replace(names).to_numpy(dtype=object)
+    return QueueLog(log.file, log.line, log.raw, fields, log.n_fields)
+
+
+def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outbound calls from a dialler's OUTDIAL ... OUTANSWER/OUTCANCEL/... lines; (calls, quarantine of open ones)."""
+    ev = pd.DataFrame({"file": log.file, "line": log.line, "raw": log.raw, "epoch": log.fields[0].astype(np.int64),
+                       "callid": log.fields[1], "agent": log.fields[3], "event": log.fields[4], "number": log.fields[5],
+                       "talk": log.fields[6], "by": log.fields[7]})
+    ev = ev[ev.event.isin(DIALLER_EVENTS)].sort_values(["callid", "epoch", "line"], kind="stable")
+    dials = ev[ev.event == "OUTDIAL"].drop_duplicates("callid").set_index("callid")
+    ends = ev[ev.event.isin(DIALLER_ENDINGS)].drop_duplicates("callid").set_index("callid")
+    open_ = ev[ev.callid.isin(dials.index.difference(ends.index))]
+    quarantine = pd.DataFrame({"file": open_.file, "line": open_.line, "raw": open_.raw,
+                               "reason": "the outbound call has no end in these files; ingest it with the next file"},
+                              columns=QUARANTINE_COLUMNS)
+    if ends.empty:
+        return _empty_calls().assign(file=pd.Series(dtype=object)), quarantine
+    start = dials.epoch.reindex(ends.index).fillna(ends.epoch).astype(np.int64)
+    number = dials.number.reindex(ends.index).where(lambda n: n.fillna("") != "", ends.number)
+    answered = ends.event.isin(["OUTANSWER", "OUTTRANSFER"])
+    talk = pd.to_numeric(ends.talk, errors="coerce")
+    answered_at = (ends.epoch - talk.fillna(0)).clip(lower=start).where(answered)
+    digits = number.fillna("").str.replace(r"\D", "", regex=True).str.len()
+    transferred = ends.event.eq("OUTTRANSFER")
+    legs = pd.DataFrame({
+        "call_id": ends.index, "parent_call_id": None, "queue": None, "remote_number": number.replace("", None).values,
+        "enqueued_at": np.nan, "answered_at": answered_at.values, "ended_at": ends.epoch.values,
+        "rep_id": ends.agent.replace({"": None, "NONE": None}).values,
+        "outcome": np.where(answered, "answered", "abandoned"),
+        "disconnected_by": np.select([transferred, ends.by.eq("COMPLETEAGENT"), ends.by.eq("COMPLETECALLER")],
+                                     ["transfer", "agent", "caller"], default=None),
+        "wrapup_seconds": pd.array([pd.NA] * len(ends), dtype="Int64"),
+        "transfer_kind": np.where(transferred, "external", None), "transfer_to": ends.by.where(transferred).values,
+        "leg": 1, "callid": ends.index, "file": ends.file.values,
+    })
+    calls = _calls_frame(legs, pd.DataFrame())
+    calls["started_at"] = _ts(start.values).array
+    calls["enqueued_at"] = pd.NaT
+    calls["direction"] = np.where(digits.values <= settings.internal_number_max_digits, "internal", "outbound")
+    calls["disconnected_by"] = calls.disconnected_by.replace({"None": None})
+    calls["transfer_kind"] = calls.transfer_kind.replace({"None": None})
+    return calls.assign(file=legs.file.values), quarantine
+
+
 def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Agent state intervals, and after-call-work intervals (pauses with a wrap-up reason)."""
     ev = pd.DataFrame({"epoch": log.fields[0].astype(np.int64), "agent": log.fields[3], "event": log.fields[4], "reason": log.fields[5]})
@@ -349,7 +503,12 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         return _cdr_times(path, frame, None, timezone)
     lines, bad = _lines(path)
     rows, quarantine = [], []
+    order = None
     for number, text in enumerate(lines, start=1):
+        if number == 1 and _is_cdr_header(next(csv.reader([text]), [])):
+            header = [h.strip().lower() for h in next(csv.reader([text]))]
+            order = [header.index(n) if n in header else None for n in names]
+            continue
         if number in bad:
             quarantine.append((str(path), number, text, bad[number]))
             continue
@@ -361,6 +520,8 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if len(fields) < 16:
             quarantine.append((str(path), number, text, f"has {len(fields)} fields, a CDR has 16-18"))
             continue
+        if order is not None:
+            fields = [fields[i] if i is not None and i < len(fields) else "" for i in order]
         rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
     frame = pd.DataFrame(rows, columns=["line", *names]).assign(file=str(path))
     return _cdr_times(path, frame, (lines, quarantine), timezone)
@@ -370,14 +531,18 @@ def _cdr_fast(path: Path, names: list[str]) -> pd.DataFrame | None:
     """A well-formed Master.csv parsed by pyarrow in one go; None when any line needs a closer look."""
     with open(path, "rb") as handle:
         first = handle.readline().decode("utf-8", errors="replace")
-    width = len(next(csv.reader([first]), []))
+    head = next(csv.reader([first]), [])
+    width = len(head)
     if not 16 <= width <= 18:
         return None
+    has_header = _is_cdr_header(head)
+    if has_header and [h.strip().lower() for h in head] != names[:width]:
+        return None  # columns in another order: the careful reader maps them by name
     problems = []
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=names[:width]),
+            read_options=pacsv.ReadOptions(column_names=names[:width], skip_rows=int(has_header)),
             parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names[:width]}, strings_can_be_null=False),
         )
@@ -388,8 +553,14 @@ def _cdr_fast(path: Path, names: list[str]) -> pd.DataFrame | None:
     frame = table.to_pandas()
     for name in names[width:]:
         frame[name] = ""
-    frame.insert(0, "line", np.arange(1, len(frame) + 1))
+    frame.insert(0, "line", np.arange(1, len(frame) + 1) + int(has_header))
     return frame.assign(file=str(path))
+
+
+def _is_cdr_header(fields: list[str]) -> bool:
+    """cdr_csv writes no header; a header row added by an export names the columns (src, dst, uniqueid, ...)."""
+    names = {f.strip().lower() for f in fields}
+    return {"src", "dst", "start"} <= names
 
 
 def _cdr_times(path: Path, frame: pd.DataFrame, slow: tuple[list[str], list] | None, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -415,8 +586,14 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
     for path in files:
         with open(path, "rb") as handle:
             head = handle.readline().decode("utf-8", errors="replace")
-        if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(next(csv.reader([head]), [])):
-            log, bad = read_queue_log(path, timezone)
+        header = next(csv.reader([head]), []) if "|" not in head else []
+        if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(header) \
+                or looks_like_a_table_export(header):
+            try:
+                log, bad = read_queue_log(path, timezone)
+            except UnreadableFile as exc:  # this file is reported; the others still land
+                results.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
+                continue
             logs.append(log)
             qlog_quarantine.append(bad)
             qlog_lines[path] = len(log.line) + len(bad)
@@ -429,32 +606,46 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
         else:
             canonical_files.append(path)
     if not logs:
-        raise UnreadableFile("no queue_log among the files: an Asterisk ingest needs queue_log (or its database export)")
+        problems = "; ".join(r.problem for r in results if r.problem)
+        raise UnreadableFile("no readable queue_log among the files: an Asterisk ingest needs queue_log (or its database export)"
+                             + (f" ({problems})" if problems else ""))
 
-    log = _concat(logs)
+    log = with_rep_names(_concat(logs), settings)
     legs, offers, unfinished = rebuild_calls(log, settings)
+    dialled, dialling = rebuild_dialler_calls(log, settings)
     states, acw = rebuild_presence(log, settings)
     legs = _with_wrapup(legs, acw, settings)
     cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
     calls = _calls_frame(legs, cdr)
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
-    quarantine = pd.concat(qlog_quarantine + [unfinished], ignore_index=True)
+    quarantine = pd.concat(qlog_quarantine + [unfinished, dialling], ignore_index=True)
     leg_file = legs.file.values
     for path, n_lines in qlog_lines.items():
-        mine = calls[leg_file == str(path)].reset_index(drop=True)
+        mine = pd.concat([calls[leg_file == str(path)], dialled[dialled.file == str(path)].drop(columns=["file"])],
+                         ignore_index=True) if len(dialled) else calls[leg_file == str(path)].reset_index(drop=True)
         results.append(ReadResult(path, "calls", mine, quarantine[quarantine.file == str(path)], n_lines))
     first = next(iter(qlog_lines))
     results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0))
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
-    cdr_only = _cdr_calls(cdr, legs, settings) if len(cdr) else None
+    # a dialler's calls are in queue_log already: their CDRs would count them twice
+    members = set(log.fields[3]) - {"", "NONE"}
+    queued = set(log.fields[1][np.isin(log.fields[4], list(CALL_EVENTS))])
+    cdr_only = _cdr_calls(cdr[~cdr.uniqueid.isin(set(dialled.call_id))], members, queued, settings) if len(cdr) else None
     for path, bad, n in cdr_files:
         mine = cdr_only[cdr_only["file"] == str(path)].drop(columns=["file"]) if cdr_only is not None else _empty_like(calls)
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n))
     for path in survey_files:
         results.append(_surveys(path, legs))
     for path in canonical_files:
-        results.append(read_canonical(path))
+        try:
+            results.append(read_canonical(path))
+        except UnreadableFile as exc:
+            results.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
     return results
+
+
+def _empty_calls() -> pd.DataFrame:
+    return _calls_frame(pd.DataFrame(columns=DIALLER_LEG_COLUMNS), pd.DataFrame())
 
 
 def _empty_quarantine() -> pd.DataFrame:
@@ -511,11 +702,18 @@ def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _cdr_calls(cdr: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
-    """Calls only the CDR knows: reps dialling out, and inbound calls that never reached a queue."""
-    agents = {a.split("/", 1)[-1]: a for a in legs.rep_id.dropna().unique()}
+def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings: AsteriskIngestConfig) -> pd.DataFrame:
+    """Calls only the CDR knows: reps dialling out, and inbound calls that never reached a queue.
+
+    A rep dialling out is a CDR whose `src` is the extension of a queue member;
+    a call queue_log names (`queued`) is no IVR-only call, whatever became of it.
+    """
+    agents = {}
+    for name in sorted(members):
+        match = _INTERFACE.match(name)
+        extension = (match.group("local") or match.group("device")) if match else name.split("/", 1)[-1]
+        agents.setdefault(extension, name)
     outbound = cdr[cdr.src.isin(agents) & cdr.dcontext.ne("ivr-main")]
-    queued = set(legs.callid)
     ivr = cdr[~cdr.uniqueid.isin(queued) & ~cdr.src.isin(agents)]
     billsec = pd.to_numeric(cdr.billsec, errors="coerce")
     out = pd.DataFrame(

@@ -36,6 +36,7 @@ class ReadResult:
     good: pd.DataFrame
     quarantine: pd.DataFrame
     lines_read: int
+    problem: str | None = None  # the file could not be read at all: why, and what to do
 
     @property
     def landed(self) -> int:
