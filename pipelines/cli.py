@@ -537,8 +537,10 @@ def _stage(obj: Context, name: str, progress, flow_ref: str, *args) -> dict:
 
 
 def _print_ingest(summary: dict) -> None:
-    rows = [(f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f["error"] or "") for f in summary["files"]]
-    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "problem"], rows, numbers_from=2, stderr=True)
+    rows = [(f["file"], f["table"] or "-", f["read"], f["landed"], f["quarantined"], f.get("skipped", 0),
+             f["error"] or (f"skipped: {f['skipped_because']}" if f.get("skipped") else "")) for f in summary["files"]]
+    _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "skipped", "problem"], rows, numbers_from=2,
+                stderr=True)
     click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
 
 

@@ -147,6 +147,13 @@ class ConnectIngestConfig(Section):
 
     survey_attribute: str = Field("csat", description="contact attribute that holds the post-call survey score (1-5)")
     tier2_queues: list[str] = Field(default_factory=lambda: ["tier2"], description="queues a transfer to which is an escalation")
+    self_service_numbers: list[str] = Field(default_factory=list,
+                                            description="external numbers (E.164) a transfer to which sends the caller to self-service")
+    supervisors: list[str] = Field(default_factory=list, description="usernames that are supervisors or team leads, not reps")
+    available_status_names: list[str] = Field(default_factory=lambda: ["Available"],
+                                              description="agent status names that mean routable, when a snapshot has no status Type")
+    offline_status_names: list[str] = Field(default_factory=lambda: ["Offline"],
+                                            description="agent status names that mean logged out, when a snapshot has no status Type")
 
 
 class IngestConfig(Section):

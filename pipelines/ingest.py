@@ -60,6 +60,8 @@ class FileReport:
     read: int = 0
     landed: int = 0
     quarantined: int = 0
+    skipped: int = 0
+    skipped_because: str | None = None
     error: str | None = None
 
 
@@ -119,11 +121,13 @@ def _protect(result: ReadResult, key: bytes) -> ReadResult:
     if "remote_number" in good.columns:
         keys = pseudonymise(pa.array(good["remote_number"].astype(object), pa.string()), key)
         good = good.drop(columns=["remote_number"]).assign(caller_key=pd.array(keys.to_pylist(), dtype="Int64"))
+    if "transfer_to" in good.columns:  # a transfer to an outside number names that number: keep only its pseudonym
+        good = good.assign(transfer_to=good["transfer_to"].map(lambda t: mask_numbers(t, key) if isinstance(t, str) else t))
     quarantine = result.quarantine.assign(
         raw=result.quarantine["raw"].map(lambda text: mask_numbers(text, key)),
         reason=result.quarantine["reason"].map(lambda text: mask_numbers(text, key)),
     )
-    return ReadResult(result.file, result.table, good, quarantine, result.lines_read, result.problem)
+    return dataclasses.replace(result, good=good, quarantine=quarantine)
 
 
 @task(name="read canonical file", cache_policy=NO_CACHE)
@@ -375,5 +379,7 @@ def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSumma
         report.landed += outcome.landed
         report.quarantined += outcome.quarantined
         report.error = outcome.problem or report.error
+        report.skipped += outcome.skipped
+        report.skipped_because = outcome.skip_reason or report.skipped_because
     summary.files.extend(by_file.values())
     return summary

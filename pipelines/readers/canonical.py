@@ -37,6 +37,8 @@ class ReadResult:
     quarantine: pd.DataFrame
     lines_read: int
     problem: str | None = None  # the file could not be read at all: why, and what to do
+    skipped: int = 0  # lines left out by rule, not by fault (a supervisor's monitoring), with the rule below
+    skip_reason: str | None = None
 
     @property
     def landed(self) -> int:

@@ -79,7 +79,7 @@ def _contact_fields(attribute: str) -> pa.Schema:
             ("CustomerEndpoint", pa.struct([("Address", s)])),
             ("Queue", pa.struct([("Name", s), ("EnqueueTimestamp", s)])),
             ("Agent", pa.struct([("Username", s), ("ConnectedToAgentTimestamp", s), ("CustomerHoldDuration", i),
-                                 ("NumberOfHolds", i), ("AfterContactWorkDuration", i)])),
+                                 ("NumberOfHolds", i), ("AfterContactWorkDuration", i), ("AfterContactWorkStartTimestamp", s)])),
             ("TransferredToEndpoint", pa.struct([("Type", s), ("Address", s)])),
             ("Attributes", pa.struct([(attribute, s)])),
         ]
@@ -140,6 +140,7 @@ def _contact_rows_fast(path: Path, settings: ConnectIngestConfig) -> tuple[pd.Da
             "transferred_to_type": col(_field(moved, "Type")),
             "transferred_to": col(_field(moved, "Address")),
             "transfer_done": col(column["TransferCompletedTimestamp"]),
+            "agent_left": col(_field(agent, "AfterContactWorkStartTimestamp")),
             "score": col(_field(column["Attributes"], settings.survey_attribute)),
         }
     )
@@ -184,6 +185,7 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
                 "transferred_to_type": _get(record, "TransferredToEndpoint", "Type"),
                 "transferred_to": _get(record, "TransferredToEndpoint", "Address"),
                 "transfer_done": record.get("TransferCompletedTimestamp"),
+                "agent_left": agent.get("AfterContactWorkStartTimestamp"),
                 "score": _get(record, "Attributes", settings.survey_attribute),
             }
         )
@@ -197,7 +199,9 @@ def _deduplicated(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -
     if frame.empty:
         return frame, pd.DataFrame(columns=["call_id", "score", "surveyed_at"]), quarantine, lines_read
     frame = frame.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
-    for column in ("started_at", "enqueued_at", "answered_at", "ended_at"):
+    for column in ("started_at", "enqueued_at", "answered_at", "ended_at", "transfer_done", "agent_left"):
+        if column not in frame:
+            frame[column] = None
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
     unreadable = frame.started_at.isna() | frame.ended_at.isna()
     for _, row in frame[unreadable].iterrows():
@@ -211,11 +215,21 @@ def _deduplicated(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -
     return frame, surveys, quarantine, lines_read
 
 
+def rep_contacts(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.Series:
+    """Which contact records are calls: not a supervisor's monitoring (MONITOR) nor a named supervisor's."""
+    return ~contacts.method.eq("MONITOR") & ~contacts.rep_id.isin(settings.supervisors)
+
+
 def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFrame:
-    """Contact records in cadet's calls shape."""
+    """Contact records in cadet's calls shape.
+
+    A rep's leg ends when the rep left it: at the transfer (TransferCompletedTimestamp)
+    or when after-contact work began, not at DisconnectTimestamp, which is when the
+    customer left Amazon Connect, long after a transfer to an outside number.
+    """
     c = contacts
     next_queue = c.next_call_id.map(c.set_index("call_id").queue)
-    self_service = c.transferred_to_type.eq("CONTACT_FLOW")
+    self_service = c.transferred_to_type.eq("CONTACT_FLOW") | c.transferred_to.isin(settings.self_service_numbers)
     to_queue = c.next_call_id.notna() & next_queue.notna()
     transferred = self_service | to_queue | c.transferred_to_type.notna()
     never_queued = c.queue.isna() & c.method.ne("OUTBOUND")
@@ -225,6 +239,9 @@ def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFr
         default="abandoned",
     )
     answered = c.answered_at.notna()
+    left = pd.concat([c.ended_at, c.transfer_done.where(c.transfer_done >= c.answered_at),
+                      c.agent_left.where(c.agent_left >= c.answered_at)], axis=1).min(axis=1)
+    ended = left.where(answered, c.ended_at)
     return pd.DataFrame(
         {
             "call_id": c.call_id.values,
@@ -236,7 +253,7 @@ def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFr
             "started_at": c.started_at.array,
             "enqueued_at": c.enqueued_at.array,
             "answered_at": c.answered_at.array,
-            "ended_at": c.ended_at.array,
+            "ended_at": ended.array,
             "rep_id": c.rep_id.where(answered).values,
             "outcome": outcome,
             "disconnected_by": np.where(transferred, "transfer", c.reason.map(DISCONNECTED_BY).values),
@@ -348,6 +365,17 @@ def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     return status_frame, contact_frame, pd.DataFrame(bad, columns=QUARANTINE_COLUMNS), lines_read
 
 
+def _status_types(statuses: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFrame:
+    """Older snapshots carry only the status Name (AWS's own sample has no Type): Available, Offline or custom."""
+    missing = statuses.status_type.isna() & statuses.status.notna()
+    if not missing.any():
+        return statuses
+    names = statuses.status.where(missing)
+    guessed = np.select([names.isin(settings.available_status_names), names.isin(settings.offline_status_names)],
+                        ["ROUTABLE", "OFFLINE"], default="CUSTOM")
+    return statuses.assign(status_type=statuses.status_type.where(~missing, guessed))
+
+
 def to_agent_states(statuses: pd.DataFrame) -> pd.DataFrame:
     """Status snapshots into intervals: ROUTABLE = available, CUSTOM = paused (reason = status name)."""
     rows = []
@@ -424,14 +452,21 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
         call_results.append((path, contacts, surveys, quarantine, lines))
     everything = pd.concat(contact_frames, ignore_index=True)
     everything = everything.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
-    calls = to_calls(everything, settings)
+    kept = rep_contacts(everything, settings)
+    calls = to_calls(everything[kept], settings)
     for path, contacts, surveys, quarantine, lines in call_results:
         mine = calls[calls.call_id.isin(contacts.call_id)] if len(contacts) else calls.iloc[0:0]
-        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines))
+        skipped = int(contacts.call_id.isin(everything.call_id[~kept]).sum()) if len(contacts) else 0
+        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines, skipped=skipped,
+                                  skip_reason="supervisors monitoring calls, not reps' calls" if skipped else None))
         results.append(ReadResult(path, "surveys", surveys.reset_index(drop=True), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
     for path in event_files:
         statuses, contact_states, quarantine, lines = read_agent_events(path)
-        results.append(ReadResult(path, "agent_states", to_agent_states(statuses), quarantine, lines))
+        supervisor = statuses.rep_id.isin(settings.supervisors)
+        statuses = _status_types(statuses[~supervisor], settings)
+        contact_states = contact_states[~contact_states.rep_id.isin(settings.supervisors)]
+        results.append(ReadResult(path, "agent_states", to_agent_states(statuses), quarantine, lines,
+                                  skipped=int(supervisor.sum()), skip_reason="supervisors' events" if supervisor.any() else None))
         results.append(ReadResult(path, "offers", to_offers(contact_states, calls), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
     return results
 
