@@ -76,6 +76,8 @@ def observability(tables: dict[str, pd.DataFrame]) -> dict[str, bool]:
         "surveys": len(tables.get("surveys", pd.DataFrame())) > 0,
         "outbound": bool(len(calls)) and bool((calls["direction"] == "outbound").any()),
         "callers": shown(calls, "caller_key"),
+        "disconnect": shown(answered, "disconnected_by"),
+        "transfers": bool(len(answered)) and "transfer_kind" in answered and bool(answered["transfer_kind"].ne("unknown").any()),
     }
 
 
@@ -178,7 +180,7 @@ def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotte
     hold = pd.to_numeric(c["hold_seconds"], errors="coerce").astype("float64")
     c["hold"] = hold
     c["talk"] = c["connected"] - hold.fillna(0.0)
-    kind = c["transfer_kind"]
+    kind = c["transfer_kind"].where(c["transfer_kind"].ne("unknown"))  # unknown: judged as not transferred, and said so
     c["is_short"] = c.is_answered & (c.connected < settings.short_call_seconds) & c.disconnected_by.eq("agent") & kind.isna()
     c["is_quick"] = c.is_answered & kind.eq("queue") & (c.connected <= settings.quick_transfer_seconds)
     c["is_transfer"] = c.is_answered & kind.eq("queue")

@@ -47,7 +47,7 @@ def rep_kpis(calls: pd.DataFrame, offers: pd.DataFrame, surveys: pd.DataFrame) -
             "hold_seconds": hold,
             "wrapup_seconds": inbound["wrapup_seconds"].astype("float64"),
             "handle": connected + inbound["wrapup_seconds"].astype("float64").fillna(0.0),
-            "transferred": inbound["transfer_kind"].notna() & (inbound["transfer_kind"] != "escalation"),
+            "transferred": inbound["transfer_kind"].isin(["queue", "self_service", "external"]),
             "escalated": inbound["transfer_kind"] == "escalation",
             "short": connected < 30,
         }

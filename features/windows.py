@@ -75,6 +75,12 @@ def _one_window(days, reps, rep_queues, observable, settings, start, end) -> pd.
     return out.reset_index(names="rep_id")
 
 
+def _label(*parts: pd.Series, prefix: str = "") -> pd.Series:
+    """' · '-joined non-empty parts; 'all reps' when nothing is known."""
+    joined = pd.concat(parts, axis=1).apply(lambda row: " · ".join(p for p in row if p), axis=1)
+    return joined.map(lambda text: prefix + text if text else "all reps")
+
+
 def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, start: dt.date) -> pd.DataFrame:
     g = pd.DataFrame(index=rep_ids)
     roster = reps.set_index("rep_id") if reps is not None and len(reps) else pd.DataFrame()
@@ -84,7 +90,8 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     g["primary_queue"] = primary.reindex(rep_ids).fillna(busiest.reindex(rep_ids)).fillna("unknown queue").astype(str)
     hour = days.groupby("rep_id").shift_start_hour.median().reindex(rep_ids)
     band = np.searchsorted(np.asarray(settings.shift_band_hours, dtype=float), hour.fillna(12.0).to_numpy(), side="right")
-    g["shift_band"] = [BAND_NAMES[min(b, len(BAND_NAMES) - 1)] for b in band]
+    # no presence and no schedule: the shift is unknown, and the label says nothing about it
+    g["shift_band"] = [BAND_NAMES[min(b, len(BAND_NAMES) - 1)] if known else "" for b, known in zip(band, hour.notna())]
     if "hired_on" in roster:
         hired = pd.to_datetime(roster["hired_on"], errors="coerce", utc=True).dt.tz_localize(None).reindex(rep_ids)
     else:
@@ -93,13 +100,16 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     g["new_hire"] = (tenure < settings.new_hire_tenure_days).fillna(False).astype(bool).to_numpy()
     contract = roster["contract"].reindex(rep_ids) if "contract" in roster else pd.Series(None, index=rep_ids, dtype="object")
     g["part_time"] = contract.eq("part_time").to_numpy()
-    tenure_name = pd.Series(np.where(g.new_hire, "new hires", "tenured"), index=rep_ids)
-    hours_name = pd.Series(np.where(g.part_time, "part-time", "full-time"), index=rep_ids)
+    # A label names only what the roster says: no contract given, no "full-time"; no hiring date, no "tenured".
+    tenure_name = pd.Series(np.where(g.new_hire, "new hires", np.where(hired.notna().to_numpy(), "tenured", "")), index=rep_ids)
+    hours_name = pd.Series(np.where(g.part_time, "part-time", np.where(contract.eq("full_time").to_numpy(), "full-time", "")),
+                           index=rep_ids)
+    everyone = pd.Series("", index=rep_ids)
     levels = [
-        g.primary_queue + " · " + g.shift_band + " · " + hours_name + " · " + tenure_name,
-        g.primary_queue + " · " + hours_name + " · " + tenure_name,
-        "all " + hours_name + " · " + tenure_name,
-        "all " + tenure_name,
+        _label(g.primary_queue, g.shift_band, hours_name, tenure_name),
+        _label(g.primary_queue, hours_name, tenure_name),
+        _label(everyone, hours_name, tenure_name, prefix="all "),
+        _label(everyone, tenure_name, prefix="all "),
         pd.Series("all reps", index=rep_ids),
     ]
     level = pd.Series(len(levels) - 1, index=rep_ids)

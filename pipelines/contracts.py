@@ -13,7 +13,7 @@ CHANNELS = ["voice", "chat", "email"]
 DIRECTIONS = ["inbound", "outbound", "internal"]
 OUTCOMES = ["answered", "abandoned", "ivr_self_service", "ivr_abandoned"]
 DISCONNECTED_BY = ["caller", "agent", "transfer", "system"]
-TRANSFER_KINDS = ["queue", "escalation", "self_service", "external"]
+TRANSFER_KINDS = ["queue", "escalation", "self_service", "external", "unknown"]
 OFFER_RESULTS = ["answered", "ring_no_answer", "declined", "caller_abandoned"]
 AGENT_STATES = ["available", "paused"]
 ACTIVITIES = ["shift", "break", "lunch", "meeting", "training"]
@@ -150,6 +150,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "schedules": SCHEDULES,
     "reps": REPS,
 }
+
+# What a column a file does not have at all means.  Empty usually says "not known" already; a
+# transfer_kind left empty says "not transferred", so a file without the column says "unknown".
+ABSENT_MEANS = {"calls": {"transfer_kind": "unknown"}}
 
 # The columns a file must have to be recognised as a table.
 REQUIRED_COLUMNS = {name: [c for c, col in schema.columns.items() if not col.nullable] for name, schema in SCHEMAS.items()}

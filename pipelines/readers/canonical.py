@@ -19,7 +19,7 @@ import pyarrow as pa_arrow
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipelines.contracts import REQUIRED_COLUMNS, SCHEMAS, TS
+from pipelines.contracts import ABSENT_MEANS, REQUIRED_COLUMNS, SCHEMAS, TS
 
 _ZONED = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 QUARANTINE_COLUMNS = ["file", "line", "raw", "reason"]
@@ -131,7 +131,7 @@ def read_canonical_parquet(path: Path | str) -> ReadResult:
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="line")
     for name, column in SCHEMAS[table].columns.items():
         if name not in frame.columns:
-            frame[name] = pd.Series(pd.NA, index=frame.index, dtype="string")
+            frame[name] = pd.Series(ABSENT_MEANS.get(table, {}).get(name, pd.NA), index=frame.index, dtype="string")
         elif str(column.dtype) == TS:
             frame[name] = frame[name].dt.tz_convert("UTC")
     return _checked(path, table, frame, {}, lambda n: json.dumps({c: str(frame.at[n, c]) for c in frame.columns}), len(frame))
@@ -210,7 +210,7 @@ def _parse_columns(frame: pd.DataFrame, table: str, problems: dict[int, list[str
     out = pd.DataFrame(index=frame.index)
     for name, column in schema.columns.items():
         if name not in frame.columns:
-            out[name] = pd.Series(pd.NA, index=frame.index, dtype="string")
+            out[name] = pd.Series(ABSENT_MEANS.get(table, {}).get(name, pd.NA), index=frame.index, dtype="string")
             continue
         text = frame[name]
         given = text.notna()

@@ -70,6 +70,19 @@ def test_hold_that_the_source_cannot_show_is_empty_not_zero():
     assert daily.sums.hold_observed_calls.sum() == 0
 
 
+def test_who_hung_up_and_transfers_the_source_cannot_show_are_empty_not_zero():
+    """A log without the disconnect side (the Anonymous Bank log) or without transfers says nothing about them."""
+    calls = b.calls([dict(talk=8, disconnected_by=None, transfer_kind="unknown") for _ in range(3)] +
+                    [dict(disconnected_by=None, transfer_kind="unknown") for _ in range(9)])
+    daily = run({"calls": calls})
+    assert daily.observable["disconnect"] is False and daily.observable["transfers"] is False
+    v = values(daily)
+    for name in ("early_hangup_rate", "early_hangup_callback_rate", "quick_transfer_rate", "transfer_rate",
+                 "fast_escalation_rate", "escalation_rate", "self_service_rate"):
+        assert math.isnan(v[name]), name
+    assert v.talk_ratio > 0, "what the source does show still counts"
+
+
 def test_quick_transfers_fast_escalations_and_self_service_pushes():
     rows = [dict() for _ in range(6)] + [
         dict(talk=20, transfer_kind="queue", disconnected_by="transfer"),       # quick transfer

@@ -113,3 +113,14 @@ def test_features_the_source_cannot_show_stay_empty():
                             FeatureSettings(), MONDAY, MONDAY + dt.timedelta(days=6))
     assert w.hold_seconds_per_call.isna().all() and w.z_hold_seconds_per_call.isna().all()
     assert w.miss_rate.notna().all()
+
+
+def test_a_peer_group_names_only_what_the_roster_and_the_logs_say():
+    """A calls-only export with a bare roster: no shift, contract or tenure is stated that was not given."""
+    reps = [dict(rep_id=f"general{i}", primary_queue="general") for i in range(10)]
+    rows = [r | {"shift_start_hour": np.nan} for i in range(10) for r in day_rows(f"general{i}")]
+    w = compute(rows, reps).set_index("rep_id")
+    assert w.loc["general0", "peer_group"] == "general"
+    assert not w.new_hire.any() and not w.part_time.any()
+    few = compute([r | {"shift_start_hour": np.nan} for r in day_rows("solo")], [dict(rep_id="solo")]).set_index("rep_id")
+    assert few.loc["solo", "peer_group"] == "all reps"

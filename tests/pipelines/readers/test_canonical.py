@@ -159,3 +159,16 @@ def test_a_well_formed_file_with_bad_values_keeps_line_numbers(tmp_path):
     assert "disconnected_by: 'robot' is not one of the allowed values" in result.quarantine.reason.item()
     assert result.quarantine.raw.item() == lines[3]
     assert result.good.call_id.tolist() == ["c0", "c1", "c2", "c4"]
+
+
+def test_a_calls_file_without_transfer_or_disconnect_columns_says_unknown_not_none(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("call_id,channel,direction,queue,remote_number,started_at,answered_at,ended_at,rep_id,outcome\n"
+                    "c1,voice,inbound,general,+13125550100,2026-01-05T09:00:00Z,2026-01-05T09:00:20Z,2026-01-05T09:04:00Z,ann,answered\n")
+    row = read_canonical_csv(path).good.iloc[0]
+    assert row.transfer_kind == "unknown", "no column: whether it was transferred is not known"
+    assert pd.isna(row.disconnected_by) and pd.isna(row.hold_seconds)
+    given = tmp_path / "given" / "calls.csv"
+    given.parent.mkdir()
+    given.write_text(path.read_text().replace("outcome\n", "outcome,transfer_kind\n").replace("answered\n", "answered,\n"))
+    assert pd.isna(read_canonical_csv(given).good.transfer_kind.iloc[0]), "an empty cell in the column: not transferred"
