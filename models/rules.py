@@ -148,9 +148,12 @@ class Rule(BaseEstimator):
         if missing:
             raise ValueError(f"rule {self.rule_id}: features {missing} are not in the feature table")
         self.feature_names_in_ = np.array(features, dtype=object)
-        needs = sorted({n for f in features for n in needs_of(f)})
+        # The rule stands on its own feature; a context the source cannot show is skipped (and the hit says so).
+        needs = sorted(needs_of(self.feature))
         shown = observable if observable is not None else {n: bool(X[self.feature].notna().any()) for n in needs}
         self.not_observable_ = [n for n in needs if not shown.get(n, False)]
+        self.context_not_observable_ = [c["feature"] for c in self.context
+                                        if any(not shown.get(n, bool(X[c["feature"]].notna().any())) for n in needs_of(c["feature"]))]
         return self
 
     @property
@@ -213,6 +216,8 @@ class Rule(BaseEstimator):
                 float(row[column]) >= 2 * minimum for column, minimum in (self.min_evidence or {}).items()
             )
             text = self.evidence.format(**fields)
+            if self.context_not_observable_:
+                text += (f" Not checked, because this source cannot show it: {', '.join(self.context_not_observable_)}.")
             if not solid:
                 text += (f" Thin evidence ({fields['days_seen']} days, {fields['evidence_count']:.0f} {evidence_name}):"
                          " a watch item, not a finding on its own.")

@@ -86,6 +86,15 @@ def test_context_conditions_encode_one_metric_out_of_line_while_others_look_good
     assert r.predict(X).tolist() == [True, False]
 
 
+def test_a_context_the_source_cannot_show_is_skipped_and_the_hit_says_it_was_not_checked():
+    """No surveys: a lingering or cherry-picking rule still stands on its own feature, with the doubt written down."""
+    X = window([dict(rep_id="a", miss_rate=0.2, z_miss_rate=9.0, csat=float("nan"), peer_csat=float("nan"), z_csat=float("nan"))])
+    r = rule(context=({"feature": "csat", "min_z": -1.0},)).fit(X, observable={"offers": True, "surveys": False})
+    assert r.observable_ and r.context_not_observable_ == ["csat"]
+    hit = r.explain(X, daily("a", [0.2] * 5)).iloc[0]
+    assert "Not checked, because this source cannot show it: csat." in hit.evidence
+
+
 def test_a_rule_the_source_cannot_feed_judges_nobody_and_says_why():
     X = window([dict(rep_id="a", hold_seconds_per_call=float("nan"), peer_hold_seconds_per_call=float("nan"),
                      z_hold_seconds_per_call=float("nan"), hold_observed_calls=0.0)])
