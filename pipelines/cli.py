@@ -355,6 +355,65 @@ def _prefect_defaults(home: Path) -> None:
 
 
 @cli.command(
+    help="""Profile a center's logs and propose the settings its conventions need.
+
+\b
+A center names its escalation queue, its IVR extension, its wrap-up pause
+reason and its ring timeout its own way.  `cadet inspect` reads the logs as
+`cadet ingest` would (nothing is written to the lake), and writes a settings
+file with a proposal for each convention the logs show, every value with its
+evidence in a comment: queues and their volumes; transfer targets and how
+soon after answering (escalation queues, IVR extensions or self-service
+numbers); pause reasons with count, median length, the share starting right
+after a call (wrap-up) and the share starting together across many reps
+(outages); reps under several interfaces; the ring timeout from the
+ring-no-answer ring times; the site's UTC offset where the logs show it;
+Amazon Connect's status names and the supervisors who monitor calls.
+Review the file, then pass it with `cadet --config FILE ...`.
+
+\b
+Exit status: 0 when the logs could be profiled, 1 when none could be read,
+2 for a usage error.
+
+\b
+Examples:
+  cadet inspect --source asterisk /var/log/asterisk/ --out site.yaml
+  cadet inspect --source amazon-connect ./ctr/ ./agent-events/
+  cadet --config site.yaml run --source asterisk /var/log/asterisk/
+"""
+)
+@click.option("--source", type=click.Choice(FORMATS), required=True, help="The platform that wrote the files.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the proposed settings here (default: print them).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def inspect(obj: Context, source: str, out: Path | None, paths: tuple[Path, ...]):
+    import datetime as dt
+
+    from pipelines.inputs import find_input_files
+    from pipelines.inspect import inspect_logs, render
+    from pipelines.storage import write_text_atomic
+
+    files = find_input_files(source, list(paths))
+    if not files:
+        raise click.ClickException(f"no {source} files found in {', '.join(map(str, paths))}")
+    with _working(f"profiling {len(files)} {source} file(s)"):
+        profile = inspect_logs(source, files, obj.config)
+    text = render(profile, dt.date.today().isoformat())
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(out, text)
+        for p in profile.proposals:
+            click.echo(f"proposed {p.key}: {p.value if p.value is not None else '(see the comment)'}")
+        click.echo(f"{len(profile.proposals)} proposal(s) with their evidence in {out}")
+    if profile.problems and not profile.facts:
+        for problem in profile.problems:
+            click.echo(f"cadet inspect: {problem}", err=True)
+        sys.exit(1)
+
+
+@cli.command(
     help="""Read call-activity logs into the lake under --home.
 
 \b
@@ -542,6 +601,8 @@ def _print_ingest(summary: dict) -> None:
     _print_rows("Ingest", ["file", "table", "read", "landed", "quarantined", "skipped", "problem"], rows, numbers_from=2,
                 stderr=True)
     click.echo(f"landed {summary['landed']:,} rows in {summary['lake']}; quarantined {summary['quarantined']:,} in {summary['quarantine']}")
+    for warning in summary.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _print_features(summary: dict) -> None:

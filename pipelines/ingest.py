@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 from pandera import errors as pa_errors
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.contracts import SCHEMAS
+from pipelines.inputs import SOURCES, find_input_files  # noqa: F401  (SOURCES: re-exported for callers)
 from pipelines.lake import Lake
 from pipelines.privacy import load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
@@ -30,7 +31,6 @@ from pipelines.readers.connect import read_connect
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.storage import atomic_path
 
-SOURCES = ("canonical", "asterisk", "amazon-connect")
 
 # How each lake table is keyed (a row with the same key replaces the stored one) and dated.
 LAKE_KEYS = {
@@ -70,6 +70,7 @@ class IngestSummary:
     files: list[FileReport] = field(default_factory=list)
     lake: str = ""
     quarantine: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def landed(self) -> int:
@@ -86,33 +87,8 @@ class IngestSummary:
             "landed": self.landed,
             "quarantined": self.quarantined,
             "files": [f.__dict__ for f in self.files],
+            "warnings": self.warnings,
         }
-
-
-def find_input_files(source: str, paths: list[Path]) -> list[Path]:
-    """The files to read: each PATH itself, or the recognisable files inside a directory."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and _looks_like_input(source, p)))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or directory")
-    return found
-
-
-def _looks_like_input(source: str, path: Path) -> bool:
-    if path.name.startswith(".") or path.name == "truth.json":  # truth.json: the simulator's answer key
-        return False
-    if source == "asterisk" and path.name.startswith("queue_log"):
-        return True
-    if source == "amazon-connect" and path.suffix in ("", ".json", ".jsonl"):
-        return True
-    return path.suffix in (".csv", ".parquet")
 
 
 def _protect(result: ReadResult, key: bytes) -> ReadResult:
@@ -316,6 +292,8 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
             days.update(land_table(home_path, table, frames))
     advance(steps, steps, "done")
     summary = _summary(home_path, outcomes)
+    for warning in summary.warnings:
+        get_run_logger().warning(warning)
     record_ingest(home_path, source, summary)
     return summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
 
@@ -373,6 +351,7 @@ def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSumma
         if isinstance(outcome, FileReport):
             summary.files.append(outcome)
             continue
+        summary.warnings.extend(w for w in outcome.warnings if w not in summary.warnings)
         report = by_file.setdefault(str(outcome.file), FileReport(str(outcome.file), None))
         report.table = outcome.table if report.table in (None, outcome.table) else f"{report.table}, {outcome.table}"
         report.read += outcome.lines_read

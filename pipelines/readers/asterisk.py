@@ -577,6 +577,51 @@ def _cdr_times(path: Path, frame: pd.DataFrame, slow: tuple[list[str], list] | N
     return frame[~bad_time], pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
 
 
+INSPECT_HINT = "run `cadet inspect --source asterisk ...` to see what the logs show"
+
+
+def convention_warnings(log: QueueLog, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> list[str]:
+    """The configured conventions these logs never show, each with what they do show instead."""
+    out = []
+    event = pd.Series(log.fields[4])
+    queues = sorted(set(legs.queue.dropna()))
+    transferred = legs.end_event.isin(["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"])
+    if transferred.any() and not set(settings.tier2_queues) & set(queues):
+        out.append(f"none of the tier-2 queues {settings.tier2_queues} appears in these logs (queues: {', '.join(queues)}), "
+                   f"so no transfer counts as an escalation; {INSPECT_HINT}")
+    targets = set(legs.loc[transferred, "transfer_target"].dropna())
+    if targets and not set(settings.self_service_extensions) & targets:
+        common = legs.loc[transferred, "transfer_target"].value_counts().head(3)
+        out.append(f"no transfer goes to the self-service extensions {settings.self_service_extensions} (most frequent "
+                   f"targets: {', '.join(f'{t} ({n})' for t, n in common.items())}); {INSPECT_HINT}")
+    reasons = pd.Series(log.fields[5])[event.isin(["PAUSE", "PAUSEALL"]).to_numpy()]
+    if len(reasons) and settings.wrapup_pause_reasons and not set(settings.wrapup_pause_reasons) & set(reasons):
+        common = reasons.replace("", "(none)").value_counts().head(4)
+        out.append(f"no pause has a wrap-up reason {settings.wrapup_pause_reasons} (reasons: "
+                   f"{', '.join(f'{r} ({n})' for r, n in common.items())}), so wrap-up is not observable; {INSPECT_HINT}")
+    ring = pd.to_numeric(pd.Series(log.fields[5])[(event == "RINGNOANSWER").to_numpy()], errors="coerce").dropna() / 1000.0
+    if len(ring) >= 20 and (ring < settings.ring_timeout_seconds - 1).mean() > 0.5:
+        out.append(f"{(ring < settings.ring_timeout_seconds - 1).mean():.0%} of {len(ring):,} ring-no-answers rang less than "
+                   f"the ring timeout of {settings.ring_timeout_seconds} s (median {ring.median():.0f} s), so they count as "
+                   f"declines; is the queues' timeout shorter? {INSPECT_HINT}")
+    return out
+
+
+def kind_of_file(path: Path) -> str:
+    """'queue_log', 'cdr', 'surveys' or 'canonical', by the file's name and first line."""
+    with open(path, "rb") as handle:
+        head = handle.readline().decode("utf-8", errors="replace")
+    header = next(csv.reader([head]), []) if "|" not in head else []
+    if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(header) \
+            or looks_like_a_table_export(header):
+        return "queue_log"
+    if path.name.lower().startswith("master") or head.startswith('"",') or head.count('","') >= 12 or _is_cdr_header(header):
+        return "cdr"
+    if head.replace('"', "").strip().lower().startswith("call_id,score"):
+        return "surveys"
+    return "canonical"
+
+
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
     """All of one center's Asterisk files together, since calls are rebuilt across them."""
     results: list[ReadResult] = []
@@ -584,11 +629,8 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
     cdrs, cdr_files = [], []
     survey_files, canonical_files = [], []
     for path in files:
-        with open(path, "rb") as handle:
-            head = handle.readline().decode("utf-8", errors="replace")
-        header = next(csv.reader([head]), []) if "|" not in head else []
-        if is_queue_log(path) or (head.count("|") >= 4 and head.split("|")[0].strip().isdigit()) or is_db_export(header) \
-                or looks_like_a_table_export(header):
+        kind = kind_of_file(path)
+        if kind == "queue_log":
             try:
                 log, bad = read_queue_log(path, timezone)
             except UnreadableFile as exc:  # this file is reported; the others still land
@@ -597,11 +639,11 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
             logs.append(log)
             qlog_quarantine.append(bad)
             qlog_lines[path] = len(log.line) + len(bad)
-        elif path.name.lower().startswith("master") or head.startswith('"",') or head.count('","') >= 12:
+        elif kind == "cdr":
             cdr, bad = read_cdr(path, timezone)
             cdrs.append(cdr)
             cdr_files.append((path, bad, len(cdr) + len(bad)))
-        elif head.replace('"', "").strip().lower().startswith("call_id,score"):
+        elif kind == "surveys":
             survey_files.append(path)
         else:
             canonical_files.append(path)
@@ -625,7 +667,7 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
                          ignore_index=True) if len(dialled) else calls[leg_file == str(path)].reset_index(drop=True)
         results.append(ReadResult(path, "calls", mine, quarantine[quarantine.file == str(path)], n_lines))
     first = next(iter(qlog_lines))
-    results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0))
+    results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0, warnings=convention_warnings(log, legs, settings)))
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = set(log.fields[3]) - {"", "NONE"}

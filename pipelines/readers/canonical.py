@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +39,7 @@ class ReadResult:
     problem: str | None = None  # the file could not be read at all: why, and what to do
     skipped: int = 0  # lines left out by rule, not by fault (a supervisor's monitoring), with the rule below
     skip_reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # a configured convention the data never shows, and what it does show
 
     @property
     def landed(self) -> int:

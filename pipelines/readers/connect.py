@@ -215,6 +215,24 @@ def _deduplicated(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -
     return frame, surveys, quarantine, lines_read
 
 
+def convention_warnings(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> list[str]:
+    """The configured conventions these contact records never show, each with what they do show."""
+    hint = "run `cadet inspect --source amazon-connect ...` to see what the records show"
+    out = []
+    queues = sorted(set(contacts.queue.dropna()))
+    if contacts.method.eq("TRANSFER").any() and not set(settings.tier2_queues) & set(queues):
+        out.append(f"none of the tier-2 queues {settings.tier2_queues} appears in these records (queues: {', '.join(queues)}), "
+                   f"so no transfer counts as an escalation; {hint}")
+    numbers = set(contacts.loc[contacts.transferred_to_type.eq("TELEPHONE_NUMBER"), "transferred_to"].dropna())
+    if settings.self_service_numbers and not set(settings.self_service_numbers) & numbers:
+        out.append(f"no contact was transferred to the self-service numbers in the settings; {hint}")
+    seen = set(contacts.rep_id.dropna())
+    missing = sorted(set(settings.supervisors) - seen)
+    if missing and len(seen):
+        out.append(f"supervisors {missing} handle no contact in these records (check the usernames)")
+    return out
+
+
 def rep_contacts(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.Series:
     """Which contact records are calls: not a supervisor's monitoring (MONITOR) nor a named supervisor's."""
     return ~contacts.method.eq("MONITOR") & ~contacts.rep_id.isin(settings.supervisors)
@@ -454,11 +472,14 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
     everything = everything.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
     kept = rep_contacts(everything, settings)
     calls = to_calls(everything[kept], settings)
+    warnings = convention_warnings(everything, settings)
     for path, contacts, surveys, quarantine, lines in call_results:
         mine = calls[calls.call_id.isin(contacts.call_id)] if len(contacts) else calls.iloc[0:0]
         skipped = int(contacts.call_id.isin(everything.call_id[~kept]).sum()) if len(contacts) else 0
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines, skipped=skipped,
-                                  skip_reason="supervisors monitoring calls, not reps' calls" if skipped else None))
+                                  skip_reason="supervisors monitoring calls, not reps' calls" if skipped else None,
+                                  warnings=warnings))
+        warnings = []  # said once, with the first file
         results.append(ReadResult(path, "surveys", surveys.reset_index(drop=True), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
     for path in event_files:
         statuses, contact_states, quarantine, lines = read_agent_events(path)

@@ -116,8 +116,14 @@ def asterisk_callids(calls: pa.Table) -> np.ndarray:
     return ids
 
 
-def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone: str) -> list[Path]:
-    """queue_log, Master.csv (CDR), surveys.csv keyed by uniqueid, and the schedule files beside them."""
+def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone: str,
+                   self_service_extension: str = SELF_SERVICE_EXTENSION, wrapup_reason: str = WRAPUP_PAUSE_REASON) -> list[Path]:
+    """queue_log, Master.csv (CDR), surveys.csv keyed by uniqueid, and the schedule files beside them.
+
+    `self_service_extension` and `wrapup_reason` are the site's own conventions (an IVR
+    extension such as 8800, a `wrapup` pause), so readers can be tested on a center
+    whose conventions are not cadet's defaults.
+    """
     calls, offers, states = tables["calls"], tables["offers"], tables["agent_states"]
     agent_of = {r["ids"]["canonical"]: r["ids"]["asterisk"] for r in truth["reps"]}
     skills = {r["ids"]["canonical"]: r["queues"] for r in truth["reps"]}
@@ -160,7 +166,7 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     c = completed
     emit(end[c], 4, [q_id[c], q_queue[c], agent[c], ev[c], _ints(wait[c]), _ints(talk[c]), np.full(c.sum(), "1", dtype=object)])
     blind = a & ((kind == "queue") | (kind == "self_service"))
-    ext = np.where(kind == "self_service", SELF_SERVICE_EXTENSION, to).astype(object)
+    ext = np.where(kind == "self_service", self_service_extension, to).astype(object)
     ctx = np.where(kind == "self_service", "ivr", "queues").astype(object)
     b = blind
     emit(end[b], 4, [q_id[b], q_queue[b], agent[b], np.full(b.sum(), "BLINDTRANSFER", dtype=object), ext[b], ctx[b],
@@ -188,7 +194,7 @@ def write_asterisk(tables: dict[str, pa.Table], truth: dict, out: Path, timezone
     # Wrap-up is logged the way many Asterisk centers do it: the agent pauses with reason ACW.
     wrap = np.asarray(pc.fill_null(q["wrapup_seconds"], 0).to_numpy(zero_copy_only=False), dtype=np.int64)
     w = answered & (wrap > 0)
-    emit(end[w], 5, [none[w], none[w], agent[w], np.full(w.sum(), "PAUSEALL", dtype=object), np.full(w.sum(), WRAPUP_PAUSE_REASON, dtype=object)])
+    emit(end[w], 5, [none[w], none[w], agent[w], np.full(w.sum(), "PAUSEALL", dtype=object), np.full(w.sum(), wrapup_reason, dtype=object)])
     emit(end[w] + wrap[w], 0, [none[w], none[w], agent[w], np.full(w.sum(), "UNPAUSEALL", dtype=object), empty[w]])
 
     # Presence: members join their queues at login, pause with a reason, leave at logout.
@@ -328,8 +334,13 @@ def _j(value) -> str:
     return "null" if value is None else json.dumps(value)
 
 
-def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, seed: int, attribute: str = "csat") -> list[Path]:
-    """Contact records (JSON lines, delivered at least once) and the agent event stream."""
+def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, seed: int, attribute: str = "csat",
+                         self_service_number: str | None = None) -> list[Path]:
+    """Contact records (JSON lines, delivered at least once) and the agent event stream.
+
+    With `self_service_number`, pushes to self-service are transfers to that outside
+    number (a site's self-service line) instead of to a contact flow.
+    """
     calls, offers, states, surveys = tables["calls"], tables["offers"], tables["agent_states"], tables["surveys"]
     user_of = {r["ids"]["canonical"]: r["ids"]["amazon-connect"] for r in truth["reps"]}
     profile_of = {r["ids"]["canonical"]: r["primary_queue"] for r in truth["reps"]}
@@ -409,7 +420,8 @@ def write_amazon_connect(tables: dict[str, pa.Table], truth: dict, out: Path, se
         }[by[i] or "caller"]
         transferred_to = None
         if kind[i] == "self_service":
-            transferred_to = {"Address": "Self-service IVR", "Type": "CONTACT_FLOW"}
+            transferred_to = ({"Address": self_service_number, "Type": "TELEPHONE_NUMBER"} if self_service_number
+                              else {"Address": "Self-service IVR", "Type": "CONTACT_FLOW"})
         attributes = {}
         last_update = acw_end + 1
         if cid in score:
