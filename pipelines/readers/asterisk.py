@@ -155,11 +155,18 @@ def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.Data
     return _checked(path, np.arange(1, len(lines) + 1), np.asarray(lines, dtype=object), fields, n_fields, bad)
 
 
+def _csv_row(line: str) -> list[str]:
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return []
+
+
 def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone: str, header: list[str],
                     layout: str) -> tuple[QueueLog, pd.DataFrame]:
     """The queue_log table exported as CSV, in either layout, as the flat file's fields."""
     index = {h.strip().lower(): i for i, h in enumerate(header)}
-    rows = list(csv.reader(lines[1:]))
+    rows = [_csv_row(line) for line in lines[1:]]  # line by line: a stray quote must not swallow the lines after it
     width = N_FIELDS
     fields = [np.full(len(rows), "", dtype=object) for _ in range(width)]
     n_fields = np.zeros(len(rows), dtype=np.int64)
@@ -193,8 +200,12 @@ def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone:
     stamps = pd.to_datetime(text.where(zoned), utc=True, errors="coerce", format="ISO8601")
     local = pd.to_datetime(text.where(~zoned & ~epoch_given), errors="coerce", format="ISO8601")
     stamps = stamps.fillna(local.dt.tz_localize(ZoneInfo(timezone), ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC"))
-    seconds = (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    epoch = np.where(epoch_given, text.fillna(""), np.where(stamps.isna(), "", seconds.astype("Int64").astype(str)))
+    stamps = stamps.where(stamps.dt.year.between(1990, 2100))  # '0001-01-01' is a parse of junk, not a time
+    seconds = pd.Series("", index=stamps.index, dtype=object)
+    ok = stamps.notna()
+    if ok.any():
+        seconds[ok] = stamps[ok].dt.as_unit("s").astype("int64").astype(str)
+    epoch = np.where(epoch_given, text.fillna(""), seconds.to_numpy())
     fields[0] = np.asarray(epoch, dtype=object)
     return _checked(
         path, np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),

@@ -147,6 +147,30 @@ def _contact_rows_fast(path: Path, settings: ConnectIngestConfig) -> tuple[pd.Da
     return frame, t.num_rows
 
 
+TEXT_FIELDS = ("ContactId", "PreviousContactId", "NextContactId", "Channel", "InitiationMethod", "InitiationTimestamp",
+               "DisconnectTimestamp", "LastUpdateTimestamp", "DisconnectReason", "TransferCompletedTimestamp")
+BLOCKS = {"Agent": ("Username", "ConnectedToAgentTimestamp", "AfterContactWorkStartTimestamp"),
+          "Queue": ("Name", "EnqueueTimestamp"), "CustomerEndpoint": ("Address",), "TransferredToEndpoint": ("Type", "Address")}
+NUMBERS = ("CustomerHoldDuration", "NumberOfHolds", "AfterContactWorkDuration")
+
+
+def _wrong_types(record: dict) -> list[str]:
+    """The documented fields that hold something other than their documented type (text, object, whole number)."""
+    wrong = [k for k in TEXT_FIELDS if record.get(k) is not None and not isinstance(record[k], str)]
+    for block, fields in BLOCKS.items():
+        value = record.get(block)
+        if value is not None and not isinstance(value, dict):
+            wrong.append(block)
+            continue
+        wrong += [f"{block}.{f}" for f in fields if value and value.get(f) is not None and not isinstance(value[f], str)]
+        if block == "Agent" and value:
+            wrong += [f"Agent.{f}" for f in NUMBERS if value.get(f) is not None
+                      and (isinstance(value[f], bool) or not isinstance(value[f], int) or value[f] < 0)]
+    if record.get("Attributes") is not None and not isinstance(record["Attributes"], dict):
+        wrong.append("Attributes")
+    return wrong
+
+
 def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     """(calls, surveys, quarantine, lines read) from one file of contact records, deduplicated."""
     fast = _contact_rows_fast(path, settings)
@@ -159,6 +183,10 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
         missing = [k for k in REQUIRED if not record.get(k)]
         if missing:
             bad.append((str(path), number, json.dumps(record)[:2000], f"missing required field(s) {missing}"))
+            continue
+        wrong = _wrong_types(record)
+        if wrong:
+            bad.append((str(path), number, json.dumps(record)[:2000], f"field(s) of the wrong type: {', '.join(wrong)}"))
             continue
         agent = record.get("Agent") or {}
         queue = record.get("Queue") or {}
@@ -364,16 +392,23 @@ def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     objects, bad = read_json_objects(path)
     statuses, contacts = [], []
     for number, event in objects:
-        snapshot = event.get("CurrentAgentSnapshot") or {}
+        snapshot = event.get("CurrentAgentSnapshot")
+        snapshot = snapshot if isinstance(snapshot, dict) else {}
         user = _get(snapshot, "Configuration", "Username")
         kind = event.get("EventType")
-        if not user or kind not in ("LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT") or not event.get("EventTimestamp"):
+        stamp = event.get("EventTimestamp")
+        if not isinstance(user, str) or not user or kind not in AGENT_EVENT_TYPES or not isinstance(stamp, str) or not stamp:
             bad.append((str(path), number, json.dumps(event)[:2000], "not an agent event (needs EventType, EventTimestamp and the agent's Username)"))
             continue
-        status = snapshot.get("AgentStatus") or {}
-        statuses.append((user, event["EventTimestamp"], kind, status.get("Name"), status.get("Type"), status.get("StartTimestamp"), number))
-        for contact in snapshot.get("Contacts") or []:
-            contacts.append((user, contact.get("ContactId"), contact.get("State"), contact.get("StateStartTimestamp")))
+        status = snapshot.get("AgentStatus")
+        status = status if isinstance(status, dict) else {}
+        statuses.append((user, stamp, kind, _str(status.get("Name")), _str(status.get("Type")), _str(status.get("StartTimestamp")),
+                         number))
+        listed = snapshot.get("Contacts")
+        for contact in listed if isinstance(listed, list) else []:
+            if isinstance(contact, dict):
+                contacts.append((user, _str(contact.get("ContactId")), _str(contact.get("State")),
+                                 _str(contact.get("StateStartTimestamp"))))
     status_frame = pd.DataFrame(statuses, columns=["rep_id", "event_at", "event", "status", "status_type", "since", "line"])
     contact_frame = pd.DataFrame(contacts, columns=["rep_id", "call_id", "state", "since"]).dropna()
     for frame, columns in ((status_frame, ("event_at", "since")), (contact_frame, ("since",))):
@@ -392,6 +427,11 @@ def _status_types(statuses: pd.DataFrame, settings: ConnectIngestConfig) -> pd.D
     guessed = np.select([names.isin(settings.available_status_names), names.isin(settings.offline_status_names)],
                         ["ROUTABLE", "OFFLINE"], default="CUSTOM")
     return statuses.assign(status_type=statuses.status_type.where(~missing, guessed))
+
+
+def _str(value) -> str | None:
+    """Text as text; anything else a snapshot holds where text belongs counts as absent."""
+    return value if isinstance(value, str) else None
 
 
 def to_agent_states(statuses: pd.DataFrame) -> pd.DataFrame:
