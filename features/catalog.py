@@ -69,6 +69,7 @@ class Feature:
     unit: str
     description: str
     geometric: bool = False  # the numerator sums logs: value = exp(mean), a typical ratio robust to a few huge calls
+    higher_is_suspicious: bool = True  # which side of the peers points at the behaviour (escalating sooner: lower)
 
     def value(self, sums: pd.DataFrame) -> pd.Series:
         num = sums[self.numerator].astype("float64")
@@ -102,7 +103,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("fast_escalation_rate", "premature_escalation", "fast_escalations", "answered", 1.0, ("transfers",), "answered", None, 0.01,
             "share", "answered calls escalated to tier 2 within the fast-escalation limit"),
     Feature("seconds_to_escalate", "premature_escalation", "escalation_seconds", "escalations", 1.0, ("transfers",), "escalations", 5,
-            10.0, "seconds", "time on the call before escalating to tier 2 (lower = less tried)"),
+            10.0, "seconds", "time on the call before escalating to tier 2 (lower = less tried)", higher_is_suspicious=False),
     Feature("escalation_rate", None, "escalations", "answered", 1.0, ("transfers",), "answered", None, 0.01, "share",
             "answered calls escalated to tier 2"),
     Feature("self_service_rate", "self_service_push", "self_service_transfers", "answered", 1.0, ("transfers",), "answered", None, 0.01,
@@ -153,6 +154,22 @@ def repeat_skip_lift(values: pd.DataFrame) -> pd.Series:
 
 
 # Derived from other features rather than from sums.
+def suspicious_side(feature: str, z: float) -> bool:
+    """Whether a rep's z-score on `feature` points towards its behaviour (False for no code or no z)."""
+    if feature in FEATURES_BY_NAME:
+        spec = FEATURES_BY_NAME[feature]
+        if spec.code is None:
+            return False
+        higher = spec.higher_is_suspicious
+    elif feature in DERIVED:
+        higher = True
+    else:
+        return False
+    if z is None or not np.isfinite(z):
+        return False
+    return z > 0 if higher else z < 0
+
+
 DERIVED = {"repeat_skip_lift": ("cherry_picking", repeat_skip_lift, ("repeat_skip_rate", "first_skip_rate"), 0.03, "share")}
 
 

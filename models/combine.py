@@ -18,8 +18,9 @@ How the evidence adds up (weights in `configs/cadet.yaml`, section `scoring`):
   `clear`.  Behaviours are the codes of medium and high rule hits; a rep on a
   list also carries, after those, the codes of its low (thin-evidence) hits, so
   the analyst sees every behaviour with evidence; a rep put on a list by the
-  model alone carries the codes of its top contributing features.  A clear rep
-  carries none.
+  model alone carries the codes of its top contributing features that lie on
+  the suspicious side of the peers (never a behaviour whose rules the source
+  cannot feed).  A clear rep carries none.
 
 Pure: DataFrames in, DataFrame out.
 """
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.catalog import DERIVED, FEATURES_BY_NAME
+from features.catalog import DERIVED, FEATURES_BY_NAME, suspicious_side
 
 SCORE_COLUMNS = ["rep_id", "period_start", "period_end", "score", "tier", "behaviours", "anomaly_score", "rule_hits",
                  "rule_score", "model_score", "sustained", "top_features"]
@@ -64,13 +65,33 @@ def _code_of(feature: str) -> str | None:
     return DERIVED[feature][0] if feature in DERIVED else None
 
 
+def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind: pd.DataFrame | None = None) -> list[list[str]]:
+    """The codes the model's top features point at: only features on the suspicious side of the peers
+    (more missed calls, sooner escalations), never a behaviour the source cannot show in that window."""
+    blind_pairs = set(zip(blind.period_start, blind.code)) if blind is not None and len(blind) else set()
+    named = []
+    for (_, row), tops in zip(windows.iterrows(), top_features):
+        codes = []
+        for feature in tops:
+            code = _code_of(feature)
+            z = row.get(f"z_{feature}", np.nan)
+            if code and code not in codes and suspicious_side(feature, z) and (row.period_start, code) not in blind_pairs:
+                codes.append(code)
+        named.append(sorted(codes))
+    return named
+
+
 def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_features: list[list[str]],
-            settings: ScoringSettings) -> pd.DataFrame:
-    """Scores per rep-window (`windows` rows, in order, with `anomaly` and `top_features` aligned to them)."""
+            settings: ScoringSettings, blind: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Scores per rep-window (`windows` rows, in order, with `anomaly` and `top_features` aligned to them).
+
+    `blind` lists (period_start, code) pairs whose rules the source cannot feed in that window.
+    """
     keys = ["rep_id", "period_start"]
     out = windows[["rep_id", "period_start", "period_end"]].reset_index(drop=True).copy()
     out["anomaly_score"] = np.asarray(anomaly, dtype="float64")
     out["top_features"] = [list(t) for t in top_features]
+    out["model_codes"] = model_behaviours(windows.reset_index(drop=True), top_features, blind)
     if len(hits):
         weighted = hits.assign(_w=hits.severity.map(settings.severity_weights).fillna(0.0))
         grouped = weighted.groupby(keys, sort=False)
@@ -87,7 +108,9 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
     # no model (too few reps): the anomaly score is empty and the model adds nothing
     model = (np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight).fillna(0.0)
-    out["model_score"] = model
+    # unusual, but in no direction that points at a behaviour (fewer short calls than peers): no evidence of avoidance
+    no_direction = out.rule_score.eq(0) & out.model_codes.map(len).eq(0)
+    out["model_score"] = model.where(~no_direction, 0.0)
     out = out.sort_values(["rep_id", "period_start"]).reset_index(drop=True)
     first = 1 - (1 - out.rule_score) * (1 - out.model_score)
     previous = first.groupby(out.rep_id).shift(1)
@@ -96,12 +119,12 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     out["tier"] = np.select([out.score >= settings.investigate_at, out.score >= settings.watch_at], ["investigate", "watch"],
                             default="clear")
     behaviours = []
-    for codes, thin, tier, tops in zip(out["codes"], out["thin_codes"], out.tier, out.top_features):
+    for codes, thin, tier, model_codes in zip(out["codes"], out["thin_codes"], out.tier, out.model_codes):
         found = list(codes) if isinstance(codes, list) else []
         if tier != "clear" and isinstance(thin, list):
             found += [c for c in thin if c not in found]
         if not found and tier != "clear":
-            found = sorted({c for c in (_code_of(f) for f in tops) if c})
+            found = list(model_codes)
         behaviours.append(found)
     out["behaviours"] = behaviours
     return out[SCORE_COLUMNS].sort_values(["score", "rep_id"], ascending=[False, True]).reset_index(drop=True)

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from models.combine import combine
 from models.review import apply_verdicts
-from pipelines.config import load_config
+from pipelines.config import load_config, load_rules
 from pipelines.lake import Lake
 from pipelines.review import read_verdicts
 from pipelines.report import CSV_FILE, META_FILE, REPORT_FILE, write_report
@@ -36,6 +36,18 @@ SCORES_SCHEMA = pa.schema([
     ("sustained", pa.bool_()), ("top_features", pa.list_(pa.string())), ("flag_tier", pa.string()),
     ("verdict", pa.string()), ("previously_dismissed", pa.bool_()), ("dismissed_reason", pa.string()),
 ])
+
+
+def blind_behaviours(lake: Lake, config, config_path: str | None, start: dt.date | None, end: dt.date | None):
+    """(period_start, code) pairs for which none of the behaviour's rules could be fed by the source."""
+    import pandas as pd
+
+    blind = read_windowed(lake, "rules_not_observable", start, end)
+    if blind.empty or "code" not in blind:
+        return pd.DataFrame(columns=["period_start", "code"])
+    per_code = pd.Series([r.code for r in load_rules(config, config_path).rules]).value_counts()
+    counted = blind.groupby(["period_start", "code"]).rule_id.nunique().reset_index()
+    return counted[counted.rule_id >= counted.code.map(per_code).fillna(np.inf)][["period_start", "code"]]
 
 
 @task(name="score reps with the champion and the rules", cache_policy=NO_CACHE)
@@ -55,7 +67,7 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
         anomaly, tops = np.full(len(windows), np.nan), [[] for _ in range(len(windows))]
     else:
         anomaly, tops = model.anomaly_score(windows), model.top_contributors(windows, k=3)
-    scores = combine(windows, hits, anomaly, tops, config.scoring)
+    scores = combine(windows, hits, anomaly, tops, config.scoring, blind=blind_behaviours(lake, config, config_path, context, end))
     if start is not None:
         scores = scores[scores.period_start >= start].reset_index(drop=True)
     scores = apply_verdicts(scores, read_verdicts(Path(home)), config.review)

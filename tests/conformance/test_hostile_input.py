@@ -19,7 +19,7 @@ FIELD = st.one_of(st.just(""), st.just("NONE"), st.just("NULL"), st.text(alphabe
                                                                        max_size=14),
                   st.integers(-10**12, 10**12).map(str), st.sampled_from(["ENTERQUEUE", "CONNECT", "COMPLETECALLER", "RINGNOANSWER",
                                                                         "PAUSE", "ADDMEMBER", "OUTDIAL", "OUTANSWER", "ABANDON"]))
-HOSTILE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HOSTILE = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def _accounted(results, lines: int) -> None:

@@ -29,11 +29,23 @@ def test_a_high_rule_hit_means_investigate_and_names_the_behaviour():
 
 
 def test_the_model_alone_can_only_put_a_rep_on_the_watch_list():
-    w = windows(("ann", W1))
+    w = windows(("ann", W1)).assign(z_toggles_per_shift_hour=6.0, z_csat=-2.0)
     out = combine(w, hits(), np.array([1.0]), [["toggles_per_shift_hour", "csat"]], ScoringSettings())
     assert out.tier.tolist() == ["watch"]
     assert out.score.iloc[0] == pytest.approx(0.5)
     assert out.behaviours.iloc[0] == ["status_gaming"], "codes of the features that drove the model"
+
+
+def test_a_model_only_listing_names_only_the_suspicious_side_and_never_a_blind_behaviour():
+    """Fewest short calls is no early hang-up; escalating later is no premature escalation; no hold data, no long hold."""
+    w = windows(("ann", W1), ("bob", W1)).assign(
+        z_early_hangup_rate=[-3.0, 5.0], z_seconds_to_escalate=[4.0, -4.0], z_hold_seconds_per_call=[6.0, 6.0])
+    tops = [["early_hangup_rate", "seconds_to_escalate", "hold_seconds_per_call"]] * 2
+    blind = pd.DataFrame({"period_start": [W1], "code": ["long_hold"]})
+    out = combine(w, hits(), np.array([1.0, 1.0]), tops, ScoringSettings(), blind=blind).set_index("rep_id")
+    assert out.loc["ann", "behaviours"] == [] and out.loc["ann", "tier"] == "clear", "unusual in no suspicious direction"
+    assert out.loc["ann", "model_score"] == 0 and out.loc["ann", "anomaly_score"] == 1.0
+    assert out.loc["bob", "behaviours"] == ["early_hangup", "premature_escalation"]
 
 
 def test_low_hits_are_watch_items_and_several_add_up_without_exceeding_one():
@@ -72,8 +84,8 @@ def test_several_strong_hits_rank_above_one_and_nothing_reaches_one():
 
 
 def test_the_model_alone_never_reaches_investigate_even_when_sustained():
-    w = windows(("ann", W1), ("ann", W2))
-    out = combine(w, hits(), np.array([1.0, 1.0]), [["csat"], ["csat"]], ScoringSettings())
+    w = windows(("ann", W1), ("ann", W2)).assign(z_toggles_per_shift_hour=6.0)
+    out = combine(w, hits(), np.array([1.0, 1.0]), [["toggles_per_shift_hour"], ["toggles_per_shift_hour"]], ScoringSettings())
     assert set(out.tier) == {"watch"}
 
 

@@ -18,7 +18,7 @@ JUNK = st.one_of(
     st.lists(st.sampled_from(["", "voice", "inbound", "answered", "x", "2026-01-05T09:00:00Z", "1677-01-01T00:00:00Z",
                               "9999-12-31T23:59:59Z", "-5", "+1312", "agent", "NaN", '"']), min_size=1, max_size=14).map(",".join),
 )
-SLOW = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SLOW = settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.mark.slow
