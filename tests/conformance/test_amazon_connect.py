@@ -188,3 +188,25 @@ def test_agent_events_status_names_without_type_custom_statuses_and_contact_stat
     assert offers.loc["r1", "result"] == "ring_no_answer" and offers.loc["r1", "ring_seconds"] == 25
     assert offers.loc["r2", "result"] == "answered"
     assert set(tables["offers"].rep_id) == {"jdoe"}
+
+
+def test_rejected_and_error_contact_states(tmp_path):
+    """REJECTED (a chat or task the agent declined; voice shows MISSED) is a decline; ERROR is no offer result."""
+    records = [contact("t1", agent=None, start="2024-01-08T07:10:00Z", end="2024-01-08T07:12:00Z", enqueued="2024-01-08T07:10:05Z"),
+               contact("t2", agent=None, start="2024-01-08T07:20:00Z", end="2024-01-08T07:22:00Z", enqueued="2024-01-08T07:20:05Z")]
+    events = [
+        event("LOGIN", "2024-01-08T07:00:00Z", snapshot("jdoe", "Available", kind="ROUTABLE", since="2024-01-08T07:00:00Z")),
+        event("STATE_CHANGE", "2024-01-08T07:10:10Z", snapshot("jdoe", "Available", kind="ROUTABLE", since="2024-01-08T07:00:00Z",
+              contacts=[("t1", "CONNECTING", "2024-01-08T07:10:10Z")])),
+        event("STATE_CHANGE", "2024-01-08T07:10:14Z", snapshot("jdoe", "Available", kind="ROUTABLE", since="2024-01-08T07:00:00Z",
+              contacts=[("t1", "REJECTED", "2024-01-08T07:10:14Z")])),
+        event("STATE_CHANGE", "2024-01-08T07:20:10Z", snapshot("jdoe", "Available", kind="ROUTABLE", since="2024-01-08T07:00:00Z",
+              contacts=[("t2", "CONNECTING", "2024-01-08T07:20:10Z")])),
+        event("STATE_CHANGE", "2024-01-08T07:20:12Z", snapshot("jdoe", "Available", kind="ROUTABLE", since="2024-01-08T07:00:00Z",
+              contacts=[("t2", "ERROR", "2024-01-08T07:20:12Z")])),
+        event("LOGOUT", "2024-01-08T08:00:00Z", snapshot("jdoe", "Offline", kind="OFFLINE", since="2024-01-08T08:00:00Z")),
+    ]
+    tables, results = read(tmp_path, records, events)
+    assert all(r.quarantine.empty for r in results)
+    offers = tables["offers"]
+    assert offers[["call_id", "result", "ring_seconds"]].values.tolist() == [["t1", "declined", 4]]

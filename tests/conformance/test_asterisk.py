@@ -212,3 +212,30 @@ def test_master_csv_with_or_without_a_header_row(tmp_path, header):
     out = calls.loc["1767603600.5"]
     assert (out.direction, out.rep_id, out.remote_number, out.outcome) == ("outbound", "PJSIP/1001", "5550199", "answered")
     assert calls.loc["1767604200.6", "outcome"] == "ivr_self_service"
+
+
+def test_attended_transfer_in_its_bridge_app_and_link_forms(tmp_path):
+    """ATTENDEDTRANSFER(BRIDGE|bridge|holdtime|calltime|origposition), (APP|app|...), (LINK|chan1|chan2|...)."""
+    log = """\
+1767600001|NONE|sales|PJSIP/1001|ADDMEMBER|
+1767600100|1.1|sales|NONE|ENTERQUEUE||+13125550100|1
+1767600105|1.1|sales|PJSIP/1001|CONNECT|5|1.11|2
+1767600160|1.1|sales|PJSIP/1001|ATTENDEDTRANSFER|BRIDGE|bridge-7|5|55|1
+1767600162|1.1|tier2|NONE|ENTERQUEUE||+13125550100|1
+1767600170|1.1|tier2|NONE|ABANDON|1|1|8
+1767600200|2.2|sales|NONE|ENTERQUEUE||+13125550101|1
+1767600205|2.2|sales|PJSIP/1001|CONNECT|5|2.21|2
+1767600300|2.2|sales|PJSIP/1001|ATTENDEDTRANSFER|APP|VoiceMail|5|95|1
+1767600400|3.3|sales|NONE|ENTERQUEUE||+13125550102|1
+1767600405|3.3|sales|PJSIP/1001|CONNECT|5|3.31|2
+1767600500|3.3|sales|PJSIP/1001|ATTENDEDTRANSFER|LINK|PJSIP/1001-01|PJSIP/2001-02|5|95|1
+1767603000|NONE|sales|PJSIP/1001|REMOVEMEMBER|
+"""
+    tables, results = read(tmp_path, {"queue_log": log})
+    assert all(r.quarantine.empty for r in results)
+    calls = tables["calls"].set_index("call_id")
+    assert (calls.loc["1.1", "transfer_kind"], calls.loc["1.1", "transfer_to"]) == ("escalation", "tier2")
+    assert calls.loc["1.1#2", "parent_call_id"] == "1.1"
+    for call in ("2.2", "3.3"):
+        assert (calls.loc[call, "transfer_kind"], calls.loc[call, "disconnected_by"]) == ("external", "transfer")
+    assert calls.loc["3.3", "ended_at"] == utc(1767600500)
