@@ -79,8 +79,9 @@ def profile_asterisk(files: list[Path], config: CadetConfig) -> Profile:
     if not logs:
         profile.problems.append("no readable queue_log among the files: nothing to profile")
         return profile
-    names = ast.rep_names(np.concatenate([q.fields[3] for q in logs]), np.concatenate([q.fields[4] for q in logs]), settings)
-    log = ast.with_rep_names(ast._concat(logs), settings)
+    log = ast.concat_logs(logs)
+    names = ast.rep_names(log.fields[3], log.fields[4], settings)
+    log = ast.with_rep_names(log, settings, names)
     events = pd.DataFrame({"epoch": log.fields[0].astype(np.int64), "callid": log.fields[1], "queue": log.fields[2],
                            "agent": log.fields[3], "event": log.fields[4], "d1": log.fields[5]})
     legs = ast.rebuild_calls(log, settings)[0]
@@ -187,8 +188,7 @@ def _asterisk_transfers(profile: Profile, legs: pd.DataFrame, events: pd.DataFra
         profile.propose("ingest.connect.tier2_queues", escalation, "the same queues, for a Connect export of the site")
     # self-service: a transfer target that is no queue and no member's extension, used by several reps, never re-queued
     requeued = set(legs.loc[legs.leg > 1, "callid"])
-    members = {ast._INTERFACE.match(a).group("local") or ast._INTERFACE.match(a).group("device")
-               for a in set(events.agent) if ast._INTERFACE.match(a)}
+    members = {n for a in set(events.agent) if (n := ast.interface_number(a))}
     targets = moved[moved.transfer_target.notna() & ~moved.callid.isin(requeued)]
     found = []
     for target, group in targets.groupby("transfer_target"):
@@ -239,7 +239,7 @@ def profile_connect(files: list[Path], config: CadetConfig) -> Profile:
     for path in files:
         if path.suffix in (".csv", ".parquet"):
             continue
-        first, _ = cx._first_object(path)
+        first, _ = cx.first_object(path)
         if first is not None and cx.is_agent_events(first):
             statuses.append(cx.read_agent_events(path)[0])
         else:

@@ -268,7 +268,7 @@ def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Arra
     return kept, quarantine
 
 
-def _concat(logs: list[QueueLog]) -> QueueLog:
+def concat_logs(logs: list[QueueLog]) -> QueueLog:
     return QueueLog(
         np.concatenate([q.file for q in logs]), np.concatenate([q.line for q in logs]),
         np.concatenate([q.raw for q in logs]),
@@ -368,9 +368,15 @@ def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig
     )
 
 
-_INTERFACE = re.compile(r"^(?:Local/(?P<local>[^@/]+)@[^/]*(?:/n)?|(?:Agent|PJSIP|SIP|IAX2|DAHDI|Local)/(?P<device>[^@/-]+))$",
+INTERFACE = re.compile(r"^(?:Local/(?P<local>[^@/]+)@[^/]*(?:/n)?|(?:Agent|PJSIP|SIP|IAX2|DAHDI|Local)/(?P<device>[^@/-]+))$",
                         re.IGNORECASE)
 _TAKES_CALLS = CALL_EVENTS | DIALLER_EVENTS
+
+
+def interface_number(name: str) -> str | None:
+    """The extension a member interface stands for: 1141 for Agent/1141, Local/1141@ctx/n, PJSIP/1141, SIP/1141."""
+    match = INTERFACE.match(name)
+    return (match.group("local") or match.group("device")) if match else None
 DIALLER_LEG_COLUMNS = ["call_id", "parent_call_id", "queue", "remote_number", "enqueued_at", "answered_at", "ended_at", "rep_id",
                        "outcome", "disconnected_by", "wrapup_seconds", "transfer_kind", "transfer_to", "leg", "callid"]
 
@@ -390,7 +396,7 @@ def rep_names(agents: np.ndarray, events: np.ndarray, settings: AsteriskIngestCo
     if not settings.merge_interfaces or frame.empty:
         return explicit
     counts = frame.assign(agent=frame.agent.map(lambda a: explicit.get(a, a))).groupby("agent").calls.agg(["sum", "size"])
-    numbers = {name: m.group("local") or m.group("device") for name in counts.index if (m := _INTERFACE.match(name))}
+    numbers = {name: number for name in counts.index if (number := interface_number(name))}
     names = dict(explicit)
     by_number: dict[str, list[str]] = {}
     for name, number in numbers.items():
@@ -403,8 +409,9 @@ def rep_names(agents: np.ndarray, events: np.ndarray, settings: AsteriskIngestCo
     return {k: names.get(v, v) for k, v in names.items()}
 
 
-def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig) -> QueueLog:
-    names = rep_names(log.fields[3], log.fields[4], settings)
+def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig, names: dict[str, str] | None = None) -> QueueLog:
+    """The log with every member name replaced by the rep id it stands for (see `rep_names`)."""
+    names = rep_names(log.fields[3], log.fields[4], settings) if names is None else names
     if not names:
         return log
     fields = list(log.fields)
@@ -663,7 +670,7 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
         raise UnreadableFile("no readable queue_log among the files: an Asterisk ingest needs queue_log (or its database export)"
                              + (f" ({problems})" if problems else ""))
 
-    log = with_rep_names(_concat(logs), settings)
+    log = with_rep_names(concat_logs(logs), settings)
     legs, offers, unfinished = rebuild_calls(log, settings)
     dialled, dialling = rebuild_dialler_calls(log, settings)
     states, acw = rebuild_presence(log, settings)
@@ -763,9 +770,7 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings:
     """
     agents = {}
     for name in sorted(members):
-        match = _INTERFACE.match(name)
-        extension = (match.group("local") or match.group("device")) if match else name.split("/", 1)[-1]
-        agents.setdefault(extension, name)
+        agents.setdefault(interface_number(name) or name.split("/", 1)[-1], name)
     outbound = cdr[cdr.src.isin(agents) & cdr.dcontext.ne("ivr-main")]
     ivr = cdr[~cdr.uniqueid.isin(queued) & ~cdr.src.isin(agents)]
     billsec = pd.to_numeric(cdr.billsec, errors="coerce")

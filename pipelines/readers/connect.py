@@ -499,7 +499,7 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
         if path.suffix in (".csv", ".parquet"):
             results.append(read_canonical(path))
             continue
-        objects, _ = _first_object(path)
+        objects, _ = first_object(path)
         (event_files if objects is not None and is_agent_events(objects) else record_files).append(path)
     if not record_files:
         raise UnreadableFile("no contact records among the files: an Amazon Connect ingest needs them")
@@ -532,7 +532,7 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
     return results
 
 
-def _first_object(path: Path) -> tuple[dict | None, int]:
+def first_object(path: Path) -> tuple[dict | None, int]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:

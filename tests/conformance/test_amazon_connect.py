@@ -15,7 +15,6 @@ Recording fields; whole-second timestamps), whose shape the first record below k
 import json
 
 import pandas as pd
-import pytest
 
 from pipelines.config import ConnectIngestConfig
 from pipelines.ingest import _protect, enforce_contract
