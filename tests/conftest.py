@@ -15,3 +15,10 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything that runs a Prefect flow or server is `slow`: `pytest -m "not slow"` is the inner loop."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()) or item.module.__name__.endswith("test_schedule"):
+            item.add_marker(pytest.mark.slow)
