@@ -27,7 +27,8 @@ agent events, or cadet's canonical CSV/Parquet).
 \b
 Typical use:
   cadet demo                                  # simulate a center and show what cadet sees
-  cadet run --source asterisk /var/log/asterisk/     # ingest, features, model, scores, report
+  cadet inspect --source asterisk /var/log/asterisk/ --out site.yaml   # your site's conventions
+  cadet --config site.yaml run --source asterisk /var/log/asterisk/     # ingest, features, model, scores, report
   cadet review agent1025 --verdict confirmed --by alice
   cadet serve --source asterisk /var/log/asterisk/   # nightly runs, weekly retraining
 
