@@ -65,13 +65,21 @@ def _code_of(feature: str) -> str | None:
     return DERIVED[feature][0] if feature in DERIVED else None
 
 
-def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind: pd.DataFrame | None = None) -> list[list[str]]:
+def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind: pd.DataFrame | None = None,
+                     counts: np.ndarray | None = None) -> list[list[str]]:
     """The codes the model's top features point at: only features on the suspicious side of the peers
-    (more missed calls, sooner escalations), never a behaviour the source cannot show in that window."""
+    (more missed calls, sooner escalations), never a behaviour the source cannot show in that window.
+
+    Rows where `counts` is False (the model adds nothing there) get no codes without being looked at.
+    """
     blind_pairs = set(zip(blind.period_start, blind.code)) if blind is not None and len(blind) else set()
+    counts = np.ones(len(windows), dtype=bool) if counts is None else counts
     named = []
-    for (_, row), tops in zip(windows.iterrows(), top_features):
+    for (_, row), tops, needed in zip(windows.iterrows(), top_features, counts):
         codes = []
+        if not needed:
+            named.append(codes)
+            continue
         for feature in tops:
             code = _code_of(feature)
             z = row.get(f"z_{feature}", np.nan)
@@ -91,7 +99,8 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     out = windows[["rep_id", "period_start", "period_end"]].reset_index(drop=True).copy()
     out["anomaly_score"] = np.asarray(anomaly, dtype="float64")
     out["top_features"] = [list(t) for t in top_features]
-    out["model_codes"] = model_behaviours(windows.reset_index(drop=True), top_features, blind)
+    model_counts = (out.anomaly_score > settings.model_floor).to_numpy()
+    out["model_codes"] = model_behaviours(windows.reset_index(drop=True), top_features, blind, model_counts)
     if len(hits):
         weighted = hits.assign(_w=hits.severity.map(settings.severity_weights).fillna(0.0))
         grouped = weighted.groupby(keys, sort=False)

@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.contracts import SCHEMAS
-from pipelines.inputs import SOURCES, find_input_files  # noqa: F401  (SOURCES: re-exported for callers)
+from pipelines.inputs import find_input_files
 from pipelines.lake import Lake
 from pipelines.privacy import load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance

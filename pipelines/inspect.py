@@ -88,7 +88,7 @@ def profile_asterisk(files: list[Path], config: CadetConfig) -> Profile:
 
     queues = legs.queue.value_counts()
     profile.facts.append("queues (legs): " + ", ".join(f"{q} {n:,}" for q, n in queues.items()))
-    _asterisk_ring_timeout(profile, events, settings.ring_timeout_seconds)
+    _asterisk_ring_timeout(profile, ast.ring_no_answer_seconds(log), settings.ring_timeout_seconds)
     _asterisk_pauses(profile, events, legs, settings.wrapup_pause_reasons)
     _asterisk_transfers(profile, legs, events, settings)
     if names:
@@ -102,9 +102,7 @@ def profile_asterisk(files: list[Path], config: CadetConfig) -> Profile:
     return profile
 
 
-def _asterisk_ring_timeout(profile: Profile, events: pd.DataFrame, configured: int) -> None:
-    rna = pd.to_numeric(events.loc[events.event == "RINGNOANSWER", "d1"], errors="coerce").dropna() / 1000.0
-    rna = rna[rna > 0]
+def _asterisk_ring_timeout(profile: Profile, rna: pd.Series, configured: int) -> None:
     if len(rna) < MIN_EVENTS:
         profile.facts.append(f"ring timeout: only {len(rna)} ring-no-answers, too few to tell")
         return
@@ -172,7 +170,7 @@ def escalation_queues(arriving: pd.DataFrame) -> list[str]:
 
 
 def _asterisk_transfers(profile: Profile, legs: pd.DataFrame, events: pd.DataFrame, settings) -> None:
-    moved = legs[legs.end_event.isin(["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"]) & legs.answered_at.notna()]
+    moved = legs[legs.end_event.isin(ast.TRANSFER_EVENTS) & legs.answered_at.notna()]
     if moved.empty:
         profile.facts.append("transfers: none in these logs")
         return

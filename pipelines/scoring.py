@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from models.anomaly import too_thin_for_a_model
 from models.combine import combine
 from models.review import apply_verdicts
 from pipelines.config import load_config, load_rules
@@ -51,9 +52,7 @@ def blind_behaviours(lake: Lake, config, config_path: str | None, start: dt.date
 
 
 @task(name="score reps with the champion and the rules", cache_policy=NO_CACHE)
-def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None,
-               no_model: str | None = None) -> dict:
-    """`no_model` says why there is no champion to score with (a center too small for one)."""
+def score_task(home: str, config_path: str | None, start: dt.date | None, end: dt.date | None) -> dict:
     import mlflow
 
     config = load_config(config_path)
@@ -63,7 +62,9 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
     windows = read_windowed(lake, "rep_window_features", context, end)
     hits = read_windowed(lake, "rule_hits", context, end)
     model, version = champion_model(Path(home))
+    no_model = None
     if model is None:  # too few reps for a model (see `cadet train`): the rules alone score, and the report says so
+        no_model = too_thin_for_a_model(windows, config.training.min_reps) or "no model has been promoted to champion"
         anomaly, tops = np.full(len(windows), np.nan), [[] for _ in range(len(windows))]
     else:
         anomaly, tops = model.anomaly_score(windows), model.top_contributors(windows, k=3)
@@ -102,7 +103,6 @@ def score_flow(home: str, config_path: str | None = None, start: str | None = No
     if found is None:
         return {"error": NO_FEATURES}
     trained = train_task(home, config_path, None, None) if champion_version(Path(home)) is None else None
-    no_model = trained.get("skipped") if trained and champion_version(Path(home)) is None else None
-    result = score_task(home, config_path, *found, no_model=no_model)
+    result = score_task(home, config_path, *found)
     result["trained_first"] = trained
     return result

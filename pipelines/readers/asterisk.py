@@ -42,6 +42,7 @@ SYSTEM_EVENTS = {"QUEUESTART", "CONFIGRELOAD", "DID", "INFO", "SYSCOMPAT", "ATTE
 # Outbound dialler events some PBX distributions add (OUTDIAL opens, one of the others ends the call).
 DIALLER_ENDINGS = {"OUTANSWER", "OUTCANCEL", "OUTCHANUNAVAIL", "OUTCONGESTION", "OUTBUSY", "OUTNOANSWER", "OUTFAIL", "OUTTRANSFER"}
 DIALLER_EVENTS = {"OUTDIAL"} | DIALLER_ENDINGS
+TRANSFER_EVENTS = ["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"]
 ENDINGS = {
     "COMPLETEAGENT": "agent", "COMPLETECALLER": "caller", "BLINDTRANSFER": "transfer", "ATTENDEDTRANSFER": "transfer",
     "TRANSFER": "transfer", "ABANDON": "caller", "EXITWITHTIMEOUT": "system", "EXITEMPTY": "system",
@@ -49,7 +50,6 @@ ENDINGS = {
 }
 # The fewest fields (epoch|callid|queue|agent|event|data...) each event needs here.
 MIN_FIELDS = {"ENTERQUEUE": 7, "CONNECT": 6, "RINGNOANSWER": 6, "RINGCANCELED": 6}
-DB_EXPORT_HEADER = ["time", "callid", "queuename", "agent", "event"]
 N_FIELDS = 10
 DATA = [f"data{i}" for i in range(1, 6)]
 # The queue_log table as Asterisk's realtime driver writes it: time, callid, queuename, agent, event, data1..data5
@@ -328,7 +328,7 @@ def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.Dat
     legs["call_id"] = np.where(legs.leg == 1, legs.callid, legs.callid + "#" + legs.leg.astype(str))
     legs["parent_call_id"] = np.where(legs.leg > 1, np.where(legs.leg == 2, legs.callid, legs.callid + "#" + (legs.leg - 1).astype(str)), None)
     next_queue = legs.groupby("callid").queue.shift(-1)
-    transferred = legs.end_event.isin(["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"])
+    transferred = legs.end_event.isin(TRANSFER_EVENTS)
     self_service = transferred & legs.transfer_target.isin(settings.self_service_extensions)
     legs["transfer_to"] = np.where(self_service, "ivr:self-service", np.where(transferred, next_queue.fillna(legs.transfer_target), None))
     legs["transfer_kind"] = np.select(
@@ -377,6 +377,8 @@ def interface_number(name: str) -> str | None:
     """The extension a member interface stands for: 1141 for Agent/1141, Local/1141@ctx/n, PJSIP/1141, SIP/1141."""
     match = INTERFACE.match(name)
     return (match.group("local") or match.group("device")) if match else None
+
+
 DIALLER_LEG_COLUMNS = ["call_id", "parent_call_id", "queue", "remote_number", "enqueued_at", "answered_at", "ended_at", "rep_id",
                        "outcome", "disconnected_by", "wrapup_seconds", "transfer_kind", "transfer_to", "leg", "callid"]
 
@@ -523,8 +525,8 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, quarantine = [], []
     order = None
     for number, text in enumerate(lines, start=1):
-        if number == 1 and _is_cdr_header(next(csv.reader([text]), [])):
-            header = [h.strip().lower() for h in next(csv.reader([text]))]
+        if number == 1 and _is_cdr_header(header := next(csv.reader([text]), [])):
+            header = [h.strip().lower() for h in header]
             order = [header.index(n) if n in header else None for n in names]
             continue
         if number in bad:
@@ -595,6 +597,13 @@ def _cdr_times(path: Path, frame: pd.DataFrame, slow: tuple[list[str], list] | N
     return frame[~bad_time], pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
 
 
+def ring_no_answer_seconds(log: QueueLog) -> pd.Series:
+    """How long each RINGNOANSWER rang, in seconds (queue_log writes milliseconds); unreadable ones left out."""
+    rna = pd.Series(log.fields[5])[np.asarray(log.fields[4] == "RINGNOANSWER", dtype=bool)]
+    seconds = pd.to_numeric(rna, errors="coerce").dropna() / 1000.0
+    return seconds[seconds > 0]
+
+
 INSPECT_HINT = "run `cadet inspect --source asterisk ...` to see what the logs show"
 
 
@@ -603,7 +612,7 @@ def convention_warnings(log: QueueLog, legs: pd.DataFrame, settings: AsteriskIng
     out = []
     event = pd.Series(log.fields[4])
     queues = sorted(set(legs.queue.dropna()))
-    transferred = legs.end_event.isin(["BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"])
+    transferred = legs.end_event.isin(TRANSFER_EVENTS)
     if transferred.any() and not set(settings.tier2_queues) & set(queues):
         out.append(f"none of the tier-2 queues {settings.tier2_queues} appears in these logs (queues: {', '.join(queues)}), "
                    f"so no transfer counts as an escalation; {INSPECT_HINT}")
@@ -617,7 +626,7 @@ def convention_warnings(log: QueueLog, legs: pd.DataFrame, settings: AsteriskIng
         common = reasons.replace("", "(none)").value_counts().head(4)
         out.append(f"no pause has a wrap-up reason {settings.wrapup_pause_reasons} (reasons: "
                    f"{', '.join(f'{r} ({n})' for r, n in common.items())}), so wrap-up is not observable; {INSPECT_HINT}")
-    ring = pd.to_numeric(pd.Series(log.fields[5])[(event == "RINGNOANSWER").to_numpy()], errors="coerce").dropna() / 1000.0
+    ring = ring_no_answer_seconds(log)
     if len(ring) >= 20 and (ring < settings.ring_timeout_seconds - 1).mean() > 0.5:
         out.append(f"{(ring < settings.ring_timeout_seconds - 1).mean():.0%} of {len(ring):,} ring-no-answers rang less than "
                    f"the ring timeout of {settings.ring_timeout_seconds} s (median {ring.median():.0f} s), so they count as "
