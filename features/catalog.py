@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# The behaviours cadet detects (see the BRIEF); every flag names one or more.
+# The behaviours cadet detects (README, "What cadet detects"); every flag names one or more.
 BEHAVIOUR_CODES: tuple[str, ...] = (
     "missed_calls",
     "early_hangup",

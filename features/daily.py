@@ -6,7 +6,7 @@ peak intervals found in the offered volume, example call ids per kind of
 evidence, and which fields the source could show.  Pure: DataFrames in,
 DataFrames out, inputs untouched.
 
-The BRIEF's misdiagnosis guards live here, where the evidence is counted:
+The guards against misdiagnosis live here, where the evidence is counted:
 - time off shift and scheduled breaks, lunches, meetings and trainings are not
   unscheduled pauses;
 - a reason many reps pause with at the same moment (a site-wide outage) is

@@ -6,7 +6,7 @@ above peers, with enough evidence behind it (calls, shift hours) and on
 enough separate days (a pattern, not one bad day).  A hit seen on fewer than
 `sustained_days` days, or with less than twice the minimum evidence, is
 downgraded to `low` and says so: thin data is a watch item, not an accusation.  Optional `context`
-conditions encode the BRIEF's "one metric out of line while the others look
+conditions encode the expert's "one metric out of line while the others look
 good" (e.g. cherry-picking: high skip share on repeat callers AND CSAT not
 below peers).  A rule whose features the source cannot show reports itself as
 not observable instead of judging anyone.

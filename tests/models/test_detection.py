@@ -78,7 +78,7 @@ def test_honest_reps_are_rarely_flagged(outcomes):
         assert flagged <= max(1, round(0.02 * len(honest))), hits[hits.rep_id.isin(honest)]
 
 
-def test_a_behaviour_besides_their_own_is_only_what_the_brief_says_overlaps(outcomes):
+def test_a_behaviour_besides_their_own_is_only_where_the_evidence_overlaps(outcomes):
     also = {"cherry_picking": {"missed_calls"}}  # skipping callers is missing offered calls
     for hits, _ in outcomes:
         avoiders = hits[hits.role == "avoider"]

@@ -1,7 +1,7 @@
 """Per-rep measurements of each behaviour, straight from canonical tables.
 
 Test helpers only: they check that the simulator injects what it claims.  The
-product's own features (issue 4) are built separately and more carefully.
+product's own features are built separately and more carefully.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ SIGNAL_OF = {
     "cherry_picking": "decline_rate",
 }
 
-# Signals a behaviour legitimately raises besides its own (the BRIEF's evidence overlaps).
+# Signals a behaviour legitimately raises besides its own (their evidence overlaps).
 ALSO_RAISES = {
     "cherry_picking": {"miss_rate"},
     "missed_calls": {"decline_rate"},
