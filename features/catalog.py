@@ -71,6 +71,11 @@ class Feature:
     geometric: bool = False  # the numerator sums logs: value = exp(mean), a typical ratio robust to a few huge calls
     higher_is_suspicious: bool = True  # which side of the peers points at the behaviour (escalating sooner: lower)
 
+    @property
+    def counts_events(self) -> bool:
+        """The numerator counts events (misses, transfers, toggles), so chance can be judged by a Poisson tail."""
+        return not self.geometric and self.unit in ("share", "calls per 8 h", "per hour")
+
     def value(self, sums: pd.DataFrame) -> pd.Series:
         num = sums[self.numerator].astype("float64")
         den = sums[self.denominator].astype("float64")
@@ -90,6 +95,8 @@ FEATURES: tuple[Feature, ...] = (
             "share", "offered calls the rep rejected before the ring timeout"),
     Feature("early_hangup_rate", "early_hangup", "short_agent_hangups", "answered", 1.0, ("disconnect",), "answered", None, 0.01,
             "share", "answered calls the rep ended within the short-call limit"),
+    Feature("short_call_rate", "early_hangup", "very_short_calls", "answered", 1.0, (), "answered", None, 0.01, "share",
+            "answered, untransferred calls over within the short-call limit, whoever ended them (weaker evidence)"),
     Feature("early_hangup_callback_rate", "early_hangup", "short_hangup_repeats", "short_agent_hangups", 1.0, ("callers", "disconnect"),
             "short_agent_hangups", 3, 0.1, "share", "early hang-ups after which the same caller called again within the repeat window"),
     Feature("hold_seconds_per_call", "long_hold", "hold_seconds", "hold_observed_calls", 1.0, ("hold",), "hold_observed_calls",

@@ -34,7 +34,7 @@ MISSED_RESULTS = ("ring_no_answer", "declined")  # offer results that count agai
 SUM_COLUMNS = (
     "offers_acted", "offers_missed", "offers_declined", "offers_missed_robust", "offers_acted_robust",
     "offers_repeat", "skips_repeat", "offers_first", "skips_first", "offers_unhappy", "skips_unhappy",
-    "answered", "talk_seconds", "short_agent_hangups", "short_hangup_repeats",
+    "answered", "talk_seconds", "short_agent_hangups", "short_hangup_repeats", "very_short_calls",
     "hold_seconds", "hold_observed_calls", "hangups_on_hold", "ended_on_hold_observed",
     "quick_transfers", "transfers", "escalations", "fast_escalations", "escalation_seconds", "self_service_transfers",
     "talk_log_ratio_sum", "talk_ratio_calls", "long_talk_calls",
@@ -181,7 +181,10 @@ def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotte
     c["hold"] = hold
     c["talk"] = c["connected"] - hold.fillna(0.0)
     kind = c["transfer_kind"].where(c["transfer_kind"].ne("unknown"))  # unknown: judged as not transferred, and said so
-    c["is_short"] = c.is_answered & (c.connected < settings.short_call_seconds) & c.disconnected_by.eq("agent") & kind.isna()
+    queue_code, _ = pd.factorize(c["queue"])  # -1 for no queue
+    c["short_limit"] = short_call_limits(c.connected.where(c.is_answered & kind.isna()), queue_code, settings)
+    c["is_very_short"] = c.is_answered & (c.connected < c.short_limit) & kind.isna()
+    c["is_short"] = c.is_very_short & c.disconnected_by.eq("agent")
     c["is_quick"] = c.is_answered & kind.eq("queue") & (c.connected <= settings.quick_transfer_seconds)
     c["is_transfer"] = c.is_answered & kind.eq("queue")
     c["is_escalation"] = c.is_answered & kind.eq("escalation")
@@ -189,8 +192,7 @@ def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotte
     c["is_self_service"] = c.is_answered & kind.eq("self_service")
     on_hold = c["ended_on_hold"].astype("boolean") if "ended_on_hold" in c else pd.array([pd.NA] * len(c), dtype="boolean")
     c["on_hold"] = on_hold
-    c["is_normal"] = c.is_answered & kind.isna() & ~c.is_short & ~c.on_hold.fillna(False).astype(bool)
-    queue_code, _ = pd.factorize(c["queue"])  # -1 for no queue
+    c["is_normal"] = c.is_answered & kind.isna() & ~c.is_very_short & ~c.on_hold.fillna(False).astype(bool)
     normal = c.is_normal.to_numpy() & (queue_code >= 0)
     by_queue = pd.Series(c.talk.to_numpy()[normal]).groupby(queue_code[normal])
     n_codes = int(queue_code.max()) + 2 if len(queue_code) else 1
@@ -204,6 +206,26 @@ def _legs(calls: pd.DataFrame, settings: FeatureSettings, timezone: str, allotte
     c["wrap"] = wrap
     c["wrap_excess"] = (wrap - allotted).clip(lower=0)
     return c
+
+
+SHORTEST_SHORT_CALL_LIMIT = 5.0
+
+
+def short_call_limits(connected: pd.Series, queue_code: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """Each call's short-call limit: a share of its queue's median answered call, within [5 s, short_call_seconds].
+
+    A centre whose calls last two minutes and one whose calls last ten do not
+    share a "within seconds"; calls without a queue take the centre's median.
+    """
+    cap = float(settings.short_call_seconds)
+    if settings.short_call_share_of_median <= 0 or connected.notna().sum() == 0:
+        return np.full(len(connected), cap)
+    values = connected.to_numpy(dtype="float64")
+    site = np.nanmedian(values)
+    by_queue = pd.Series(values).groupby(queue_code).median()
+    median = by_queue.reindex(queue_code).fillna(site).to_numpy()
+    median = np.where(queue_code >= 0, median, site)
+    return np.clip(settings.short_call_share_of_median * median, min(SHORTEST_SHORT_CALL_LIMIT, cap), cap)
 
 
 def _repeat_flags(c: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
@@ -309,6 +331,7 @@ def _answered_sums(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings
         "answered": 1.0, "talk_seconds": a.talk,
         "short_agent_hangups": a.is_short.astype(float),
         "short_hangup_repeats": (a.is_short & a.called_back.fillna(False).astype(bool)).astype(float),
+        "very_short_calls": a.is_very_short.astype(float),
         "hold_seconds": a.hold.fillna(0.0), "hold_observed_calls": a.hold.notna().astype(float),
         "hangups_on_hold": a.on_hold.fillna(False).astype(bool).astype(float),
         "ended_on_hold_observed": a.on_hold.notna().astype(float),
@@ -545,6 +568,7 @@ EVIDENCE_KINDS = {
     "missed_offer": "offers the rep let ring out or declined",
     "skipped_repeat_caller": "offers from repeat callers the rep let ring or declined",
     "early_hangup": "calls the rep ended within seconds",
+    "very_short_call": "answered calls over within seconds (who ended them unknown)",
     "long_hold": "calls with the longest hold",
     "hangup_on_hold": "calls where the caller hung up on hold",
     "quick_transfer": "calls transferred within seconds",
@@ -571,6 +595,7 @@ def _evidence(legs: pd.DataFrame, offers: pd.DataFrame, outbound: pd.DataFrame, 
     flag = o.repeat == 1.0
     add("skipped_repeat_caller", o[flag], -o.ring_seconds[flag].astype(float))
     add("early_hangup", a[a.is_short], -a.connected[a.is_short])
+    add("very_short_call", a[a.is_very_short], -a.connected[a.is_very_short])
     held = a[a.hold.fillna(0) > 0]
     add("long_hold", held, held.hold)
     hung = a[a.on_hold.fillna(False).astype(bool)]

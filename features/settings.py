@@ -17,6 +17,9 @@ class FeatureSettings(BaseModel):
 
     window_days: int = Field(7, ge=1, le=92, description="days per rep x window row (one week by default)")
     short_call_seconds: int = Field(30, ge=1, description="a call the rep ends within this many seconds of answering is an early hang-up")
+    short_call_share_of_median: float = Field(0.1, ge=0, le=1, description=(
+        "the short-call limit follows the centre: this share of the queue's median answered call, at most "
+        "short_call_seconds and at least 5 s (0: short_call_seconds everywhere)"))
     quick_transfer_seconds: int = Field(30, ge=1, description="a transfer within this many seconds of answering is a quick transfer")
     fast_escalation_seconds: int = Field(60, ge=1, description="an escalation within this many seconds of answering came before trying")
     repeat_call_hours: int = Field(48, ge=1, description="a call from the same caller within this many hours is a repeat contact")

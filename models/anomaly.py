@@ -6,11 +6,20 @@ while the rest look good).  It sees the robust z-scores of `features.windows`
 (each rep against peers on the same queue, shift, contract and tenure), so a
 harder queue or a new hire is not unusual by itself.
 
+How unusual is unusual: the score is calibrated against a null centre built
+from the centre's own rep-windows, each feature shuffled across them on its
+own (features that move together in this centre, like two measures of one
+habit, are shuffled as one block).  The null keeps every feature's spread
+(its honest tails included) and breaks the links between unrelated habits,
+so a rep scores high only when its combination of metrics is rarer than
+chance pairings of the centre's own values produce.  A percentile among the real rep-windows would
+put the top of any centre on a list, even one where nobody avoids calls.
+
 Conventions (scikit-learn): `__init__` stores parameters, `fit` returns self,
 learned state ends in `_`.  One score direction: `anomaly_score` is in [0, 1]
-and higher = more suspicious; it is the share of the training rep-windows that
-were less unusual.  A feature the source cannot show (all empty) is left out;
-a single empty value means "no evidence" and counts as typical (z = 0).
+and higher = more suspicious; it is the share of null rep-windows that were
+less unusual.  A feature the source cannot show (all empty) is left out; a
+single empty value means "no evidence" and counts as typical (z = 0).
 """
 
 from __future__ import annotations
@@ -62,11 +71,52 @@ def too_thin_for_a_model(X: pd.DataFrame, min_reps: int, features=None) -> str |
             "no model is trained and the rules alone score")
 
 
+def linked_blocks(matrix: np.ndarray, linked_at: float) -> list[np.ndarray]:
+    """Groups of columns that move together in this centre (|Spearman| >= `linked_at`, chained).
+
+    Two measures of one habit (the miss rate with and without the worst day)
+    are one piece of evidence; the null shuffles them as one.
+    """
+    n = matrix.shape[1]
+    if n == 0:
+        return []
+    filled = np.where(np.isfinite(matrix), matrix, 0.0)
+    ranks = pd.DataFrame(filled).rank().to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.abs(np.corrcoef(ranks, rowvar=False)) if len(matrix) > 2 else np.eye(n)
+    corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+    block = np.arange(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if corr[i, j] >= linked_at and block[i] != block[j]:
+                block[block == block[j]] = block[i]
+    return [np.flatnonzero(block == b) for b in np.unique(block)]
+
+
+def null_centre(matrix: np.ndarray, rows: int, random_state: int, linked_at: float = 0.5) -> np.ndarray:
+    """At least `rows` rep-windows made of the centre's own values, each block of linked columns shuffled on its own.
+
+    Every real value appears equally often, so the null has the centre's
+    tails and the links between measures of one habit; only the pairing of
+    unrelated habits is left to chance.
+    """
+    copies = max(1, -(-int(rows) // max(len(matrix), 1)))
+    tiled = np.tile(matrix, (copies, 1))
+    rng = np.random.default_rng(random_state)
+    out = np.empty_like(tiled)
+    for columns in linked_blocks(matrix, linked_at):
+        out[:, columns] = tiled[rng.permutation(len(tiled))][:, columns]
+    return out
+
+
 class RepAnomalyModel(BaseEstimator):
     """Isolation forest on clipped peer z-scores; `anomaly_score` in [0, 1], higher = more suspicious."""
 
-    def __init__(self, features=None, n_estimators=200, max_samples="auto", clip_z=8.0, random_state=0):
+    def __init__(self, features=None, n_estimators=200, max_samples="auto", clip_z=8.0, null_rows=20000, linked_at=0.5,
+                 random_state=0):
         self.features = features
+        self.null_rows = null_rows
+        self.linked_at = linked_at
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.clip_z = clip_z
@@ -89,6 +139,7 @@ class RepAnomalyModel(BaseEstimator):
         matrix = self._matrix(X)
         self.pipeline_.fit(matrix)
         self.train_raw_ = np.sort(self._raw(matrix))
+        self.null_raw_ = np.sort(self._raw(null_centre(matrix, self.null_rows, self.random_state, self.linked_at)))
         # What the training data looked like, so a successor can tell how far its data drifted.
         self.feature_medians_ = {c: float(np.nanmedian(X[c])) for c in self.features_in_}
         return self
@@ -108,9 +159,9 @@ class RepAnomalyModel(BaseEstimator):
         return -self.pipeline_.score_samples(matrix)
 
     def anomaly_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Share of training rep-windows less unusual than each row: in [0, 1], higher = more suspicious."""
+        """Share of null rep-windows less unusual than each row: in [0, 1], higher = more suspicious."""
         raw = self._raw(self._matrix(X))
-        return np.searchsorted(self.train_raw_, raw, side="left") / len(self.train_raw_)
+        return np.searchsorted(self.null_raw_, raw, side="left") / len(self.null_raw_)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """How much each feature drove each row's score: the drop in isolation when that feature is set to typical.

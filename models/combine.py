@@ -3,11 +3,21 @@
 How the evidence adds up (weights in `configs/cadet.yaml`, section `scoring`):
 
 - **Rules**: each hit counts by its severity (high 0.85, medium 0.55, low 0.15
-  by default); several hits combine like independent pieces of evidence,
-  `1 - prod(1 - w)`, so two hits weigh more than one and the score keeps
-  ranking reps with several strong hits above reps with one, below 1.
-- **Model**: only the unusual tail counts.  An anomaly score `a` above
-  `model_floor` becomes `(a - floor) / (1 - floor)`, scaled by `model_weight`
+  by default).  Hits of one behaviour code are one piece of evidence (two
+  missed-call rules see the same misses): the code counts by its strongest
+  hit.  Different codes combine like independent evidence, `1 - prod(1 - w)`,
+  so two behaviours weigh more than one, below 1.
+- **One behaviour in one window is a watch item**: unless a second behaviour
+  code backs it, or one of its hits is overwhelming (far beyond the peers,
+  sustained, with ample evidence: see `overwhelming_z` in the rules), the
+  rule score stops at `single_behaviour_cap`, below `investigate_at`.  Peer
+  tails give the odd honest rep one unusual week by chance; the same
+  behaviour again next window, a second behaviour, or the model's
+  independent view is what makes a case.
+- **Model**: only what chance does not explain counts.  The anomaly score is
+  calibrated on a shuffled null centre (`models.anomaly`); a score `a` above
+  `model_floor` (0.999: more unusual than all but one in a thousand null
+  rep-windows) becomes `(a - floor) / (1 - floor)`, scaled by `model_weight`
   (0.5 by default): the model alone can put a rep on the watch list, not on
   the investigate list; with a rule hit it strengthens the case.
 - **Patterns over time**: a rep whose previous window was also flagged (watch
@@ -43,9 +53,14 @@ class ScoringSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     severity_weights: dict[str, float] = Field(default_factory=lambda: {"high": 0.85, "medium": 0.55, "low": 0.15},
                                                description="weight of one rule hit by severity (0-1)")
-    model_floor: float = Field(0.9, ge=0, lt=1, description="anomaly scores below this count for nothing")
+    model_floor: float = Field(0.999, ge=0, lt=1, description=(
+        "anomaly scores below this count for nothing: the share of a shuffled null centre's rep-windows a rep must be "
+        "more unusual than (0.999: about one honest rep-window in a thousand by chance)"))
     model_weight: float = Field(0.5, ge=0, le=1, description="the most the model alone can contribute")
     sustained_bonus: float = Field(0.35, ge=0, le=1, description="extra weight when the previous window was flagged too")
+    single_behaviour_cap: float = Field(0.6, gt=0, le=1, description=(
+        "the most one behaviour code can score in one window without corroboration (a second code, "
+        "an overwhelming hit, the model, or the previous window)"))
     watch_at: float = Field(0.35, gt=0, lt=1, description="score from which a rep is on the watch list")
     investigate_at: float = Field(0.7, gt=0, le=1, description="score from which a rep should be investigated")
 
@@ -102,18 +117,25 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     model_counts = (out.anomaly_score > settings.model_floor).to_numpy()
     out["model_codes"] = model_behaviours(windows.reset_index(drop=True), top_features, blind, model_counts)
     if len(hits):
-        weighted = hits.assign(_w=hits.severity.map(settings.severity_weights).fillna(0.0))
-        grouped = weighted.groupby(keys, sort=False)
+        weighted = hits.assign(_w=hits.severity.map(settings.severity_weights).fillna(0.0),
+                               _over=hits["overwhelming"].fillna(False).astype(bool) if "overwhelming" in hits else False,
+                               _strong=hits.severity.ne("low"))
+        per_code = weighted.groupby([*keys, "code"], sort=False).agg(
+            _w=("_w", "max"), _over=("_over", "any"), _strong=("_strong", "any")).reset_index()
+        grouped = per_code.groupby(keys, sort=False)
         rule = (1 - grouped._w.apply(lambda w: float(np.prod(1 - w.to_numpy())))).rename("rule_score")
-        ids = grouped.rule_id.agg(lambda r: sorted(set(r))).rename("rule_hits")
+        corroborated = ((grouped._strong.sum() >= 2) | grouped._over.any()).rename("corroborated")
+        ids = weighted.groupby(keys, sort=False).rule_id.agg(lambda r: sorted(set(r))).rename("rule_hits")
         strong = weighted.severity != "low"
         codes = weighted[strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("codes")
         thin = weighted[~strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("thin_codes")
-        out = out.merge(rule.reset_index(), on=keys, how="left").merge(ids.reset_index(), on=keys, how="left")
-        out = out.merge(codes.reset_index(), on=keys, how="left").merge(thin.reset_index(), on=keys, how="left")
+        for part in (rule, corroborated, ids, codes, thin):
+            out = out.merge(part.reset_index(), on=keys, how="left")
     else:
         out["rule_score"], out["rule_hits"], out["codes"], out["thin_codes"] = 0.0, None, None, None
-    out["rule_score"] = out.rule_score.fillna(0.0)
+        out["corroborated"] = False
+    out["rule_score"] = out.rule_score.fillna(0.0).where(out.corroborated.fillna(False).astype(bool),
+                                                         out.rule_score.fillna(0.0).clip(upper=settings.single_behaviour_cap))
     out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
     # no model (too few reps): the anomaly score is empty and the model adds nothing
     model = (np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight).fillna(0.0)

@@ -28,6 +28,7 @@ class TrainingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     n_estimators: int = Field(200, ge=10, description="trees in the isolation forest")
     random_state: int = Field(0, description="seed, so a retraining on the same data gives the same model")
+    null_rows: int = Field(20000, ge=1000, description="rep-windows of the shuffled null centre the anomaly score is calibrated on")
     min_score_stability: float = Field(0.7, ge=-1, le=1, description="Spearman of candidate vs champion scores on the newest window")
     max_feature_drift: float = Field(0.75, gt=0, description="largest allowed move of a feature's median z between trainings")
     min_reps: int = Field(8, ge=2, description="reps with peer-compared features needed before a model is trained")

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from scipy.stats import poisson
 from sklearn.base import BaseEstimator
 
 from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, needs_of
@@ -31,7 +32,7 @@ from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVA
 SEVERITIES = ("low", "medium", "high")
 HIT_COLUMNS = [
     "rep_id", "period_start", "period_end", "rule_id", "code", "severity", "feature", "value", "peer_median", "z",
-    "threshold", "days_seen", "days_active", "peer_group", "n_peers", "evidence", "examples",
+    "threshold", "days_seen", "days_active", "peer_group", "n_peers", "evidence", "examples", "overwhelming",
 ]
 
 
@@ -67,9 +68,17 @@ class RuleSpec(BaseModel):
     min_days: int = Field(2, ge=1, description="days in the window on which the daily value crossed the threshold")
     sustained_days: int = Field(3, ge=1, description="below this many days, or below twice min_evidence, the hit is only 'low'")
     lenient_for_new_hires: bool = Field(False, description="new hires are legitimately slower: their hits are only 'low'")
+    max_chance: float = Field(0.001, gt=0, le=1, description=(
+        "for a feature that counts events: the largest chance that the rep's count arises at the peers' rate "
+        "(a Poisson tail, at least one spread's worth of rate), so a handful of events is never a finding"))
+    overwhelming_z: float = Field(8.0, gt=0, description=(
+        "a sustained hit this many robust z above peers, with twice the minimum evidence, is a case on its own; "
+        "below it one behaviour in one window is a watch item"))
     severity: Literal["low", "medium", "high"] = "medium"
     evidence: str
     examples: str | None = Field(None, description="kind of example calls to attach (features.daily.EVIDENCE_KINDS)")
+    fallback_for: str | None = Field(None, description=(
+        "id of a stronger rule this one stands in for: it judges only where that rule's evidence is not observable"))
 
     @field_validator("feature")
     @classmethod
@@ -106,6 +115,9 @@ class RulesConfig(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"rule ids must be unique, repeated: {dupes}")
+        unknown = sorted({r.fallback_for for r in self.rules if r.fallback_for and r.fallback_for not in ids})
+        if unknown:
+            raise ValueError(f"fallback_for names no rule: {unknown}")
         return self
 
 
@@ -118,8 +130,8 @@ class Rule(BaseEstimator):
     """A rule check; see the module docstring.  `predict` gives hits, `explain` their evidence."""
 
     def __init__(self, rule_id="rule", code="missed_calls", feature="miss_rate", min_value=None, min_z=None, context=(),
-                 min_evidence=None, min_days=1, sustained_days=3, lenient_for_new_hires=False, severity="medium",
-                 evidence="{rep}: {value}", examples=None):
+                 min_evidence=None, min_days=1, sustained_days=3, lenient_for_new_hires=False, max_chance=0.001,
+                 overwhelming_z=8.0, severity="medium", evidence="{rep}: {value}", examples=None, fallback_for=None):
         self.rule_id = rule_id
         self.code = code
         self.feature = feature
@@ -130,16 +142,20 @@ class Rule(BaseEstimator):
         self.min_days = min_days
         self.sustained_days = sustained_days
         self.lenient_for_new_hires = lenient_for_new_hires
+        self.max_chance = max_chance
+        self.overwhelming_z = overwhelming_z
         self.severity = severity
         self.evidence = evidence
         self.examples = examples
+        self.fallback_for = fallback_for
 
     @classmethod
     def from_spec(cls, spec: RuleSpec) -> "Rule":
         return cls(rule_id=spec.id, code=spec.code, feature=spec.feature, min_value=spec.min_value, min_z=spec.min_z,
                    context=tuple(c.model_dump() for c in spec.context), min_evidence=dict(spec.min_evidence),
                    min_days=spec.min_days, sustained_days=spec.sustained_days,
-                   lenient_for_new_hires=spec.lenient_for_new_hires, severity=spec.severity, evidence=spec.evidence, examples=spec.examples)
+                   lenient_for_new_hires=spec.lenient_for_new_hires, max_chance=spec.max_chance, overwhelming_z=spec.overwhelming_z,
+                   severity=spec.severity, evidence=spec.evidence, examples=spec.examples, fallback_for=spec.fallback_for)
 
     def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "Rule":
         """Check the features exist and record whether the source can show them."""
@@ -152,6 +168,7 @@ class Rule(BaseEstimator):
         needs = sorted(needs_of(self.feature))
         shown = observable if observable is not None else {n: bool(X[self.feature].notna().any()) for n in needs}
         self.not_observable_ = [n for n in needs if not shown.get(n, False)]
+        self.superseded_ = False  # set by RuleSet when the rule it stands in for can judge
         self.context_not_observable_ = [c["feature"] for c in self.context
                                         if any(not shown.get(n, bool(X[c["feature"]].notna().any())) for n in needs_of(c["feature"]))]
         return self
@@ -176,7 +193,7 @@ class Rule(BaseEstimator):
         """True where the window features satisfy every condition and the evidence minimums (days not yet counted)."""
         if not hasattr(self, "feature_names_in_"):
             self.fit(X)
-        if not self.observable_:
+        if not self.observable_ or getattr(self, "superseded_", False):
             return pd.Series(False, index=X.index)
         value = X[self.feature]
         hit = value.notna()
@@ -188,7 +205,25 @@ class Rule(BaseEstimator):
             hit &= _holds(X, cond)
         for column, minimum in (self.min_evidence or {}).items():
             hit &= X[column].fillna(0) >= minimum
+        chance = self.chance(X)
+        if chance is not None:
+            hit &= chance.fillna(1.0) <= self.max_chance
         return hit
+
+    def chance(self, X: pd.DataFrame) -> pd.Series | None:
+        """How likely the rep's event count is at the peers' rate: P(N >= count), N ~ Poisson(rate x exposure).
+
+        The rate is the peer median, and at least the feature's smallest
+        spread (a centre where most reps have none still has chance events).
+        None when the feature does not count events or the sums are absent.
+        """
+        spec = FEATURES_BY_NAME.get(self.feature)
+        if spec is None or not spec.counts_events or spec.numerator not in X or spec.denominator not in X:
+            return None
+        rate = np.maximum(X[f"peer_{self.feature}"].fillna(0.0), spec.spread) / spec.scale
+        expected = rate * X[spec.denominator].astype("float64")
+        count = X[spec.numerator].astype("float64")
+        return pd.Series(poisson.sf(np.ceil(count) - 1, expected), index=X.index)
 
     def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None,
                 lookup: "EvidenceLookup | None" = None) -> pd.DataFrame:
@@ -233,6 +268,7 @@ class Rule(BaseEstimator):
                 "peer_group": row.peer_group, "n_peers": fields["n_peers"],
                 "evidence": text,
                 "examples": example_calls,
+                "overwhelming": bool(solid and np.isfinite(fields["z"]) and fields["z"] >= self.overwhelming_z),
             })
         return pd.DataFrame(out, columns=HIT_COLUMNS)
 
@@ -310,6 +346,9 @@ class RuleSet(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "RuleSet":
         self.rules_ = [rule.fit(X, observable=observable) for rule in self.rules]
+        judging = {r.rule_id for r in self.rules_ if r.observable_}
+        for rule in self.rules_:
+            rule.superseded_ = bool(rule.fallback_for) and rule.fallback_for in judging
         return self
 
     def not_observable(self) -> pd.DataFrame:

@@ -101,6 +101,25 @@ class ConfounderConfig(Section):
     outages_per_30_days: float = Field(1.0, ge=0, description="site-wide outages when every rep pauses")
 
 
+class HonestConfig(Section):
+    """What every rep does now and then for good reasons, at natural rates (0: never), and how much reps differ.
+
+    The acts an avoider overdoes are also part of honest work: a personal call
+    home, a quick status flip, a misrouted caller passed on, a caller sent to
+    the card-payment line.  A detector that has only seen them at zero accuses
+    the first honest rep who does them.
+    """
+
+    personal_calls_per_day: float = Field(0.0, ge=0, description="outbound calls to non-customers per shift")
+    toggles_per_day: float = Field(0.0, ge=0, description="pauses shorter than a minute per shift")
+    extra_breaks_per_day: float = Field(0.0, ge=0, description="unscheduled 8-20 min breaks per shift")
+    tech_pauses_per_day: float = Field(0.0, ge=0, description="genuine technical pauses per shift")
+    quick_transfer_share: float = Field(0.01, ge=0, lt=1, description="answered calls passed on within seconds (misrouted)")
+    self_service_share: float = Field(0.01, ge=0, lt=1, description="answered calls sent to self-service (payment lines)")
+    habit_spread: float = Field(0.0, ge=0, le=1.5, description=(
+        "lognormal sigma of how much reps differ in the rates above (0: all reps alike)"))
+
+
 class SimulationConfig(Section):
     """The simulated contact center (`cadet simulate`)."""
 
@@ -116,6 +135,7 @@ class SimulationConfig(Section):
     callback_probability: float = Field(0.6, ge=0, le=1, description="chance an unresolved caller calls back")
     avoidance: AvoidanceConfig = Field(default_factory=AvoidanceConfig)
     confounders: ConfounderConfig = Field(default_factory=ConfounderConfig)
+    honest: HonestConfig = Field(default_factory=HonestConfig)
 
     @model_validator(mode="after")
     def _queues_make_sense(self) -> "SimulationConfig":

@@ -102,7 +102,8 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
                 "start": str(start), "end": str(end), "tracking_uri": tracking_uri(home)}
     client = mlflow.MlflowClient()
     experiment = _experiment(client, home)
-    model = RepAnomalyModel(n_estimators=settings.n_estimators, random_state=settings.random_state).fit(windows)
+    model = RepAnomalyModel(n_estimators=settings.n_estimators, null_rows=settings.null_rows,
+                            random_state=settings.random_state).fit(windows)
     matrix = windows[model.features_in_]
     scores = model.anomaly_score(windows)
     newest = windows[windows.period_start == windows.period_start.max()]
@@ -111,13 +112,15 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     promoted = all(g.passed for g in gates)
     with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}") as run:
         mlflow.log_params({"n_estimators": settings.n_estimators, "random_state": settings.random_state,
-                           "clip_z": model.clip_z, "n_features": len(model.features_in_)})
+                           "clip_z": model.clip_z, "n_features": len(model.features_in_),
+                           "null_rows": len(model.null_raw_)})
         mlflow.set_tags({"data_start": str(start), "data_end": str(end), "stage": "train",
                          "not_observable": ", ".join(model.not_observable_) or "-"})
         mlflow.log_metrics({"rep_windows": float(len(windows)), "reps": float(windows.rep_id.nunique()),
                             "raw_score_p50": float(np.median(model.train_raw_)),
                             "raw_score_p99": float(np.quantile(model.train_raw_, 0.99)),
-                            "share_above_0_9": float((scores >= 0.9).mean())})
+                            "share_above_0_9": float((scores >= 0.9).mean()),
+                            "share_beyond_null_0_999": float((scores > 0.999).mean())})
         mlflow.log_dict({"features": model.features_in_, "not_observable": model.not_observable_,
                          "feature_medians": model.feature_medians_}, "features.json")
         mlflow.log_dict({"gates": [asdict(g) for g in gates], "promoted": promoted}, "promotion.json")

@@ -157,11 +157,29 @@ def draw_reps(n_reps: int, cfg: SimulationConfig, rng: np.random.Generator, allo
         behaviours=behaviours,
         intensity=intensity,
     )
-    reps.params = _habits(reps, rng, allotted_wrapup)
+    reps.params = _habits(reps, rng, allotted_wrapup, cfg.honest)
     return reps
 
 
-def _habits(reps: Reps, rng: np.random.Generator, allotted_wrapup: float = 60.0) -> dict[str, np.ndarray]:
+def _honest_rates(p: dict[str, np.ndarray], honest, rng: np.random.Generator) -> None:
+    """Natural rates of the acts avoiders overdo, varying between reps (drawn only when set, so a default
+    centre stays the same for a given seed)."""
+    n = len(p["p_rna"])
+    rates = {"personal_calls_per_day": honest.personal_calls_per_day, "toggles_per_day": honest.toggles_per_day,
+             "extra_breaks_per_day": honest.extra_breaks_per_day, "tech_pauses_per_day": honest.tech_pauses_per_day,
+             "p_quick_transfer": honest.quick_transfer_share, "p_self_service": honest.self_service_share}
+    defaults = {"p_quick_transfer": 0.01, "p_self_service": 0.01}
+    for key, rate in rates.items():
+        if rate == defaults.get(key, 0.0) and honest.habit_spread == 0:
+            continue
+        p[key] = rate * rng.lognormal(-honest.habit_spread ** 2 / 2, honest.habit_spread, n) if honest.habit_spread \
+            else np.full(n, rate)
+    if honest.habit_spread:
+        for key in ("p_rna", "p_early"):
+            p[key] = np.clip(p[key] * rng.lognormal(-honest.habit_spread ** 2 / 2, honest.habit_spread, n), 0.0, 0.2)
+
+
+def _habits(reps: Reps, rng: np.random.Generator, allotted_wrapup: float = 60.0, honest=None) -> dict[str, np.ndarray]:
     """Per-rep rates and durations: natural variation, then confounders, then avoidance."""
     n = len(reps)
     lognorm = lambda sigma: rng.lognormal(0.0, sigma, n)  # noqa: E731
@@ -190,6 +208,8 @@ def _habits(reps: Reps, rng: np.random.Generator, allotted_wrapup: float = 60.0)
         "honest_pauses_per_day": rng.uniform(0.5, 2.5, n),
         "outbound_per_day": rng.uniform(0.3, 2.0, n),
     }
+    if honest is not None:
+        _honest_rates(p, honest, rng)
     for rep in range(n):
         if reps.confounder[rep] == "new_hire":
             p["talk_mult"][rep] *= 1.3

@@ -54,6 +54,26 @@ def test_early_hangups_are_short_calls_the_rep_ended_and_the_callbacks_after_the
     assert set(daily.evidence[daily.evidence.kind == "early_hangup"].call_id) == {"c7", "c8"}
 
 
+def test_the_short_call_limit_follows_the_centres_own_call_lengths():
+    """Where calls last 100 s, 15 s is a quick answer, not "within seconds"; the limit is 10% of the queue's median."""
+    rows = [dict(talk=100) for _ in range(8)] + [dict(talk=15, disconnected_by="agent"), dict(talk=8, disconnected_by="agent")]
+    v = values(run({"calls": b.calls(rows)}))
+    assert v.early_hangup_rate == pytest.approx(1 / 10)
+    fixed = values(run({"calls": b.calls(rows)}, short_call_share_of_median=0))
+    assert fixed.early_hangup_rate == pytest.approx(2 / 10), "0 turns the centre-relative limit off: 30 s everywhere"
+
+
+def test_without_who_hung_up_very_short_calls_are_counted_and_early_hang_ups_are_not_observable():
+    rows = [dict(talk=240, disconnected_by=None) for _ in range(8)]
+    rows += [dict(talk=6, disconnected_by=None), dict(talk=11, disconnected_by=None),
+             dict(talk=9, disconnected_by=None, transfer_kind="queue")]
+    daily = run({"calls": b.calls(rows)})
+    v = values(daily)
+    assert not daily.observable["disconnect"] and math.isnan(v.early_hangup_rate), "not observable, never zero"
+    assert v.short_call_rate == pytest.approx(2 / 11), "a transfer is not a short call"
+    assert set(daily.evidence[daily.evidence.kind == "very_short_call"].call_id) == {"c8", "c9"}
+
+
 def test_hold_per_call_and_hang_ups_on_hold():
     rows = [dict(hold_seconds=0) for _ in range(6)] + [dict(hold_seconds=300, ended_on_hold=True), dict(hold_seconds=60)]
     v = values(run({"calls": b.calls(rows)}))

@@ -57,3 +57,28 @@ def test_the_same_seed_gives_the_same_scores():
     a = RepAnomalyModel(n_estimators=50, random_state=3).fit(peers()).anomaly_score(peers(seed=1))
     b = RepAnomalyModel(n_estimators=50, random_state=3).fit(peers()).anomaly_score(peers(seed=1))
     assert np.array_equal(a, b)
+
+
+def test_a_centre_where_nobody_stands_out_puts_almost_no_rep_window_beyond_the_null():
+    """Calibrated, not ranked: heavy-tailed honest noise and correlated metrics are what the null is made of."""
+    rng = np.random.default_rng(5)
+    n = 600
+    shared = rng.standard_t(4, n)
+    honest = pd.DataFrame({"z_miss_rate": shared + 0.5 * rng.standard_t(4, n), "z_decline_rate": shared,
+                           "z_talk_ratio": rng.standard_t(4, n), "z_csat": rng.normal(0, 1, n)})
+    model = RepAnomalyModel(n_estimators=100, null_rows=20000).fit(honest)
+    beyond = int((model.anomaly_score(honest) > 0.999).sum())
+    assert beyond <= 3, f"{beyond} of {n} honest rep-windows beyond the null's 99.9th percentile"
+    # a percentile among the real rep-windows would have put the top six beyond 0.99 whatever the centre
+    assert (model.anomaly_score(honest) > 0.99).sum() < 0.01 * n
+
+
+def test_a_rep_out_of_line_on_two_unrelated_metrics_at_once_is_beyond_the_null():
+    rng = np.random.default_rng(6)
+    n = 400
+    centre = pd.DataFrame({f"z_{name}": rng.normal(0, 1, n) for name in ("miss_rate", "talk_ratio", "csat", "toggles_per_shift_hour")})
+    centre.loc[0, ["z_miss_rate", "z_toggles_per_shift_hour"]] = [4.5, 4.5]
+    model = RepAnomalyModel(n_estimators=200).fit(centre)
+    score = model.anomaly_score(centre)
+    assert score[0] > 0.999, "two metrics jointly out of line is rarer than any chance pairing of the centre's values"
+    assert model.null_raw_.size >= 20000

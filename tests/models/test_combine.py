@@ -16,16 +16,32 @@ def windows(*rows):
 
 
 def hits(*rows):
-    return pd.DataFrame([dict(rep_id=r, period_start=s, rule_id=i, code=c, severity=v) for r, s, i, c, v in rows])
+    """(rep, window, rule id, code, severity[, overwhelming])"""
+    return pd.DataFrame([dict(rep_id=r[0], period_start=r[1], rule_id=r[2], code=r[3], severity=r[4],
+                              overwhelming=r[5] if len(r) > 5 else False) for r in rows])
 
 
-def test_a_high_rule_hit_means_investigate_and_names_the_behaviour():
+def test_one_high_hit_in_one_window_is_a_watch_item_that_names_the_behaviour():
+    """Peer tails give the odd honest rep one unusual week: alone, it is a reason to look, not a case."""
     w = windows(("ann", W1), ("bob", W1))
     h = hits(("ann", W1, "quick_transfer.within_seconds", "quick_transfer", "high"))
     out = combine(w, h, np.array([0.5, 0.5]), [[], []], ScoringSettings()).set_index("rep_id")
-    assert out.loc["ann", "tier"] == "investigate" and out.loc["ann", "behaviours"] == ["quick_transfer"]
+    assert out.loc["ann", "tier"] == "watch" and out.loc["ann", "behaviours"] == ["quick_transfer"]
+    assert out.loc["ann", "score"] == pytest.approx(0.6)
     assert out.loc["ann", "rule_hits"] == ["quick_transfer.within_seconds"]
     assert out.loc["bob", "tier"] == "clear" and out.loc["bob", "score"] == 0
+
+
+def test_a_second_behaviour_or_overwhelming_evidence_makes_a_case_in_one_window():
+    w = windows(("ann", W1), ("bob", W1), ("cat", W1))
+    h = hits(("ann", W1, "quick_transfer.within_seconds", "quick_transfer", "high"),
+             ("ann", W1, "missed.ring_no_answer", "missed_calls", "medium"),
+             ("bob", W1, "missed.ring_no_answer", "missed_calls", "high", True),
+             ("cat", W1, "missed.ring_no_answer", "missed_calls", "high"), ("cat", W1, "missed.declines", "missed_calls", "high"))
+    out = combine(w, h, np.zeros(3), [[], [], []], ScoringSettings()).set_index("rep_id")
+    assert out.loc["ann", "tier"] == "investigate" and out.loc["ann", "behaviours"] == ["missed_calls", "quick_transfer"]
+    assert out.loc["bob", "tier"] == "investigate", "far beyond the peers, sustained, with ample evidence"
+    assert out.loc["cat", "tier"] == "watch", "two rules seeing the same misses are one behaviour, not two"
 
 
 def test_the_model_alone_can_only_put_a_rep_on_the_watch_list():
@@ -48,10 +64,10 @@ def test_a_model_only_listing_names_only_the_suspicious_side_and_never_a_blind_b
     assert out.loc["bob", "behaviours"] == ["early_hangup", "premature_escalation"]
 
 
-def test_low_hits_are_watch_items_and_several_add_up_without_exceeding_one():
+def test_low_hits_are_watch_items_and_behaviours_add_up_without_exceeding_one():
     w = windows(("ann", W1), ("bob", W1))
     h = hits(("ann", W1, "a", "missed_calls", "low"),
-             ("bob", W1, "a", "missed_calls", "medium"), ("bob", W1, "b", "missed_calls", "medium"))
+             ("bob", W1, "a", "missed_calls", "medium"), ("bob", W1, "b", "status_gaming", "medium"))
     out = combine(w, h, np.array([0.0, 0.0]), [[], []], ScoringSettings()).set_index("rep_id")
     assert out.loc["ann", "tier"] == "clear" and out.loc["ann", "behaviours"] == []
     assert out.loc["bob", "score"] == pytest.approx(1 - 0.45 * 0.45)
@@ -75,10 +91,10 @@ def test_settings_keep_the_tiers_in_order():
         ScoringSettings(watch_at=0.8, investigate_at=0.7)
 
 
-def test_several_strong_hits_rank_above_one_and_nothing_reaches_one():
+def test_several_strong_behaviours_rank_above_one_and_nothing_reaches_one():
     w = windows(("ann", W1), ("bob", W1))
-    h = hits(("ann", W1, "a", "missed_calls", "high"), ("ann", W1, "b", "missed_calls", "high"),
-             ("bob", W1, "a", "missed_calls", "high"))
+    h = hits(("ann", W1, "a", "missed_calls", "high"), ("ann", W1, "b", "status_gaming", "high"),
+             ("bob", W1, "a", "missed_calls", "high", True))
     out = combine(w, h, np.array([0.99, 0.5]), [[], []], ScoringSettings()).set_index("rep_id")
     assert 1 > out.loc["ann", "score"] > out.loc["bob", "score"] == pytest.approx(0.85)
 

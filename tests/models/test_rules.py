@@ -138,3 +138,51 @@ def test_rule_ids_are_unique():
     spec = dict(id="same", code="missed_calls", feature="miss_rate", min_value=0.1, evidence="{rep}")
     with pytest.raises(ValueError, match="repeated"):
         RulesConfig.model_validate({"rules": [spec, spec]})
+
+
+def personal_calls_window(rows):
+    base = dict(period_start=START, period_end=END, peer_group="general", n_peers=40, days_active=5, new_hire=False,
+                shift_seconds=5 * 8 * 3600.0, peer_personal_calls_per_shift=0.2, z_personal_calls_per_shift=0.0)
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
+def test_a_handful_of_events_is_not_a_finding_however_high_the_z():
+    """A rule on a count asks whether chance at the peers' rate explains the count: three calls in a week can."""
+    rule = Rule(rule_id="personal.test", code="personal_calls", feature="personal_calls_per_shift", min_value=0.5,
+                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=1, severity="high", evidence="{rep}")
+    X = personal_calls_window([
+        dict(rep_id="three_calls", personal_calls=3.0, personal_calls_per_shift=0.6, z_personal_calls_per_shift=4.5),
+        dict(rep_id="fifteen_calls", personal_calls=15.0, personal_calls_per_shift=3.0, z_personal_calls_per_shift=9.0),
+    ])
+    assert rule.fit(X).predict(X).tolist() == [False, True]
+    chance = rule.chance(X)
+    assert chance[0] > 0.05 and chance[1] < 1e-6
+
+
+def test_a_sustained_hit_far_beyond_peers_with_ample_evidence_is_overwhelming():
+    X = window([dict(rep_id="far", miss_rate=0.3, z_miss_rate=12.0), dict(rep_id="near", miss_rate=0.12, z_miss_rate=5.0)])
+    d = pd.concat([daily("far", [0.3] * 5), daily("near", [0.12] * 5)])
+    hits = rule().fit(X).explain(X, d).set_index("rep_id")
+    assert bool(hits.loc["far", "overwhelming"]) and not bool(hits.loc["near", "overwhelming"])
+
+
+def test_a_fallback_rule_judges_only_where_the_stronger_rule_cannot():
+    """Very short calls stand in for early hang-ups only when the log does not say who hung up."""
+    strong = Rule(rule_id="early.strong", code="early_hangup", feature="early_hangup_rate", min_value=0.05, min_z=4.0,
+                  severity="high", evidence="{rep}")
+    weak = Rule(rule_id="early.weak", code="early_hangup", feature="short_call_rate", min_value=0.05, min_z=4.0,
+                severity="medium", evidence="{rep}", fallback_for="early.strong")
+    X = pd.DataFrame([dict(rep_id="a", period_start=START, period_end=END, answered=300.0, early_hangup_rate=0.15,
+                           peer_early_hangup_rate=0.01, z_early_hangup_rate=9.0, short_call_rate=0.18,
+                           peer_short_call_rate=0.03, z_short_call_rate=9.0)])
+    rules = RuleSet(rules=(strong, weak)).fit(X, observable={"disconnect": True})
+    assert [r.predict(X).iloc[0] for r in rules.rules_] == [True, False]
+    rules = RuleSet(rules=(strong, weak)).fit(X.assign(early_hangup_rate=float("nan")), observable={"disconnect": False})
+    assert [r.predict(X).iloc[0] for r in rules.rules_] == [False, True]
+
+
+def test_fallback_for_must_name_a_rule():
+    spec = dict(id="early.weak", code="early_hangup", feature="short_call_rate", min_value=0.05, evidence="{rep}",
+                fallback_for="no.such.rule")
+    with pytest.raises(ValueError, match="fallback_for names no rule"):
+        RulesConfig(rules=[spec])
