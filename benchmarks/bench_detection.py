@@ -86,7 +86,7 @@ def settings_for(fmt: str, logs: Path, world, out: Path) -> Path | None:
         return None
     site = {"site": dict(world.config["site"])}
     if fmt != "canonical":
-        files = find_input_files([str(logs)], fmt)
+        files = find_input_files(fmt, [logs])
         proposed = yaml.safe_load(render(inspect_logs(fmt, files, CadetConfig(**site)), "benchmark")) or {}
         for section, values in proposed.items():
             site.setdefault(section, {}).update(values or {})
@@ -215,9 +215,15 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity:
         by_role[kind]["reps"] += 1
         if tier in ("watch", "investigate"):
             by_role[kind][tier] += 1
+    # Who reached investigate without avoiding calls, and on what: the rows to read when a target is missed.
+    innocent = {rep["ids"][fmt]: rep["confounder"] or rep["role"] for rep in truth if rep["role"] != "avoider"}
+    accused = [{"rep": rep, "kind": innocent[rep], "score": round(float(row.score), 3), "behaviours": list(row.behaviours),
+                "rule_hits": list(row.rule_hits), "model_score": round(float(row.model_score), 3)}
+               for rep, row in best.iterrows() if rep in innocent and row.tier == "investigate"]
     shutil.rmtree(logs, ignore_errors=True)
-    shutil.rmtree(home, ignore_errors=True)
-    return {"seed": seed, "format": fmt, "reps": reps, "days": days, "intensity": intensity, "run_s": round(elapsed, 1),
+    if not os.environ.get("CADET_BENCH_KEEP"):
+        shutil.rmtree(home, ignore_errors=True)
+    return {"accused": accused,"seed": seed, "format": fmt, "reps": reps, "days": days, "intensity": intensity, "run_s": round(elapsed, 1),
             "avoiders": avoiders, "world": world.describe() if world else "default", "not_observable": sorted(blind),
             "methods": results, "by_role": by_role}
 
@@ -344,7 +350,7 @@ def main() -> None:
         print("note: seeds below 1000 are tuning worlds; held-out figures come from seeds >= 1000", file=sys.stderr)
     from bench_ingest import ENV, start_prefect_server
 
-    work = Path(tempfile.mkdtemp(prefix="cadet-bench-detection-"))
+    work = Path(tempfile.mkdtemp(prefix="cadet-bench-detection-"))  # CADET_BENCH_KEEP=1 keeps the homes to look into
     server = start_prefect_server(work)
     os.environ.update(PREFECT_API_URL=ENV["PREFECT_API_URL"], PREFECT_LOGGING_LEVEL="WARNING", DO_NOT_TRACK="1",
                       MLFLOW_DISABLE_TELEMETRY="true", PREFECT_HOME=str(work / "prefect-client"))
@@ -363,12 +369,17 @@ def main() -> None:
             print(f"[{n}/{len(runs)}] {fmt} seed {seed} intensity {intensity:g}{'' if avoiders else ' no avoiders'}: "
                   f"cadet AP {cadet['ap_observable']:.3f}, honest at investigate {_pct(cadet['honest'])}, "
                   f"run {c['run_s']} s", flush=True)
+            for row in c["accused"]:
+                print(f"    not an avoider, at investigate: {row}", flush=True)
             (out / f"detection-{args.worlds}.json").write_text(json.dumps(centers, indent=1))
         ok = report(centers)
     finally:
         server.terminate()
         server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("CADET_BENCH_KEEP"):
+            print(f"homes kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     sys.exit(0 if ok else 1)
 
 

@@ -12,6 +12,8 @@ The guards against misdiagnosis live here, where the evidence is counted:
 - a reason many reps pause with at the same moment (a site-wide outage) is
   nobody's excuse;
 - a caller hanging up while it rang, or in the IVR, is not a rep's miss;
+- a pause the platform set itself (autopause after a ring-no-answer) is not
+  the rep's choice;
 - a single day's burst of misses is set apart at window level (features.windows).
 """
 
@@ -491,7 +493,8 @@ def _presence(tables, legs, peaks, settings: FeatureSettings, timezone: str) -> 
     is_break = pauses.reason.isin(_lower(settings.break_reasons)).to_numpy()
     is_tech = pauses.reason.isin(_lower(settings.technical_reasons)).to_numpy()
     starts = pd.DataFrame({"rep_id": pauses.rep_id, "day": pauses.day, "at": pauses.start})
-    free_start = covered(starts, cover, ["rep_id", "day"]) & ~covered(starts, scheduled, ["rep_id", "day"])
+    chosen = ~pauses.reason.isin(_lower(settings.system_pause_reasons)).to_numpy()
+    free_start = covered(starts, cover, ["rep_id", "day"]) & ~covered(starts, scheduled, ["rep_id", "day"]) & chosen
     toggles = free_start & (pauses.length.to_numpy() < settings.toggle_pause_seconds)
     waiting = free_start & counted & _callers_waiting(pauses, legs, tables, settings)
     p = pd.DataFrame({

@@ -35,6 +35,11 @@ class FeatureSettings(BaseModel):
         default_factory=lambda: ["Technical", "System", "IT", "Tech issue", "Equipment"],
         description="pause reasons that claim a technical problem",
     )
+    system_pause_reasons: list[str] = Field(
+        default_factory=lambda: ["Auto-Pause", "AutoPause", "Auto Pause", "System Pause"],
+        description=("pause reasons the platform sets itself (Asterisk's autopause after a ring-no-answer): "
+                     "not the rep's choice, so never a break, a toggle or a pause while callers wait"),
+    )
     wrapup_reasons: list[str] = Field(default_factory=lambda: ["ACW", "Wrap-up", "AfterCallWork"],
                                       description="pause reasons that are after-call work, never breaks")
     site_wide_window_minutes: int = Field(10, ge=1, description="pauses of one reason starting this close together may be one site-wide event")

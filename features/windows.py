@@ -3,9 +3,13 @@
 A window (a week by default) sums its days, so its features are ratios over
 the whole window, not averages of daily ratios.  Peers are reps on the same
 primary queue, the same shift band, the same contract (part-timers with
-part-timers) and the same tenure group (new hires with new hires); a group smaller than `min_peers` widens step by step.  The z-score
-is (value - peer median) / (1.4826 * peer MAD), with a floor on the spread so a
+part-timers) and the same tenure group (new hires with new hires); a group smaller than `min_peers` widens step by step,
+keeping the queue as long as it can (queue+shift -> queue+contract+tenure -> queue+tenure -> queue -> the site).  The z-score
+is (value - peer median) / (1.4826 * peer MAD, or wider, see below), with a floor on the spread so a
 feature that most reps have at zero does not turn one event into a huge z.
+Honest reps spread further above the median than below it, so the spread is
+the wider of the MAD and the upper quartile's distance from the median: a
+wide honest right tail raises the bar instead of producing false alarms.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from features.daily import SUM_COLUMNS
 from features.settings import FeatureSettings
 
 MAD_TO_SIGMA = 1.4826
+UPPER_QUARTILE_TO_SIGMA = 0.6745  # the 75th percentile of a normal distribution, in standard deviations
 BAND_NAMES = ("early shift", "day shift", "late shift", "night shift")
 
 
@@ -87,7 +92,9 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     primary = roster["primary_queue"] if "primary_queue" in roster else pd.Series(dtype="object")
     busiest = rep_queues.sort_values(["answered", "queue"], ascending=[False, True]).drop_duplicates("rep_id").set_index("rep_id").queue \
         if len(rep_queues) else pd.Series(dtype="object")
-    g["primary_queue"] = primary.reindex(rep_ids).fillna(busiest.reindex(rep_ids)).fillna("unknown queue").astype(str)
+    # Peers by the calls a rep actually got: a rep labelled "general" who spends the week on the technical
+    # queue is compared with the technical queue; the roster's label serves only reps who answered nothing.
+    g["primary_queue"] = busiest.reindex(rep_ids).fillna(primary.reindex(rep_ids)).fillna("unknown queue").astype(str)
     hour = days.groupby("rep_id").shift_start_hour.median().reindex(rep_ids)
     band = np.searchsorted(np.asarray(settings.shift_band_hours, dtype=float), hour.fillna(12.0).to_numpy(), side="right")
     # no presence and no schedule: the shift is unknown, and the label says nothing about it
@@ -108,6 +115,9 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     levels = [
         _label(g.primary_queue, g.shift_band, hours_name, tenure_name),
         _label(g.primary_queue, hours_name, tenure_name),
+        # A queue's calls are its own (tier 2 takes the escalations): the queue outranks contract and tenure.
+        _label(g.primary_queue, tenure_name),
+        _label(g.primary_queue),
         _label(everyone, hours_name, tenure_name, prefix="all "),
         _label(everyone, tenure_name, prefix="all "),
         pd.Series("all reps", index=rep_ids),
@@ -123,6 +133,15 @@ def _peer_groups(rep_ids, days, reps, rep_queues, settings: FeatureSettings, sta
     return g
 
 
+def _peer_stat(frame: pd.DataFrame, values: pd.DataFrame, stat, fill=np.nan) -> pd.DataFrame:
+    """`stat` of each rep's peers (everyone in the rep's group at the rep's level) for every column."""
+    out = pd.DataFrame(fill, index=frame.index, columns=values.columns)
+    for level in sorted(frame.peer_level.unique()):
+        at_level = (frame.peer_level == level).to_numpy()
+        out[at_level] = stat(values.groupby(frame[f"_peers{level}"]))[at_level]
+    return out
+
+
 def _compare_with_peers(frame: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
     """Peer median (`peer_<f>`) and robust z (`z_<f>`) of every feature; reps with too little evidence get no z.
 
@@ -136,24 +155,20 @@ def _compare_with_peers(frame: pd.DataFrame, settings: FeatureSettings) -> pd.Da
         evidence_column, minimum = evidence_of(name)
         minimum = settings.min_events_for_rate if minimum is None else minimum
         usable[name] = frame[name].where(frame[evidence_column].fillna(0) >= minimum)
-    median = pd.DataFrame(np.nan, index=frame.index, columns=names)
-    mad = median.copy()
-    count = pd.DataFrame(0, index=frame.index, columns=names)
-    for level in sorted(frame.peer_level.unique()):
-        label = frame[f"_peers{level}"]
-        at_level = (frame.peer_level == level).to_numpy()
-        grouped = usable.groupby(label)
-        m = grouped.transform("median")
-        median[at_level] = m[at_level]
-        mad[at_level] = (usable - m).abs().groupby(label).transform("median")[at_level]
-        count[at_level] = grouped.transform("count")[at_level]
-    everyone_median = usable.median()
-    everyone_mad = (usable - everyone_median).abs().median()
+    median = _peer_stat(frame, usable, lambda grouped: grouped.transform("median"))
+    count = _peer_stat(frame, usable, lambda grouped: grouped.transform("count"), fill=0)
+    upper = _peer_stat(frame, usable, lambda grouped: grouped.transform(lambda v: v.quantile(0.75)))
     small = count < 3
-    median = median.mask(small, pd.DataFrame([everyone_median] * len(frame), index=frame.index))
-    mad = mad.mask(small, pd.DataFrame([everyone_mad] * len(frame), index=frame.index))
+    median = median.mask(small, pd.DataFrame([usable.median()] * len(frame), index=frame.index))
+    upper = upper.mask(small, pd.DataFrame([usable.quantile(0.75)] * len(frame), index=frame.index))
+    mad = _peer_stat(frame, (usable - median).abs(), lambda grouped: grouped.transform("median"))
+    mad = mad.mask(small, pd.DataFrame([(usable - usable.median()).abs().median()] * len(frame), index=frame.index))
+    # Honest reps spread further above the median than below it (rates cannot go under zero): the spread
+    # is the wider of the two-sided MAD and the upper quartile's distance, so an honest right tail raises the bar.
     spreads = np.array([spread_of(name) for name in names])
-    spread = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(), spreads)
+    spread = np.maximum.reduce([MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(),
+                                ((upper - median) / UPPER_QUARTILE_TO_SIGMA).fillna(0.0).to_numpy(),
+                                np.broadcast_to(spreads, mad.shape)])
     z = ((frame[names].to_numpy(dtype="float64") - median.to_numpy()) / spread)
     z = np.where(usable.notna().to_numpy(), z, np.nan)
     out = {}

@@ -300,3 +300,11 @@ def test_one_rep_toggling_a_reason_many_times_is_not_a_site_wide_event():
     tables = _presence_tables([*toggles, ("Personal", 200, 220)], others=others)
     sums = run(tables).sums.set_index("rep_id").loc["ann"]
     assert sums.toggles == 6 and sums.site_wide_pause_seconds == 0
+
+
+def test_a_pause_the_platform_set_itself_is_not_the_reps_choice():
+    """An accidental do-not-disturb hour: each ring-no-answer auto-pauses the rep, who unpauses within seconds."""
+    autopauses = [("Auto-Pause", 100 + 2 * k, 100.5 + 2 * k) for k in range(8)]
+    sums = run(_presence_tables([*autopauses, ("Admin", 300, 300.5)])).sums.set_index("rep_id").loc["ann"]
+    assert sums.toggles == 1, "only the rep's own status flip is a toggle"
+    assert sums.unscheduled_pauses == 1 and sums.break_seconds == 0

@@ -72,6 +72,32 @@ def test_new_hires_are_compared_with_new_hires():
     assert abs(w.loc["new7", "z_wrapup_seconds_per_call"]) < 3, "slow for a veteran, ordinary for a new hire"
 
 
+def test_peers_are_chosen_by_the_calls_a_rep_got_not_by_the_routing_label():
+    """Labelled 'general' but answering the technical queue all week: long calls are normal there."""
+    reps = roster(10) + roster(9, queue="tech") + [dict(rep_id="moved", primary_queue="general", hired_on="2020-01-01",
+                                                         contract="full_time")]
+    rows = [r for i in range(10) for r in day_rows(f"general{i}")]
+    rows += [r for i in range(9) for r in day_rows(f"tech{i}", talk_log_ratio_sum=55 * 0.02 * i)]
+    rows += day_rows("moved", talk_log_ratio_sum=55 * 0.1)
+    answered = pd.DataFrame([dict(rep_id=f"general{i}", queue="general", answered=275) for i in range(10)]
+                            + [dict(rep_id=f"tech{i}", queue="tech", answered=275) for i in range(9)]
+                            + [dict(rep_id="moved", queue="tech", answered=260), dict(rep_id="moved", queue="general", answered=15)])
+    w = rep_window_features(pd.DataFrame(rows), pd.DataFrame(reps), answered, ALL_SHOWN, FeatureSettings(), MONDAY,
+                            MONDAY + dt.timedelta(days=6)).set_index("rep_id")
+    assert w.loc["moved", "primary_queue"] == "tech" and w.loc["moved", "peer_group"].startswith("tech")
+    assert w.loc["general0", "primary_queue"] == "general", "the label still serves when the calls agree"
+
+
+def test_a_small_queue_keeps_its_own_peers_before_the_site():
+    """Eight tier-2 reps split by contract are still compared with tier 2, not with tier-1 reps."""
+    reps = roster(20) + roster(5, queue="tier2") + [dict(rep_id=f"pt{i}", primary_queue="tier2", hired_on="2020-01-01",
+                                                         contract="part_time") for i in range(3)]
+    rows = [r for rep in reps for r in day_rows(rep["rep_id"])]
+    w = compute(rows, reps).set_index("rep_id")
+    assert w.loc["tier20", "peer_group"] == "tier2 · tenured" and w.loc["pt0", "peer_group"] == "tier2 · tenured"
+    assert w.loc["tier20", "n_peers"] == 8
+
+
 def test_a_small_peer_group_widens_to_the_next_level():
     reps = roster(12) + roster(3, queue="billing")
     rows = [r for rep in reps for r in day_rows(rep["rep_id"])]
@@ -95,6 +121,17 @@ def test_robust_z_ignores_an_outlier_peer_and_floors_the_spread():
     assert w.loc["general0", "peer_personal_calls_per_shift"] == 0
     assert w.loc["general10", "z_personal_calls_per_shift"] == pytest.approx(3.4 / 0.3, rel=0.01), "spread floor 0.3 per shift"
     assert np.isfinite(w.z_personal_calls_per_shift).all()
+
+
+def test_a_wide_honest_right_tail_raises_the_bar():
+    """Peers who differ a lot above the median (as honest rates do) make the same rep less unusual."""
+    tight = [r for i in range(12) for r in day_rows(f"general{i}", offers_acted=600, offers_missed=12 + (i % 3))]
+    skewed = [r for i in range(12) for r in day_rows(f"general{i}", offers_acted=600, offers_missed=[10, 12, 13, 14, 30, 45][i % 6])]
+    for rows in (tight, skewed):
+        rows += day_rows("general12", offers_acted=600, offers_missed=80)
+    z_tight = compute(tight, roster(13)).set_index("rep_id").loc["general12", "z_miss_rate"]
+    z_skewed = compute(skewed, roster(13)).set_index("rep_id").loc["general12", "z_miss_rate"]
+    assert z_tight > 4 > z_skewed
 
 
 def test_too_little_evidence_gets_no_z():
