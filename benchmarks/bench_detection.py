@@ -1,6 +1,6 @@
 """Benchmark: does cadet find the avoiders, and only them, on centres it was not tuned on?  Against two baselines.
 
-    uv run python benchmarks/bench_detection.py                  # held-out worlds 1001-1002, intensities 0.5/0.75/1, 3 formats
+    uv run python benchmarks/bench_detection.py                  # held-out worlds 1003-1004, intensities 0.5/0.75/1, 3 formats
     uv run python benchmarks/bench_detection.py --worlds default --seeds 7 11 23 --intensities 1   # the demo's world
     uv run python benchmarks/bench_detection.py --seeds 1003 --formats asterisk --reps 200 --days 21
 
@@ -256,6 +256,7 @@ def report(centers: list[dict], recall_from: float = 0.75) -> bool:
     print("\n| format | intensity | method | AP | AP (observable) | recall@k | flagged avoiders | confounders at investigate |"
           " honest at investigate | seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    # cadet's avoiders on either list: the watch list is where a single behaviour in a single week goes
     for fmt in FORMATS:
         for intensity in sorted({c["intensity"] for c in with_avoiders}):
             mine = [c for c in with_avoiders if c["format"] == fmt and c["intensity"] == intensity]
@@ -268,8 +269,12 @@ def report(centers: list[dict], recall_from: float = 0.75) -> bool:
                 spread = f" ({min(m['ap_observable'] for m in ms):.2f}-{max(m['ap_observable'] for m in ms):.2f})" if len(ms) > 1 else ""
                 rk = sum(m["recall_at_k_observable"] for m in ms) / len(ms)
                 conf, honest = _sum_pairs(m["confounders"] for m in ms), _sum_pairs(m["honest"] for m in ms)
+                flagged = _pct(_sum_pairs(m['flagged_avoiders'] for m in ms))
+                if name == "cadet":
+                    listed = sum(c["by_role"].get("avoider", {}).get("watch", 0) for c in mine)
+                    flagged += f" (+{listed} on watch)"
                 print(f"| {fmt} | {intensity:g} | {name} | {ap:.3f} | {ap_obs:.3f}{spread} | {rk:.2f} | "
-                      f"{_pct(_sum_pairs(m['flagged_avoiders'] for m in ms))} | {_pct(conf)} | {_pct(honest)} | {len(ms)} |")
+                      f"{flagged} | {_pct(conf)} | {_pct(honest)} | {len(ms)} |")
                 if name == "cadet":
                     cadet_ap = ap_obs
                     if ap_obs < 0.9:
@@ -337,7 +342,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worlds", choices=("held-out", "default"), default="held-out",
                         help="held-out: a random world per seed (report seeds >= 1000); default: the demo's world")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1001, 1002])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1003, 1004],
+                        help="world seeds (1001 and 1002 were looked at while developing; 1003 on had not been)")
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--days", type=int, default=14)

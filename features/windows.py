@@ -8,8 +8,9 @@ keeping the queue as long as it can (queue+shift -> queue+contract+tenure -> que
 is (value - peer median) / (1.4826 * peer MAD, or wider, see below), with a floor on the spread so a
 feature that most reps have at zero does not turn one event into a huge z.
 Honest reps spread further above the median than below it, so the spread is
-the wider of the MAD and the upper quartile's distance from the median: a
-wide honest right tail raises the bar instead of producing false alarms.
+the wider of the MAD and the upper quartile's distance from the median (at
+most a quarter wider than the MAD's): a wide honest right tail raises the bar instead of
+producing false alarms.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from features.settings import FeatureSettings
 
 MAD_TO_SIGMA = 1.4826
 UPPER_QUARTILE_TO_SIGMA = 0.6745  # the 75th percentile of a normal distribution, in standard deviations
+UPPER_SPREAD_MAX_FACTOR = 1.25  # honest variation by factors (lognormal, sigma 0.6) gives about 1.25
 BAND_NAMES = ("early shift", "day shift", "late shift", "night shift")
 
 
@@ -165,10 +167,12 @@ def _compare_with_peers(frame: pd.DataFrame, settings: FeatureSettings) -> pd.Da
     mad = mad.mask(small, pd.DataFrame([(usable - usable.median()).abs().median()] * len(frame), index=frame.index))
     # Honest reps spread further above the median than below it (rates cannot go under zero): the spread
     # is the wider of the two-sided MAD and the upper quartile's distance, so an honest right tail raises the bar.
-    spreads = np.array([spread_of(name) for name in names])
-    spread = np.maximum.reduce([MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(),
-                                ((upper - median) / UPPER_QUARTILE_TO_SIGMA).fillna(0.0).to_numpy(),
-                                np.broadcast_to(spreads, mad.shape)])
+    # The upper quartile widens the MAD's spread by at most a quarter: enough for honest skew, not enough for
+    # an elevated minority (a third of a centre's agents cutting calls short) to hide itself behind.
+    floors = np.broadcast_to(np.array([spread_of(name) for name in names]), mad.shape)
+    two_sided = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(), floors)
+    upper_side = ((upper - median) / UPPER_QUARTILE_TO_SIGMA).fillna(0.0).to_numpy()
+    spread = np.maximum(two_sided, np.minimum(upper_side, UPPER_SPREAD_MAX_FACTOR * two_sided))
     z = ((frame[names].to_numpy(dtype="float64") - median.to_numpy()) / spread)
     z = np.where(usable.notna().to_numpy(), z, np.nan)
     out = {}

@@ -74,7 +74,8 @@ def random_world(seed: int, intensity: float = 1.0, avoiders: bool = True) -> Wo
         "survey_share": u(0.05, 0.3),
         "repeat_caller_share": u(0.1, 0.35),
         "callback_probability": u(0.4, 0.8),
-        "avoidance": {"share": u(0.08, 0.16) if avoiders else 0.0, "intensity": float(intensity),
+        # drawn either way, so the centre without avoiders is the same world with its avoiders honest
+        "avoidance": {"share": u(0.08, 0.16) * avoiders, "intensity": float(intensity),
                       "max_behaviours_per_rep": int(rng.integers(1, 3))},
         "confounders": {"new_hire_share": u(0.03, 0.1), "part_time_share": u(0.05, 0.2),
                         "heavy_meetings_share": u(0.02, 0.06), "dnd_accident_share": u(0.02, 0.06),

@@ -128,7 +128,7 @@ def test_a_wide_honest_right_tail_raises_the_bar():
     tight = [r for i in range(12) for r in day_rows(f"general{i}", offers_acted=600, offers_missed=12 + (i % 3))]
     skewed = [r for i in range(12) for r in day_rows(f"general{i}", offers_acted=600, offers_missed=[10, 12, 13, 14, 30, 45][i % 6])]
     for rows in (tight, skewed):
-        rows += day_rows("general12", offers_acted=600, offers_missed=80)
+        rows += day_rows("general12", offers_acted=600, offers_missed=70)
     z_tight = compute(tight, roster(13)).set_index("rep_id").loc["general12", "z_miss_rate"]
     z_skewed = compute(skewed, roster(13)).set_index("rep_id").loc["general12", "z_miss_rate"]
     assert z_tight > 4 > z_skewed
