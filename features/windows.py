@@ -69,6 +69,10 @@ def _one_window(days, reps, rep_queues, observable, settings, start, end) -> pd.
     drop = several.reindex(sums.index, fill_value=False)
     sums["offers_missed_robust"] = sums.offers_missed - np.where(drop, worst.offers_missed.reindex(sums.index), 0)
     sums["offers_acted_robust"] = sums.offers_acted - np.where(drop, worst.offers_acted.reindex(sums.index), 0)
+    # Cherry-picking leaves out the same day: a do-not-disturb hour rings out whoever calls, repeat callers
+    # included, and is no more a pattern of skipping them than of missing calls.
+    for column in ("offers_repeat", "skips_repeat", "offers_first", "skips_first", "offers_unhappy", "skips_unhappy"):
+        sums[column] = sums[column] - np.where(drop, worst[column].reindex(sums.index), 0)
     active = (days.logged_in_seconds > 0) | (days.answered > 0) | (days.offers_acted > 0)
     sums["days_active"] = days[active].groupby("rep_id").size().reindex(sums.index, fill_value=0)
     sums["shift_hours"] = sums.shift_seconds / 3600.0

@@ -72,6 +72,16 @@ def test_new_hires_are_compared_with_new_hires():
     assert abs(w.loc["new7", "z_wrapup_seconds_per_call"]) < 3, "slow for a veteran, ordinary for a new hire"
 
 
+def test_a_do_not_disturb_hour_that_rang_out_repeat_callers_is_not_cherry_picking():
+    """The burst day is left out of the skip rates too: repeat callers rang out with everyone else that hour."""
+    common = dict(offers_repeat=15, skips_repeat=0, offers_first=45, skips_first=1)
+    rows = day_rows("general0", offers_missed=[1, 1, 25, 1, 1], **{**common, "skips_repeat": [0, 0, 12, 0, 0], "skips_first": [1, 1, 13, 1, 1]})
+    rows += [r for i in range(1, 10) for r in day_rows(f"general{i}", **common)]
+    w = compute(rows, roster(10)).set_index("rep_id")
+    assert w.loc["general0", "repeat_skip_rate"] == 0 and abs(w.loc["general0", "z_repeat_skip_lift"]) < 2
+    assert w.loc["general0", "offers_repeat"] == 60, "four days of repeat offers, the burst day left out"
+
+
 def test_peers_are_chosen_by_the_calls_a_rep_got_not_by_the_routing_label():
     """Labelled 'general' but answering the technical queue all week: long calls are normal there."""
     reps = roster(10) + roster(9, queue="tech") + [dict(rep_id="moved", primary_queue="general", hired_on="2020-01-01",
