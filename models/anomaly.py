@@ -12,8 +12,9 @@ own (features that move together in this centre, like two measures of one
 habit, are shuffled as one block).  The null keeps every feature's spread
 (its honest tails included) and breaks the links between unrelated habits,
 so a rep scores high only when its combination of metrics is rarer than
-chance pairings of the centre's own values produce.  A percentile among the real rep-windows would
-put the top of any centre on a list, even one where nobody avoids calls.
+chance pairings of the centre's own values produce.  A percentile among the
+real rep-windows would put the top of any centre on a list, even one where
+nobody avoids calls.
 
 Conventions (scikit-learn): `__init__` stores parameters, `fit` returns self,
 learned state ends in `_`.  One score direction: `anomaly_score` is in [0, 1]

@@ -313,7 +313,9 @@ def rep_section(data: ReportData, best_row, config: CadetConfig) -> str:
                         f"<td class='num'>{escape(_fmt(median, unit))}</td><td class='num'>"
                         f"{'-' if pd.isna(z) else f'{z:+.1f}'}</td><td>{escape(meaning)}</td></tr>")
         parts.append(f"<h3>What made the model call this rep unusual</h3><p class='muted'>Anomaly score "
-                     f"{best_row.anomaly_score:.2f}; each feature's part is how much less unusual the rep looks with it "
+                     f"{best_row.anomaly_score:.4f}: more unusual than {best_row.anomaly_score:.2%} of a null centre made of "
+                     f"this centre's own rep-windows with unrelated habits shuffled apart (the model counts only above "
+                     f"<code>scoring.model_floor</code>); each feature's part is how much less unusual the rep looks with it "
                      f"set back to the peer median.</p><table><tr><th>feature</th><th>rep</th><th>peer median</th><th>z</th>"
                      f"<th>meaning</th></tr>{''.join(rows)}</table>")
         first = next((n for n in best_row.top_features if n not in plotted and n in data.windows), None)
