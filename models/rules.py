@@ -30,6 +30,9 @@ from sklearn.base import BaseEstimator
 from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, needs_of
 
 SEVERITIES = ("low", "medium", "high")
+# A hit is a case on its own only when chance at the peers' rate is below one in a million; only a count can say
+# that (a few long pauses make minutes per hour jump), so durations and ratios always need corroboration.
+OVERWHELMING_CHANCE = 1e-6
 HIT_COLUMNS = [
     "rep_id", "period_start", "period_end", "rule_id", "code", "severity", "feature", "value", "peer_median", "z",
     "threshold", "days_seen", "days_active", "peer_group", "n_peers", "evidence", "examples", "overwhelming",
@@ -72,8 +75,8 @@ class RuleSpec(BaseModel):
         "for a feature that counts events: the largest chance that the rep's count arises at the peers' rate "
         "(a Poisson tail, at least one spread's worth of rate), so a handful of events is never a finding"))
     overwhelming_z: float = Field(8.0, gt=0, description=(
-        "a sustained hit this many robust z above peers, with twice the minimum evidence, is a case on its own; "
-        "below it one behaviour in one window is a watch item"))
+        "a sustained hit this many robust z above peers, with twice the minimum evidence and a count chance cannot "
+        "explain (below one in a million), is a case on its own; otherwise one behaviour in one window is a watch item"))
     severity: Literal["low", "medium", "high"] = "medium"
     evidence: str
     examples: str | None = Field(None, description="kind of example calls to attach (features.daily.EVIDENCE_KINDS)")
@@ -239,6 +242,7 @@ class Rule(BaseEstimator):
         rows, limits, days_seen = rows[keep], limits[keep], days_seen[keep]
         evidence_name, _ = evidence_of(self.feature)
         examples = lookup.examples_for(rows, self.examples)
+        chance = self.chance(rows)
         out = []
         for (i, row), example_calls in zip(rows.iterrows(), examples):
             fields = {
@@ -268,7 +272,8 @@ class Rule(BaseEstimator):
                 "peer_group": row.peer_group, "n_peers": fields["n_peers"],
                 "evidence": text,
                 "examples": example_calls,
-                "overwhelming": bool(solid and np.isfinite(fields["z"]) and fields["z"] >= self.overwhelming_z),
+                "overwhelming": bool(solid and np.isfinite(fields["z"]) and fields["z"] >= self.overwhelming_z
+                                     and chance is not None and chance.loc[i] <= OVERWHELMING_CHANCE),
             })
         return pd.DataFrame(out, columns=HIT_COLUMNS)
 

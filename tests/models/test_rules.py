@@ -160,10 +160,25 @@ def test_a_handful_of_events_is_not_a_finding_however_high_the_z():
 
 
 def test_a_sustained_hit_far_beyond_peers_with_ample_evidence_is_overwhelming():
-    X = window([dict(rep_id="far", miss_rate=0.3, z_miss_rate=12.0), dict(rep_id="near", miss_rate=0.12, z_miss_rate=5.0)])
+    X = window([dict(rep_id="far", miss_rate=0.3, z_miss_rate=12.0, offers_missed=60.0),
+                dict(rep_id="near", miss_rate=0.12, z_miss_rate=5.0, offers_missed=24.0)])
     d = pd.concat([daily("far", [0.3] * 5), daily("near", [0.12] * 5)])
     hits = rule().fit(X).explain(X, d).set_index("rep_id")
     assert bool(hits.loc["far", "overwhelming"]) and not bool(hits.loc["near", "overwhelming"])
+
+
+def test_a_duration_is_never_overwhelming_on_its_own():
+    """Four long technical pauses make minutes per hour jump: far beyond peers, yet chance cannot be judged."""
+    tech = Rule(rule_id="tech.test", code="tech_excuse", feature="technical_minutes_per_shift_hour", min_value=1.5,
+                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=2, severity="high", evidence="{rep}")
+    X = pd.DataFrame([dict(rep_id="a", period_start=START, period_end=END, peer_group="g", n_peers=30, days_active=5,
+                           new_hire=False, shift_seconds=5 * 8 * 3600.0, technical_seconds=4 * 1800.0,
+                           technical_minutes_per_shift_hour=3.0, peer_technical_minutes_per_shift_hour=0.0,
+                           z_technical_minutes_per_shift_hour=10.0)])
+    d = pd.DataFrame([dict(rep_id="a", day=START + dt.timedelta(days=i), technical_seconds=1800.0 if i < 4 else 0.0,
+                           shift_seconds=8 * 3600.0) for i in range(5)])
+    hits = tech.fit(X).explain(X, d)
+    assert hits.severity.tolist() == ["high"] and not bool(hits.overwhelming.iloc[0])
 
 
 def test_a_fallback_rule_judges_only_where_the_stronger_rule_cannot():
