@@ -163,16 +163,14 @@ def _compare_with_peers(frame: pd.DataFrame, settings: FeatureSettings) -> pd.Da
         usable[name] = frame[name].where(frame[evidence_column].fillna(0) >= minimum)
     median = _peer_stat(frame, usable, lambda grouped: grouped.transform("median"))
     count = _peer_stat(frame, usable, lambda grouped: grouped.transform("count"), fill=0)
-    upper = _peer_stat(frame, usable, lambda grouped: grouped.transform(lambda v: v.quantile(0.75)))
+    upper = _peer_stat(frame, usable, lambda grouped: grouped.transform("quantile", 0.75))
     small = count < 3
     median = median.mask(small, pd.DataFrame([usable.median()] * len(frame), index=frame.index))
     upper = upper.mask(small, pd.DataFrame([usable.quantile(0.75)] * len(frame), index=frame.index))
     mad = _peer_stat(frame, (usable - median).abs(), lambda grouped: grouped.transform("median"))
     mad = mad.mask(small, pd.DataFrame([(usable - usable.median()).abs().median()] * len(frame), index=frame.index))
-    # Honest reps spread further above the median than below it (rates cannot go under zero): the spread
-    # is the wider of the two-sided MAD and the upper quartile's distance, so an honest right tail raises the bar.
-    # The upper quartile widens the MAD's spread by at most a quarter: enough for honest skew, not enough for
-    # an elevated minority (a third of a centre's agents cutting calls short) to hide itself behind.
+    # The upper quartile widens the MAD's spread by at most a quarter: enough for honest skew (module docstring),
+    # not enough for an elevated minority (a third of a centre's agents cutting calls short) to hide behind.
     floors = np.broadcast_to(np.array([spread_of(name) for name in names]), mad.shape)
     two_sided = np.maximum(MAD_TO_SIGMA * mad.fillna(0.0).to_numpy(), floors)
     upper_side = ((upper - median) / UPPER_QUARTILE_TO_SIGMA).fillna(0.0).to_numpy()

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.impute import SimpleImputer
@@ -86,11 +88,7 @@ def linked_blocks(matrix: np.ndarray, linked_at: float) -> list[np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.abs(np.corrcoef(ranks, rowvar=False)) if len(matrix) > 2 else np.eye(n)
     corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
-    block = np.arange(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if corr[i, j] >= linked_at and block[i] != block[j]:
-                block[block == block[j]] = block[i]
+    _, block = connected_components(csr_matrix(corr >= linked_at), directed=False)
     return [np.flatnonzero(block == b) for b in np.unique(block)]
 
 

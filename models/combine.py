@@ -126,7 +126,7 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
         rule = (1 - grouped._w.apply(lambda w: float(np.prod(1 - w.to_numpy())))).rename("rule_score")
         corroborated = ((grouped._strong.sum() >= 2) | grouped._over.any()).rename("corroborated")
         ids = weighted.groupby(keys, sort=False).rule_id.agg(lambda r: sorted(set(r))).rename("rule_hits")
-        strong = weighted.severity != "low"
+        strong = weighted._strong
         codes = weighted[strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("codes")
         thin = weighted[~strong].groupby(keys, sort=False).code.agg(lambda c: sorted(set(c))).rename("thin_codes")
         for part in (rule, corroborated, ids, codes, thin):
@@ -134,8 +134,9 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     else:
         out["rule_score"], out["rule_hits"], out["codes"], out["thin_codes"] = 0.0, None, None, None
         out["corroborated"] = False
-    out["rule_score"] = out.rule_score.fillna(0.0).where(out.corroborated.fillna(False).astype(bool),
-                                                         out.rule_score.fillna(0.0).clip(upper=settings.single_behaviour_cap))
+    rule_score = out.rule_score.fillna(0.0)
+    out["rule_score"] = rule_score.where(out.corroborated.fillna(False).astype(bool),
+                                         rule_score.clip(upper=settings.single_behaviour_cap))
     out["rule_hits"] = [list(v) if isinstance(v, list) else [] for v in out.rule_hits]
     # no model (too few reps): the anomaly score is empty and the model adds nothing
     model = (np.clip((out.anomaly_score - settings.model_floor) / (1 - settings.model_floor), 0, 1) * settings.model_weight).fillna(0.0)

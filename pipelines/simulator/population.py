@@ -162,16 +162,13 @@ def draw_reps(n_reps: int, cfg: SimulationConfig, rng: np.random.Generator, allo
 
 
 def _honest_rates(p: dict[str, np.ndarray], honest, rng: np.random.Generator) -> None:
-    """Natural rates of the acts avoiders overdo, varying between reps (drawn only when set, so a default
-    centre stays the same for a given seed)."""
+    """Natural rates of the acts avoiders overdo, varying between reps by `habit_spread` (random draws only
+    when it is set, so a default centre stays the same for a given seed)."""
     n = len(p["p_rna"])
     rates = {"personal_calls_per_day": honest.personal_calls_per_day, "toggles_per_day": honest.toggles_per_day,
              "extra_breaks_per_day": honest.extra_breaks_per_day, "tech_pauses_per_day": honest.tech_pauses_per_day,
              "p_quick_transfer": honest.quick_transfer_share, "p_self_service": honest.self_service_share}
-    defaults = {"p_quick_transfer": 0.01, "p_self_service": 0.01}
     for key, rate in rates.items():
-        if rate == defaults.get(key, 0.0) and honest.habit_spread == 0:
-            continue
         p[key] = rate * rng.lognormal(-honest.habit_spread ** 2 / 2, honest.habit_spread, n) if honest.habit_spread \
             else np.full(n, rate)
     if honest.habit_spread:
