@@ -1,5 +1,7 @@
-"""`cadet serve` against a real Prefect server on 127.0.0.1: deployments registered, a triggered run completes."""
+"""`cadet serve` against a real Prefect server on 127.0.0.1: deployments registered, cron runs that the
+server's scheduler creates complete, a run that cannot score ends Failed, and cadet's steps reach the run logs."""
 
+import datetime as dt
 import json
 import os
 import socket
@@ -30,7 +32,9 @@ def _free_port() -> int:
 def prefect_api(tmp_path):
     """A real `prefect server start` on loopback, as the README tells operators to run it."""
     port = _free_port()
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-server"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-server"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               # the real scheduler, looking every 10 s rather than every 60 s, so a test waits for it less
+               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="10")
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -51,7 +55,7 @@ def prefect_api(tmp_path):
 
 
 def _client_env(tmp_path, url):
-    env = dict(os.environ, PREFECT_API_URL=url, PREFECT_HOME=str(tmp_path / "prefect-client"), PREFECT_LOGGING_LEVEL="WARNING")
+    env = dict(os.environ, PREFECT_API_URL=url, PREFECT_HOME=str(tmp_path / "prefect-client"))
     for name in ("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "MLFLOW_TRACKING_URI"):
         env.pop(name, None)
     return env
@@ -113,3 +117,63 @@ def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "serve", "--source", "canonical", str(tmp_path)],
                                 env={"PREFECT_API_URL": ""})
     assert result.exit_code == 2 and "prefect server start --host 127.0.0.1" in result.output
+
+
+def _api(url: str, path: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(f"{url}/{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def _finished_nightly_runs(url: str) -> list[dict]:
+    # the scheduler books many runs ahead: ask for the finished ones only
+    finished = {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]}}
+    return _api(url, "flow_runs/filter", {"deployments": {"name": {"any_": ["nightly"]}}, "flow_runs": {"state": finished},
+                                          "limit": 50})
+
+
+def _wait_for(url: str, serve, wanted, what: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in _finished_nightly_runs(url):
+            if wanted(run):
+                return run
+        assert serve.poll() is None, serve.stdout.read()
+        time.sleep(3)
+    pytest.fail(f"no {what} within {timeout:.0f} s: {[(r['name'], r['state']['type']) for r in _finished_nightly_runs(url)]}")
+
+
+def test_a_cron_schedule_fires_by_itself_and_a_run_that_reads_nothing_usable_fails(prefect_api, tmp_path):
+    drop = tmp_path / "drop"
+    center = simulate(CadetConfig(), n_reps=30, n_days=7, seed=5, workers=1)
+    write_canonical(center.tables, drop, "csv")
+    (drop / "truth.json").unlink(missing_ok=True)
+    home = tmp_path / "home"
+    env = _client_env(tmp_path, prefect_api)
+    serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--source", "canonical",
+                              "--nightly", "* * * * *", str(drop)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        # Nobody triggers anything: the server's scheduler creates the runs from the cron, the served runner runs them.
+        first = _wait_for(prefect_api, serve, lambda r: r["state"]["type"] == "COMPLETED", "completed scheduled run")
+        assert first["auto_scheduled"], "the run came from the schedule, not from a trigger"
+        reports = list((home / "reports").glob("*/report.html"))
+        assert len(reports) == 1 and (reports[0].parent / "scores.parquet").exists()
+        logs = _api(prefect_api, "logs/filter", {"logs": {"flow_run_id": {"any_": [first["id"]]}}, "limit": 200})
+        assert any("scoring" in log["message"] and log["level"] == 20 for log in logs), "cadet's steps are in the run's log"
+
+        # A new file in the drop folder that holds nothing usable: the next scheduled run fails, visibly.
+        broken_at = time.time()
+        (drop / "calls-late.csv").write_text("this is not,a call export\n1,2\n")
+        failed = _wait_for(prefect_api, serve, lambda r: r["state"]["type"] == "FAILED", "failed scheduled run")
+        assert failed["auto_scheduled"]
+        assert "nothing usable was read" in failed["state"]["message"], failed["state"]
+        assert dt.datetime.fromisoformat(failed["start_time"]).timestamp() >= broken_at - 5
+        assert len(list((home / "reports").glob("*/report.html"))) == 1, "a failed run publishes no report"
+    finally:
+        serve.terminate()
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
