@@ -176,6 +176,7 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity:
     import pandas as pd
 
     from pipelines.config import CadetConfig
+    from pipelines.failures import RunFailed
     from pipelines.run import run_flow
     from pipelines.simulator import simulate
     from pipelines.simulator.worlds import random_world
@@ -192,10 +193,11 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity:
     (logs / "truth.json").unlink(missing_ok=True)
     settings = settings_for(fmt, logs, world, work / f"{tag}.yaml")
     started = time.perf_counter()
-    summary = run_flow(fmt, [str(logs)], str(home), config_path=str(settings) if settings else None)
+    try:
+        summary = run_flow(fmt, [str(logs)], str(home), config_path=str(settings) if settings else None)
+    except RunFailed as failure:
+        raise SystemExit(f"cadet run failed on {fmt} seed {seed}: {failure}") from None
     elapsed = time.perf_counter() - started
-    if summary.get("error"):
-        raise SystemExit(f"cadet run failed on {fmt} seed {seed}: {summary['error']}")
     scores = pd.read_parquet(Path(summary["report"]) / "scores.parquet")
     best = scores.sort_values("score", ascending=False).drop_duplicates("rep_id").set_index("rep_id")
     investigate = scores[scores.tier == "investigate"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from pipelines.config import ConfigError, load_config
+from pipelines.failures import EXIT_THIN_DATA, RunFailed
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
-EXIT_THIN_DATA = 3  # the stage could not run on this little data; the one-line reason says what is missing
 
 MAIN_HELP = """\
 cadet finds contact-center reps who avoid calls, from the logs your platform
@@ -226,10 +226,12 @@ def demo(obj: Context, reps, days, seed):
     from pipelines.run import run_flow
 
     started = time.perf_counter()
-    with _flow_progress("demo"):
-        summary = run_flow("canonical", [str(out)], str(obj.home))
-    if summary.get("error"):
-        raise click.ClickException(summary["error"])
+    _hold_home(obj.home, "demo")
+    try:
+        with _flow_progress("demo"):
+            summary = run_flow("canonical", [str(out)], str(obj.home))
+    except RunFailed as failure:
+        _fail("demo", failure)
     ingested, scored = summary["ingest"], summary["score"]
     click.echo(
         f"`cadet run` (ingest, features, train, score: one Prefect flow) took {time.perf_counter() - started:.1f} s: "
@@ -314,6 +316,11 @@ def _print_frame(title, frame) -> None:
     _print_rows(title, [frame.index.name or "", *frame.columns], rows, numbers_from=1)
 
 
+def _text(value) -> str:
+    """An optional text field for a table cell: empty, never 'None' or 'nan'."""
+    return value if isinstance(value, str) else ""
+
+
 def _iso(day) -> str | None:
     """A --start/--end option's date as the flows take it."""
     return day.date().isoformat() if day else None
@@ -352,7 +359,10 @@ def _prefect_defaults(home: Path) -> None:
         os.environ["PREFECT_HOME"] = str(prefect_home)
     # the temporary local server migrates its database on first start: give it time
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # cadet's steps log at INFO to the Prefect API (the UI's run logs); the terminal shows cadet's own lines only,
+    # a failure as one line from the CLI rather than Prefect's traceback of it
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 @cli.command(
@@ -395,6 +405,7 @@ def inspect(obj: Context, source: str, out: Path | None, paths: tuple[Path, ...]
     from pipelines.inspect import inspect_logs, render
     from pipelines.storage import write_text_atomic
 
+    _check_source(source, paths)
     files = find_input_files(source, list(paths))
     if not files:
         raise click.ClickException(f"no {source} files found in {', '.join(map(str, paths))}")
@@ -446,17 +457,21 @@ Examples:
 def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
     import json
 
+    _check_source(source, paths)
+    _hold_home(obj.home, "ingest")
     _prefect_defaults(obj.home)  # before Prefect is imported: it reads its settings then
     from pipelines.ingest import ingest_flow
 
-    with _flow_progress(f"ingest {source}"):
-        summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file)
+    try:
+        with _flow_progress(f"ingest {source}"):
+            summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file)
+    except RunFailed as failure:
+        if failure.summary.get("files"):
+            _print_ingest(failure.summary)
+        _fail("ingest", failure)
     _print_ingest(summary)
     if as_json:
         click.echo(json.dumps(summary))
-    if summary["landed"] == 0:
-        click.echo("cadet ingest: nothing usable was read; see the problems above and the quarantine", err=True)
-        sys.exit(1)
 
 
 @cli.command(
@@ -577,23 +592,62 @@ def score(obj: Context, start, end):
     click.echo(summary["report"])
 
 
-def _stage(obj: Context, name: str, progress, flow_ref: str, *args) -> dict:
-    """Run one stage's Prefect flow on the home and return its summary; stop with status 1 on its error.
+def _stage(obj: Context, name: str, progress, flow_ref: str, start: str | None, end: str | None, *args) -> dict:
+    """Run one stage's Prefect flow on the home and return its summary; a failed run stops cadet with its exit code.
 
-    The flow ("module:function") is imported only after the embedded Prefect
-    defaults are set, because Prefect reads its settings when imported.
+    What the stage needs is checked first, so a simple mistake is told in a
+    moment, not after a Prefect server has started.  The flow
+    ("module:function") is imported only after the embedded Prefect defaults
+    are set, because Prefect reads its settings when imported.
     """
     import importlib
 
+    from pipelines.lake import Lake
+
+    if start and end and end < start:
+        raise click.UsageError(f"--end {end} is before --start {start}: swap them")
+    lake = Lake(obj.home / "lake")
+    if name == "features" and not lake.days("calls"):
+        _fail(name, RunFailed(f"the lake under {obj.home} has no calls yet: run `cadet ingest` (or `cadet run`) on the "
+                              "platform's logs first, or pass the --home that holds them"))
+    if name in ("train", "score") and not [d for d in lake.days("rep_window_features")
+                                          if (not start or d.isoformat() >= start) and (not end or d.isoformat() <= end)]:
+        _fail(name, RunFailed(f"no window features under {obj.home} for that range: run `cadet features` first "
+                              "(or `cadet run`), or pass the --home that holds them"))
+    _hold_home(obj.home, name)
     _prefect_defaults(obj.home)
     module, function = flow_ref.split(":")
     flow = getattr(importlib.import_module(module), function)
-    with progress:
-        summary = flow(str(obj.home), obj.config_file, *args)
-    if summary.get("error"):
-        click.echo(f"cadet {name}: {summary['error']}", err=True)
-        sys.exit(1)
-    return summary
+    try:
+        with progress:
+            return flow(str(obj.home), obj.config_file, start, end, *args)
+    except RunFailed as failure:
+        _fail(name, failure)
+
+
+def _check_source(source: str, paths) -> None:
+    """Files that are plainly another platform's logs: say which --source they need, before anything runs."""
+    from pipelines.inputs import wrong_source
+
+    mismatch = wrong_source(source, list(paths))
+    if mismatch:
+        raise click.BadParameter(mismatch, param_hint="--source")
+
+
+def _hold_home(home: Path, name: str) -> None:
+    """Take the home's lock for the rest of the command, before Prefect starts: a second cadet on the same home
+    is told at once who holds it (the flows take the same lock, so a run started elsewhere is guarded too)."""
+    from pipelines.locking import HomeBusy, home_lock
+
+    try:
+        click.get_current_context().with_resource(home_lock(home, f"cadet {name}"))
+    except HomeBusy as busy:
+        _fail(name, busy)
+
+
+def _fail(name: str, failure: RunFailed):
+    click.echo(f"cadet {name}: {failure}", err=True)
+    sys.exit(failure.exit_code)
 
 
 def _print_ingest(summary: dict) -> None:
@@ -668,8 +722,10 @@ existing champion is `cadet train`'s job (weekly, with promotion gates).
 The last line of output is the report folder with scores.parquet.
 
 \b
-Exit status: 0 on success, 1 when nothing usable was read or nothing could be
-scored, 2 for a usage error.
+Exit status: 0 on success (also when nothing is new), 1 when nothing usable
+was read or nothing could be scored (the flow run ends Failed), 2 for a usage
+error, 4 when another cadet is working on the same home, 5 when the MLflow
+server does not answer.
 
 \b
 Examples:
@@ -694,24 +750,32 @@ def run(obj: Context, source: str, start, end, workers: int, only_changed: bool,
     import json
 
     obj.check_rules()
+    if start and end and end < start:
+        raise click.UsageError(f"--end {_iso(end)} is before --start {_iso(start)}: swap them")
+    _check_source(source, paths)
+    _hold_home(obj.home, "run")
     _prefect_defaults(obj.home)
     from pipelines.run import run_flow
 
-    with _flow_progress(f"run {source}"):
-        summary = run_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file, _iso(start), _iso(end),
-                           workers, only_changed)
-    _print_ingest(summary["ingest"])
-    if summary["features"] and not summary["features"].get("error"):
+    failed = None
+    try:
+        with _flow_progress(f"run {source}"):
+            summary = run_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file, _iso(start), _iso(end),
+                               workers, only_changed)
+    except RunFailed as failure:
+        failed, summary = failure, {"ingest": None, "features": None, "trained": None, "score": None} | failure.summary
+    if summary["ingest"] and summary["ingest"]["files"]:
+        _print_ingest(summary["ingest"])
+    if summary["features"]:
         _print_features(summary["features"])
     if summary["trained"]:
         _print_training(summary["trained"])
-    if summary["score"] and not summary["score"].get("error"):
+    if summary["score"]:
         _print_scoring(summary["score"])
     if as_json:
-        click.echo(json.dumps(summary, default=str))
-    if summary.get("error"):
-        click.echo(f"cadet run: {summary['error']}", err=True)
-        sys.exit(1)
+        click.echo(json.dumps(summary | ({"error": str(failed)} if failed else {}), default=str))
+    if failed:
+        _fail("run", failed)
     if summary.get("nothing_new"):
         click.echo(f"cadet run: {summary['nothing_new']}; nothing to score")
         return
@@ -789,6 +853,8 @@ the rep shows the same behaviours (for review.dismissal_days after it); the
 report lists it as "previously dismissed".  Confirmed and dismissed flags are
 the labels `cadet train`'s confirmed-flags gate judges a new model on.
 The window defaults to the rep's highest-scored window in the newest report.
+A verdict on a window that was not flagged (tier clear) would become a
+training label nobody asked for: cadet refuses it unless you pass --force.
 
 \b
 Examples:
@@ -807,8 +873,9 @@ Examples:
 @click.option("--report", "report_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Report folder the flag comes from (default: the newest).")
 @click.option("--list", "list_verdicts", is_flag=True, help="Print every verdict recorded, oldest first.")
+@click.option("--force", is_flag=True, help="Record a verdict on a window that was not flagged (tier clear).")
 @click.pass_obj
-def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report_dir, list_verdicts: bool):
+def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report_dir, list_verdicts: bool, force: bool):
     import pandas as pd
 
     from pipelines.report import latest_report
@@ -819,7 +886,8 @@ def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report
         if rep_id:
             verdicts = verdicts[verdicts.rep_id == rep_id]
         rows = [(v.recorded_at.strftime("%Y-%m-%d %H:%M"), v.rep_id, str(v.period_start), v.verdict, v.reviewer,
-                 v.reason or "", ", ".join(v.behaviours or []), v.note or "") for v in verdicts.itertuples()]
+                 _text(v.reason), ", ".join(v.behaviours if isinstance(v.behaviours, list) else []), _text(v.note))
+                for v in verdicts.itertuples()]
         _print_rows("Verdicts", ["recorded", "rep", "window", "verdict", "by", "reason", "behaviours", "note"], rows)
         return
     if not rep_id or not verdict:
@@ -844,6 +912,10 @@ def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report
     else:
         row = mine.sort_values("score", ascending=False).head(1)
     row = row.iloc[0]
+    if row.tier == "clear" and not force:
+        raise click.UsageError(f"{rep_id} was not flagged in the window {row.period_start} - {row.period_end} (score "
+                               f"{row.score:.2f}, clear): a verdict there becomes a training label; pass --force if you "
+                               "mean it, or --window for a flagged window")
     try:
         path = record_verdict(obj.home, rep_id, row.period_start, row.period_end, verdict, reviewer, reason, note,
                               list(row.behaviours), list(row.rule_hits))
@@ -865,7 +937,9 @@ when their time comes (keep it running, e.g. as a systemd service):
   cadet-train/weekly-retrain --retrain cron: `cadet train` (promotion gates apply)
 Cron times are in the site's zone (site.timezone in the settings).  Both can be
 started by hand from the Prefect UI or with
-`prefect deployment run cadet-run/nightly`.
+`prefect deployment run cadet-run/nightly`.  A run that reads nothing usable
+or has nothing to score ends Failed in Prefect, its message saying why; the
+steps of every run are in its log in the Prefect UI.
 
 \b
 Needs a Prefect server, so runs and schedules outlive this process:
@@ -891,6 +965,7 @@ def serve(obj: Context, source: str, nightly_cron: str, retrain_cron: str, paths
             "then: export PREFECT_API_URL=http://127.0.0.1:4200/api  and run cadet serve again.")
     from prefect.schedules import Cron
 
+    _check_source(source, paths)
     for cron in (nightly_cron, retrain_cron):
         try:
             Cron(cron)
@@ -908,10 +983,47 @@ def serve(obj: Context, source: str, nightly_cron: str, retrain_cron: str, paths
                     obj.config.site.timezone)
 
 
+@cli.command(
+    "new-key",
+    help="""Create a new pseudonymisation key for a home whose key is lost, on purpose.
+
+\b
+Caller numbers are pseudonymised at ingest with the key in
+<home>/secrets/pseudonym.key (or $CADET_PSEUDONYM_KEY).  If that file is
+missing while the lake already holds callers, `cadet ingest` and `cadet run`
+stop rather than make a new key silently.  First try to restore the file from
+where you keep it.  A new key means a caller seen before and the same caller
+calling again after it no longer link as repeat callers (cherry-picking and
+early hang-up callbacks start over); the lake's old pseudonyms stay as they
+are.  This command never replaces an existing key.
+
+\b
+Example:
+  cadet --home /srv/cadet new-key
+"""
+)
+@click.pass_obj
+def new_key(obj: Context):
+    from pipelines.privacy import KEY_ENV, KEY_FILE, create_key
+
+    path = obj.home / KEY_FILE
+    if path.exists():
+        raise click.UsageError(f"{path} exists: cadet never replaces a key (move it aside yourself if you must)")
+    if os.environ.get(KEY_ENV):
+        raise click.UsageError(f"${KEY_ENV} is set and takes precedence over a key file: change it there instead")
+    create_key(obj.home)
+    click.echo(f"new pseudonymisation key in {path}; callers from before it will not link to callers after it")
+
+
 def main() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # A tracking server that does not answer fails the run within about two minutes, not after MLflow's own
+    # retries (seven, with doubling waits, each request allowed 120 s) kept a run hanging for over eight minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     cli(prog_name="cadet")
 
 

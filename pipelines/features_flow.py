@@ -29,6 +29,8 @@ from features.daily import rep_day_features
 from features.windows import rep_window_features, windows
 from models.rules import RuleSet
 from pipelines.config import CadetConfig, load_config, load_rules
+from pipelines.failures import RunFailed
+from pipelines.locking import holding_home
 from pipelines.lake import Lake
 from pipelines.progress import advance
 from pipelines.storage import atomic_path
@@ -170,6 +172,7 @@ def _worker_pool(workers: int, windows_to_do: int):
 
 
 @flow(name="cadet-features", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=8))
+@holding_home("cadet features")
 def features_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None,
                   workers: int = 0) -> dict:
     """Features and rule hits for every window in [start, end] (default: every day in the lake).
@@ -180,11 +183,11 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
     lake = Lake(Path(home) / "lake")
     found = lake_date_range(lake)
     if found is None:
-        return {"lake": str(lake.root), "windows": [], "error": "the lake has no calls yet: run `cadet ingest` first"}
+        raise RunFailed("the lake has no calls yet: run `cadet ingest` (or `cadet run`) on the platform's logs first")
     first = dt.date.fromisoformat(start) if start else found[0]
     last = dt.date.fromisoformat(end) if end else found[1]
     if last < first:
-        return {"lake": str(lake.root), "windows": [], "error": f"--end {last} is before --start {first}"}
+        raise RunFailed(f"--end {last} is before --start {first}: swap them")
     todo = windows(first, last, config.features.window_days)
     customers = None
     try:

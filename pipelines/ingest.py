@@ -21,9 +21,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.contracts import SCHEMAS
-from pipelines.inputs import find_input_files
+from pipelines.inputs import find_input_files, wrong_source
+from pipelines.failures import RunFailed
+from pipelines.locking import holding_home
 from pipelines.lake import Lake
-from pipelines.privacy import load_key, mask_numbers, pseudonymise
+from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
 from pipelines.config import CadetConfig, load_config
 from pipelines.readers.asterisk import read_asterisk
@@ -249,7 +251,15 @@ def _date_surveys(results: list[ReadResult]) -> None:
             result.good = good.loc[~undated].reset_index(drop=True)
 
 
+EXPECTED_FILES = {
+    "asterisk": "cadet reads files named queue_log* (and Master.csv CDRs beside them)",
+    "amazon-connect": "cadet reads contact-record and agent-event files (.json, .jsonl or no suffix)",
+    "canonical": "cadet reads .csv and .parquet files (calls, offers, agent_states, reps, schedules, surveys)",
+}
+
+
 @flow(name="cadet-ingest", log_prints=True)
+@holding_home("cadet ingest")
 def ingest_flow(source: str, paths: list[str], home: str, config_path: str | None = None, only_changed: bool = False) -> dict:
     """Read every input file, quarantine what is bad, land what is good.
 
@@ -260,6 +270,13 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
     """
     home_path = Path(home)
     config = load_config(config_path)
+    try:
+        load_key(home_path)  # before anything is read: a lost key stops the run, it is not replaced
+    except PseudonymKeyError as exc:
+        raise RunFailed(str(exc)) from None
+    mismatch = wrong_source(source, [Path(p) for p in paths])
+    if mismatch:
+        raise RunFailed(mismatch)
     files = find_input_files(source, [Path(p) for p in paths])
     unchanged = unchanged_files(home_path, files) if only_changed else []
     if source == "canonical" or len(unchanged) == len(files):
@@ -267,7 +284,13 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
     else:
         unchanged = []
     steps = (len(files) if source == "canonical" else 1) + len(SCHEMAS)
-    if source == "asterisk":
+    if not files and not unchanged:
+        raise RunFailed(f"no {source} files in {', '.join(map(str, paths))}: {EXPECTED_FILES[source]}",
+                        IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine")).as_dict()
+                        | {"days": [], "unchanged": []})
+    if not files:  # everything was ingested before, unchanged: nothing to read (a platform's reader would call it missing)
+        outcomes = []
+    elif source == "asterisk":
         advance(0, steps, f"reading {len(files)} Asterisk files")
         outcomes = read_asterisk_files(files, home_path, config)
         advance(1, steps, "read")
@@ -295,7 +318,10 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
     for warning in summary.warnings:
         get_run_logger().warning(warning)
     record_ingest(home_path, source, summary)
-    return summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
+    result = summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
+    if files and summary.landed == 0:
+        raise RunFailed("nothing usable was read: see the problems listed per file and the quarantine", result)
+    return result
 
 
 def _modified_at(stat) -> dt.datetime:

@@ -34,6 +34,9 @@ class PseudonymKeyError(ValueError):
 def load_key(home: Path) -> bytes:
     """The key from $CADET_PSEUDONYM_KEY, else `<home>/secrets/pseudonym.key`, created on first use.
 
+    A missing key file over a lake that already holds callers is refused, never
+    silently replaced: the new key would sever every repeat-caller link.
+
     Keep the key file out of backups of the lake and out of version control:
     whoever holds it can test whether a given number called.  Losing it breaks
     the link between old and new pseudonyms of the same caller.
@@ -50,6 +53,22 @@ def load_key(home: Path) -> bytes:
         if len(key) < 16:
             raise PseudonymKeyError(f"{path}: key is too short; delete the file to create a new one (old pseudonyms will no longer match)")
         return key[:64]
+    if _lake_has_callers(home):
+        raise PseudonymKeyError(
+            f"{path} is missing, but the lake under {home} already holds callers pseudonymised with it: restore the "
+            f"file from where you keep it (or set ${KEY_ENV}). A new key would stop linking every caller seen before "
+            "to the same caller calling again; if that is what you want, run `cadet new-key` first")
+    return create_key(home)
+
+
+def _lake_has_callers(home: Path) -> bool:
+    calls = Path(home) / "lake" / "calls"
+    return calls.exists() and any(calls.glob("date=*/*.parquet"))
+
+
+def create_key(home: Path) -> bytes:
+    """A new random key in `<home>/secrets/pseudonym.key` (never over an existing one)."""
+    path = Path(home) / KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     key = secrets.token_hex(32)

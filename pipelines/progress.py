@@ -1,7 +1,8 @@
-"""Progress of a running flow, for whoever draws it (the CLI's bars); silent when nobody listens.
+"""Progress of a running flow, for whoever draws it (the CLI's bars), and a line in the flow run's log.
 
-Flows run in the CLI's process, so a callback is enough: no Prefect state,
-no output of its own.
+Flows run in the CLI's process, so a callback is enough for the bars; the same
+step is logged at INFO to the run's logger, so a scheduled run's steps show in
+the Prefect UI.
 """
 
 from __future__ import annotations
@@ -24,3 +25,9 @@ def advance(done: int, total: int, what: str) -> None:
     report = _listener.get("report")
     if report is not None:
         report(done, total, what)
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+        from prefect.logging import get_run_logger
+
+        get_run_logger().info("%s (%d of %d)", what, done, total)

@@ -14,6 +14,8 @@ from prefect import flow
 
 from features.windows import windows
 from pipelines.config import load_config
+from pipelines.failures import RunFailed
+from pipelines.locking import holding_home
 from pipelines.features_flow import features_flow, lake_date_range
 from pipelines.ingest import ingest_flow
 from pipelines.lake import Lake
@@ -36,38 +38,42 @@ def windows_touched(lake_days: tuple[dt.date, dt.date], touched: list[dt.date], 
 
 
 @flow(name="cadet-run")
+@holding_home("cadet run")
 def run_flow(source: str, paths: list[str], home: str, config_path: str | None = None, start: str | None = None,
              end: str | None = None, workers: int = 0, only_changed: bool = False) -> dict:
     """Ingest -> features for the windows touched -> train if no champion -> score (and the report).
 
     `only_changed` skips files already ingested unchanged; when nothing is new
-    the run ends there, successfully, saying so.
+    the run ends there, successfully, saying so.  A run that cannot score
+    raises `RunFailed` (a Failed flow run), carrying what it did before.
     """
     steps = 4
     advance(0, steps, "ingesting")
-    ingested = ingest_flow(source, paths, home, config_path, only_changed)
-    result = {"ingest": ingested, "features": None, "trained": None, "score": None}
+    result = {"ingest": None, "features": None, "trained": None, "score": None}
+    try:
+        result["ingest"] = ingested = ingest_flow(source, paths, home, config_path, only_changed)
+    except RunFailed as failure:
+        failure.summary = result | {"ingest": failure.summary}
+        raise
     if not ingested["files"] and ingested["unchanged"]:
         return result | {"nothing_new": f"no new or changed files since the last ingest ({len(ingested['unchanged'])} unchanged)"}
-    if ingested["landed"] == 0:
-        return result | {"error": "nothing usable was read; see the ingest problems and the quarantine"}
     lake_days = lake_date_range(Lake(Path(home) / "lake"))
     if lake_days is None:
-        return result | {"error": "the lake holds no calls yet, so there is nothing to score; ingest call records"}
+        raise RunFailed("the lake holds no calls yet, so there is nothing to score: ingest the call records too", result)
     if start is None and end is None:
         touched = [dt.date.fromisoformat(day) for day in ingested["days"]]
         first, last = windows_touched(lake_days, touched, load_config(config_path).features.window_days)
         start, end = first.isoformat(), last.isoformat()
-    advance(1, steps, f"features {start} .. {end}")
-    result["features"] = features_flow(home, config_path, start, end, workers)
-    if result["features"].get("error"):
-        return result | {"error": result["features"]["error"]}
-    if champion_version(Path(home)) is None:
-        advance(2, steps, "training a first model")
-        result["trained"] = train_flow(home, config_path)
-    advance(3, steps, "scoring")
-    result["score"] = score_flow(home, config_path, start, end)
+    try:
+        advance(1, steps, f"features {start} .. {end}")
+        result["features"] = features_flow(home, config_path, start, end, workers)
+        if champion_version(Path(home)) is None:
+            advance(2, steps, "training a first model")
+            result["trained"] = train_flow(home, config_path)
+        advance(3, steps, "scoring")
+        result["score"] = score_flow(home, config_path, start, end)
+    except RunFailed as failure:  # the same failure (and exit code), carrying what the run did before it
+        failure.summary = result
+        raise
     advance(steps, steps, "done")
-    if result["score"].get("error"):
-        return result | {"error": result["score"]["error"]}
     return result | {"report": result["score"]["report"], "start": start, "end": end}

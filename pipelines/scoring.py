@@ -23,6 +23,8 @@ from models.anomaly import too_thin_for_a_model
 from models.combine import combine
 from models.review import apply_verdicts
 from pipelines.config import load_config, load_rules
+from pipelines.failures import RunFailed
+from pipelines.locking import holding_home
 from pipelines.lake import Lake
 from pipelines.review import read_verdicts
 from pipelines.report import CSV_FILE, META_FILE, REPORT_FILE, write_report
@@ -97,11 +99,12 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
 
 
 @flow(name="cadet-score")
+@holding_home("cadet score")
 def score_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
     """Score [start, end] (default: every window in the lake); trains a first model when there is no champion."""
     found = window_range(home, start, end)
     if found is None:
-        return {"error": NO_FEATURES}
+        raise RunFailed(NO_FEATURES)
     trained = train_task(home, config_path, None, None) if champion_version(Path(home)) is None else None
     result = score_task(home, config_path, *found)
     result["trained_first"] = trained

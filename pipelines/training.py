@@ -37,6 +37,8 @@ from models.anomaly import RepAnomalyModel, too_thin_for_a_model
 from models.promotion import TrainingSettings, promotion_gates
 from models.review import ReviewSettings
 from pipelines.config import load_config
+from pipelines.failures import RunFailed, ServiceUnavailable
+from pipelines.locking import holding_home
 from pipelines.lake import Lake
 from pipelines.review import read_verdicts
 
@@ -177,11 +179,12 @@ def train_task(home: str, config_path: str | None, start: dt.date | None, end: d
 
 
 @flow(name="cadet-train")
+@holding_home("cadet train")
 def train_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None) -> dict:
     """Train on the window features of [start, end] (default: all of them) and register the model."""
     found = window_range(home, start, end)
     if found is None:
-        return {"error": NO_FEATURES}
+        raise RunFailed(NO_FEATURES)
     return train_task(home, config_path, *found)
 
 
@@ -189,11 +192,21 @@ def champion_version(home: Path) -> str | None:
     """The version the `champion` alias points at, or None when no model has been promoted yet."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(home))
+    uri = tracking_uri(home)
+    mlflow.set_tracking_uri(uri)
     try:
         return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    except mlflow.exceptions.MlflowException as exc:
+        # Only "no such model" or "no such alias" means no champion; anything else (a server that does not answer)
+        # must not let a new model be promoted past the gates as if it were the first.
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or (exc.error_code == "INVALID_PARAMETER_VALUE"
+                                                          and "not found" in exc.message):
+            return None
+        first_line = exc.message.strip().splitlines()[0] if exc.message.strip() else exc.error_code
+        first_line = first_line if len(first_line) <= 160 else first_line[:157] + "..."
+        raise ServiceUnavailable(f"MLflow at {uri} could not say which model is the champion ({first_line}): check that "
+                                 "it is running and reachable, or unset MLFLOW_TRACKING_URI to use the store under the "
+                                 "home; then run this again") from None
 
 
 def champion_model(home: Path):

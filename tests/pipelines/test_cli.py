@@ -68,3 +68,20 @@ def test_invalid_option_values_are_refused(runner):
     assert result.exit_code == 2 and "--reps" in result.output
     result = runner.invoke(cli, ["simulate", "--format", "genesys"])
     assert result.exit_code == 2 and "canonical" in result.output
+
+
+@pytest.mark.parametrize("command, message", [
+    (["features"], "has no calls yet: run `cadet ingest`"),
+    (["train"], "run `cadet features` first"),
+    (["score"], "run `cadet features` first"),
+])
+def test_a_stage_on_an_empty_home_says_what_to_run_first_before_prefect_starts(runner, tmp_path, command, message):
+    result = runner.invoke(cli, ["--home", str(tmp_path / "home"), *command])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "home" / "prefect").exists(), "no Prefect server was started for a mistake"
+
+
+def test_an_end_before_the_start_is_a_usage_error_told_at_once(runner, tmp_path):
+    result = runner.invoke(cli, ["--home", str(tmp_path), "features", "--start", "2026-01-10", "--end", "2026-01-05"])
+    assert result.exit_code == 2 and "swap them" in result.output
+    assert not (tmp_path / "prefect").exists()

@@ -104,10 +104,15 @@ def test_an_asterisk_lake_gives_empty_hold_features_and_says_so(prefect_server, 
     assert summary["windows"][0]["observable"]["hold"] is False
 
 
-def test_features_on_an_empty_lake_says_what_to_do(prefect_server, tmp_path):
-    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "empty"), "features"])
-    assert result.exit_code == 1
-    assert "run `cadet ingest` first" in result.output
+def test_the_features_flow_on_an_empty_lake_ends_failed_saying_what_to_do(prefect_server, tmp_path):
+    """The flow itself fails (a scheduled or API-triggered run has no CLI in front of it to check first)."""
+    from pipelines.failures import RunFailed
+    from pipelines.features_flow import features_flow
+
+    state = features_flow(str(tmp_path / "empty"), return_state=True)
+    assert state.is_failed() and "run `cadet ingest`" in state.message
+    with pytest.raises(RunFailed, match="run `cadet ingest`"):
+        features_flow(str(tmp_path / "empty"))
 
 
 def test_the_feature_list_names_every_behaviour_code():

@@ -44,6 +44,28 @@ def test_key_file_is_created_once_private_and_outside_the_lake(tmp_path, monkeyp
     assert not (tmp_path / "lake").exists()
 
 
+def test_a_lost_key_over_a_lake_with_callers_is_refused_and_only_new_key_replaces_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipelines.cli import cli
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    load_key(tmp_path)
+    day = tmp_path / "lake" / "calls" / "date=2026-01-05"
+    day.mkdir(parents=True)
+    (day / "part.parquet").write_bytes(b"a landed day")
+    (tmp_path / "secrets" / "pseudonym.key").unlink()
+    with pytest.raises(PseudonymKeyError, match="restore the file") as refused:
+        load_key(tmp_path)
+    assert "cadet new-key" in str(refused.value)
+    assert not (tmp_path / "secrets" / "pseudonym.key").exists(), "no key was made behind the user's back"
+    made = CliRunner().invoke(cli, ["--home", str(tmp_path), "new-key"])
+    assert made.exit_code == 0 and "will not link" in made.output
+    again = CliRunner().invoke(cli, ["--home", str(tmp_path), "new-key"])
+    assert again.exit_code == 2 and "never replaces a key" in again.output
+    assert len(load_key(tmp_path)) == 64
+
+
 def test_key_from_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, "a-secret-that-is-long-enough")
     assert load_key(tmp_path) == b"a-secret-that-is-long-enough"

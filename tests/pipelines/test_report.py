@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -232,3 +233,18 @@ def test_verdicts_survive_reruns_dismissed_flags_stay_down_and_confirmed_ones_re
     assert {p: p.read_bytes() for p in (home / "reviews").iterdir()} == stored, "re-runs and retraining never touch verdicts"
     listed = CliRunner().invoke(cli, ["--home", str(home), "review", "--list"])
     assert dismissed in listed.output and "covering the supervisor desk" in listed.output
+    assert not re.search(r"\b(nan|None)\b", listed.output), "an empty reason or note is an empty cell"
+
+
+def test_a_verdict_on_a_rep_who_was_not_flagged_is_refused_without_force(scored):
+    import pandas as pd
+
+    home, folder, _ = scored
+    scores = pd.read_parquet(folder / "scores.parquet")
+    best = scores.sort_values("score").drop_duplicates("rep_id", keep="last")
+    clear = best[best.tier == "clear"].rep_id.iloc[0]
+    before = set((home / "reviews").iterdir()) if (home / "reviews").exists() else set()
+    result = CliRunner().invoke(cli, ["--home", str(home), "review", clear, "--verdict", "confirmed", "--by", "alice"])
+    assert result.exit_code == 2 and "was not flagged" in result.output and "--force" in result.output
+    after = set((home / "reviews").iterdir()) if (home / "reviews").exists() else set()
+    assert after == before, "no training label was recorded"

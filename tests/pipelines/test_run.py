@@ -123,11 +123,44 @@ def test_windows_touched_keep_the_lakes_alignment():
     assert windows_touched(lake, [], 7) == lake, "nothing dated landed (a roster only): every window"
 
 
-def test_run_on_unusable_input_says_so_and_fails(prefect_server, tmp_path):
+def _latest_run_state(flow_name: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                     sort=FlowRunSort.START_TIME_DESC, limit=1)
+    return runs[0].state
+
+
+def test_run_on_unusable_input_says_so_fails_in_prefect_and_exits_1(prefect_server, tmp_path):
     junk = tmp_path / "calls.csv"
     junk.write_text("nothing,useful\n1,2\n")
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "run", "--source", "canonical", str(junk)])
     assert result.exit_code == 1 and "nothing usable was read" in result.output
+    assert "Ingest" in result.output and "quarantined" in result.output, "the per-file table is printed before the failure"
+    assert "Traceback" not in result.output
+    state = _latest_run_state("cadet-run")
+    assert state.is_failed() and "nothing usable was read" in state.message, "an automation on failed runs can fire"
+
+
+@pytest.mark.parametrize("source", ["asterisk", "amazon-connect"])
+def test_a_scheduled_run_with_nothing_new_ends_successfully_for_platform_logs(prefect_server, tmp_path, source):
+    small = simulate(CadetConfig(), n_reps=12, n_days=3, seed=9, workers=1)
+    logs = tmp_path / "logs"
+    if source == "asterisk":
+        write_asterisk(small.tables, small.truth, logs, "UTC")
+    else:
+        write_amazon_connect(small.tables, small.truth, logs, seed=9)
+    (logs / "truth.json").unlink(missing_ok=True)
+    args = ["--home", str(tmp_path / "home"), "run", "--source", source, "--only-changed", str(logs)]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert "no new or changed files since the last ingest" in again.output and "among the files" not in again.output
+    assert _latest_run_state("cadet-run").is_completed()
 
 
 def _one_rep_export(center, out: Path, keep: set[str] = frozenset({"calls", "reps"})) -> str:

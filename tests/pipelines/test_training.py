@@ -9,7 +9,8 @@ from features.daily import rep_day_features
 from features.windows import rep_window_features
 from models.promotion import TrainingSettings
 from pipelines.config import CadetConfig
-from pipelines.training import CHAMPION, MODEL_NAME, tracking_uri, train_and_register
+from pipelines.failures import ServiceUnavailable
+from pipelines.training import CHAMPION, MODEL_NAME, champion_version, tracking_uri, train_and_register
 from tests.models.test_detection import lake_tables
 
 from pipelines.simulator import simulate
@@ -93,3 +94,23 @@ def test_each_home_keeps_its_own_store_unless_the_user_names_one(tmp_path, monke
         "a second home in the same process gets its own store"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example.org:5000")
     assert tracking_uri(tmp_path / "c") == "http://mlflow.example.org:5000", "the user's server wins"
+
+
+def test_an_mlflow_server_that_does_not_answer_is_never_taken_for_no_champion(tmp_path, monkeypatch):
+    """Otherwise the next model would be promoted as the first one, past every gate."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(ServiceUnavailable) as refused:
+        champion_version(tmp_path)
+    assert f"MLflow at http://127.0.0.1:{port}" in str(refused.value) and "reachable" in str(refused.value)
+    assert refused.value.exit_code == 5
+
+
+def test_a_store_without_a_promoted_model_has_no_champion(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert champion_version(tmp_path) is None

@@ -1,0 +1,38 @@
+"""Why a run could not do its job, as an exception: Prefect marks the flow run Failed, the CLI exits non-zero.
+
+A flow that returned an error in its result would end Completed in Prefect, so
+no automation on failure could ever fire and `cadet serve` would show a broken
+nightly run as a success.  Flows raise a `RunFailed` instead; its message says
+what to do, and `summary` carries what the run did before it stopped (the
+ingest table of a run that read nothing usable).
+
+Exit codes (the CLI's `--help` and the README list them):
+0 success; 1 the run failed on its input (nothing usable, nothing to score);
+2 a usage error (bad option, bad settings file); 3 too little data for the
+stage (a one-line reason, not a failure of the data); 4 another cadet is
+working on the same home; 5 a service cadet depends on (MLflow) did not answer.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_THIN_DATA = 3
+EXIT_BUSY = 4
+EXIT_SERVICE = 5
+
+
+class RunFailed(Exception):
+    """A run that cannot go on: the message is the one line the user reads, saying what to do."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, summary: dict | None = None):
+        super().__init__(message)
+        self.summary = summary or {}
+
+
+class ServiceUnavailable(RunFailed):
+    """A service the run depends on (the MLflow tracking server) did not answer; retry once it is back."""
+
+    exit_code = EXIT_SERVICE

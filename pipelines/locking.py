@@ -1,0 +1,108 @@
+"""One cadet at a time per home: an exclusive lock under the home, held for the whole of a run.
+
+Two runs writing one lake at once would interleave their day files (one
+writer's rows lost) and race for MLflow's "first champion".  Each writing flow
+takes `<home>/.cadet.lock` with `flock`: the operating system releases it when
+the process ends, however it ends, so a lock left by a killed process is never
+in force (the file stays, with the last holder's details, and is simply taken).
+Nested flows of the same process (a run's ingest, features, training and
+scoring) share the hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipelines.failures import EXIT_BUSY, RunFailed
+
+LOCK_FILE = ".cadet.lock"
+_held: dict[Path, int] = {}
+_guard = threading.Lock()
+
+
+class HomeBusy(RunFailed):
+    """Another process holds the home's lock."""
+
+    exit_code = EXIT_BUSY
+
+
+def busy(home: Path, holder: str) -> HomeBusy:
+    return HomeBusy(f"{home} is in use by {holder}: wait for it to finish, or stop it, then run this again "
+                    "(a lock left by a process that has ended is released by itself)")
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return "another process"
+    return f"pid {info.get('pid')} on {info.get('host')} (`{info.get('command')}`, since {info.get('since')})"
+
+
+@contextmanager
+def home_lock(home: str | Path, what: str):
+    """Hold the home's lock while the block runs; `HomeBusy` at once if another process holds it."""
+    home = Path(home).resolve()
+    with _guard:
+        if home in _held:
+            _held[home] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _guard:
+                _held[home] -= 1
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_FILE
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy(home, _holder(path)) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what or " ".join(sys.argv[:3]),
+                "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, json.dumps(info).encode(), 0)
+        with _guard:
+            _held[home] = 1
+        try:
+            yield
+        finally:
+            with _guard:
+                _held.pop(home, None)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
+
+
+def holding_home(what: str):
+    """Decorate a flow function taking `home`: its whole body runs under the home's lock."""
+    import functools
+    import inspect
+
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def locked(*args, **kwargs):
+            home = signature.bind(*args, **kwargs).arguments["home"]
+            with home_lock(home, what):
+                return function(*args, **kwargs)
+
+        return locked
+
+    return decorate
+
