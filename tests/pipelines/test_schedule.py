@@ -76,15 +76,30 @@ def _trigger(name, env, timeout=400):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_serve_registers_the_schedules_and_a_triggered_nightly_run_completes(prefect_api, tmp_path):
+def _serving(tmp_path, url, *serve_options):
+    """A drop folder of canonical files and `cadet serve` over it against the server at `url`."""
     drop = tmp_path / "drop"
-    center = simulate(CadetConfig(), n_reps=40, n_days=7, seed=5, workers=1)
+    center = simulate(CadetConfig(), n_reps=30, n_days=7, seed=5, workers=1)
     write_canonical(center.tables, drop, "csv")
     (drop / "truth.json").unlink(missing_ok=True)
     home = tmp_path / "home"
-    env = _client_env(tmp_path, prefect_api)
+    env = _client_env(tmp_path, url)
     serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--source", "canonical",
-                              str(drop)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              *serve_options, str(drop)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    return drop, home, env, serve
+
+
+def _stop(serve) -> None:
+    serve.terminate()
+    try:
+        serve.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+
+
+def test_serve_registers_the_schedules_and_a_triggered_nightly_run_completes(prefect_api, tmp_path):
+    _, home, env, serve = _serving(tmp_path, prefect_api)
     try:
         listed = ""
         for _ in range(120):
@@ -106,11 +121,7 @@ def test_serve_registers_the_schedules_and_a_triggered_nightly_run_completes(pre
         assert again["state"] == "COMPLETED", again
         assert len(list((home / "reports").glob("*/report.html"))) == 1, "nothing new in the drop folder: nothing rescored"
     finally:
-        serve.terminate()
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        _stop(serve)
 
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path):
@@ -145,15 +156,7 @@ def _wait_for(url: str, serve, wanted, what: str, timeout: float = 300) -> dict:
 
 
 def test_a_cron_schedule_fires_by_itself_and_a_run_that_reads_nothing_usable_fails(prefect_api, tmp_path):
-    drop = tmp_path / "drop"
-    center = simulate(CadetConfig(), n_reps=30, n_days=7, seed=5, workers=1)
-    write_canonical(center.tables, drop, "csv")
-    (drop / "truth.json").unlink(missing_ok=True)
-    home = tmp_path / "home"
-    env = _client_env(tmp_path, prefect_api)
-    serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--source", "canonical",
-                              "--nightly", "* * * * *", str(drop)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    drop, home, _, serve = _serving(tmp_path, prefect_api, "--nightly", "* * * * *")
     try:
         # Nobody triggers anything: the server's scheduler creates the runs from the cron, the served runner runs them.
         first = _wait_for(prefect_api, serve, lambda r: r["state"]["type"] == "COMPLETED", "completed scheduled run")
@@ -172,8 +175,4 @@ def test_a_cron_schedule_fires_by_itself_and_a_run_that_reads_nothing_usable_fai
         assert dt.datetime.fromisoformat(failed["start_time"]).timestamp() >= broken_at - 5
         assert len(list((home / "reports").glob("*/report.html"))) == 1, "a failed run publishes no report"
     finally:
-        serve.terminate()
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        _stop(serve)
