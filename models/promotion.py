@@ -14,12 +14,15 @@ in words) out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.anomaly import RepAnomalyModel
 from models.review import ReviewSettings, confirmed_precision
+
+if TYPE_CHECKING:  # the settings are read by every command; the model's libraries only by those that train
+    from models.anomaly import RepAnomalyModel
 
 
 class TrainingSettings(BaseModel):
