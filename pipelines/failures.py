@@ -36,3 +36,7 @@ class ServiceUnavailable(RunFailed):
     """A service the run depends on (the MLflow tracking server) did not answer; retry once it is back."""
 
     exit_code = EXIT_SERVICE
+
+
+class StoreDamaged(RunFailed):
+    """The home's MLflow database is damaged or has lost its registry: never used, never silently recreated."""

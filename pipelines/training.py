@@ -24,8 +24,11 @@ The first model has no champion to beat and is promoted.  The MLflow store is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
+import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,10 +40,11 @@ from models.anomaly import RepAnomalyModel, too_thin_for_a_model
 from models.promotion import TrainingSettings, promotion_gates
 from models.review import ReviewSettings
 from pipelines.config import load_config
-from pipelines.failures import RunFailed, ServiceUnavailable
+from pipelines.failures import RunFailed, ServiceUnavailable, StoreDamaged
 from pipelines.locking import holding_home
 from pipelines.lake import Lake
 from pipelines.review import read_verdicts
+from pipelines.storage import write_text_atomic
 
 MODEL_NAME = "cadet-rep-anomaly"
 EXPERIMENT = "cadet"
@@ -135,6 +139,7 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
             skops_trusted_types=SKOPS_TRUSTED_TYPES, registered_model_name=MODEL_NAME,
         )
         version = str(info.registered_model_version)
+        _record_version(home, version)
         if promoted:
             client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
         client.set_model_version_tag(MODEL_NAME, version, "role", CHAMPION if promoted else "challenger")
@@ -188,10 +193,55 @@ def train_flow(home: str, config_path: str | None = None, start: str | None = No
     return train_task(home, config_path, *found)
 
 
+REGISTRY_RECORD = "registry.json"  # beside mlflow.db: the newest version cadet registered there
+
+
+def verify_store(home: Path) -> None:
+    """The home's own MLflow database is whole and still holds every version cadet registered in it.
+
+    MLflow recreates an emptied database without a word, so a lost registry would
+    promote the next model as the first: `StoreDamaged` instead, with what to do.
+    A tracking server the user named is theirs to keep and is not checked here.
+    """
+    uri = tracking_uri(home)
+    if not uri.startswith("sqlite:///"):
+        return
+    database = Path(uri[len("sqlite:///"):])
+    record = database.parent / REGISTRY_RECORD
+    expected = int(json.loads(record.read_text(encoding="utf-8"))["latest_version"]) if record.exists() else 0
+    newest = 0
+    if database.exists() and database.stat().st_size:
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+                check = connection.execute("PRAGMA quick_check").fetchone()[0]
+                if check == "ok" and expected:
+                    found = connection.execute("SELECT MAX(CAST(version AS INTEGER)) FROM model_versions WHERE name = ?",
+                                               (MODEL_NAME,)).fetchone()[0]
+                    newest = int(found or 0)
+        except sqlite3.DatabaseError as exc:
+            check = str(exc)
+        if check != "ok":
+            raise StoreDamaged(f"{database} is damaged (SQLite says: {check[:120]}): restore it from a backup, or move "
+                               f"{database.parent} aside to start a new registry (the model history starts over)")
+    if newest < expected:
+        raise StoreDamaged(f"{database} holds {'no' if not newest else f'only up to version {newest} of'} "
+                           f"{MODEL_NAME}, but cadet registered version {expected} there ({record}): the registry was "
+                           f"emptied or replaced. Restore mlflow.db from a backup, or move {database.parent} aside to "
+                           "start a new registry on purpose")
+
+
+def _record_version(home: Path, version: str) -> None:
+    uri = tracking_uri(home)
+    if uri.startswith("sqlite:///"):
+        write_text_atomic(Path(uri[len("sqlite:///"):]).parent / REGISTRY_RECORD,
+                          json.dumps({"model": MODEL_NAME, "latest_version": int(version)}))
+
+
 def champion_version(home: Path) -> str | None:
     """The version the `champion` alias points at, or None when no model has been promoted yet."""
     import mlflow
 
+    verify_store(home)
     uri = tracking_uri(home)
     mlflow.set_tracking_uri(uri)
     try:

@@ -114,3 +114,28 @@ def test_an_mlflow_server_that_does_not_answer_is_never_taken_for_no_champion(tm
 def test_a_store_without_a_promoted_model_has_no_champion(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert champion_version(tmp_path) is None
+
+
+def test_an_emptied_or_damaged_mlflow_store_is_refused_never_recreated(tmp_path, monkeypatch):
+    import shutil
+
+    from pipelines.failures import StoreDamaged
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    trained = tmp_path / "trained"
+    train(trained, window_features(seed=22, n_reps=30, n_days=7))
+    assert champion_version(trained) == "1"
+    for damage, expected in (("emptied", "the registry was emptied"), ("overwritten", "is damaged")):
+        home = tmp_path / damage
+        shutil.copytree(trained / "mlflow", home / "mlflow")
+        database = home / "mlflow" / "mlflow.db"
+        if damage == "emptied":
+            database.write_bytes(b"")
+        else:
+            with open(database, "r+b") as handle:
+                handle.write(b"not a database, whatever MLflow thinks" * 4)
+        damaged = database.read_bytes()
+        with pytest.raises(StoreDamaged, match=expected) as refused:
+            champion_version(home)
+        assert "restore" in str(refused.value).lower() and "aside" in str(refused.value)
+        assert database.read_bytes() == damaged, "left as it was for the user to restore, not recreated"
