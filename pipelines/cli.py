@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from pipelines.config import ConfigError, load_config
-from pipelines.failures import EXIT_THIN_DATA, RunFailed
+from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
 
@@ -1024,7 +1024,17 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    cli(prog_name="cadet")
+    try:
+        cli.main(prog_name="cadet", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C: Prefect marks the run Crashed; every write is whole or not there
+        click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
+                   "to finish.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as problem:
+        problem.show()
+        sys.exit(problem.exit_code)
 
 
 if __name__ == "__main__":

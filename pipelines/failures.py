@@ -10,7 +10,8 @@ Exit codes (the CLI's `--help` and the README list them):
 0 success; 1 the run failed on its input (nothing usable, nothing to score);
 2 a usage error (bad option, bad settings file); 3 too little data for the
 stage (a one-line reason, not a failure of the data); 4 another cadet is
-working on the same home; 5 a service cadet depends on (MLflow) did not answer.
+working on the same home; 5 a service cadet depends on (MLflow) did not answer;
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EXIT_USAGE = 2
 EXIT_THIN_DATA = 3
 EXIT_BUSY = 4
 EXIT_SERVICE = 5
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
 
 
 class RunFailed(Exception):

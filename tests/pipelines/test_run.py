@@ -196,3 +196,33 @@ def test_a_center_of_one_rep_with_calls_only_gets_a_report_and_says_why_there_is
 
     train = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "train"])
     assert train.exit_code == 3 and "no model trained" in train.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_in_seconds_with_one_line_and_no_run_left_running(center, tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    logs = tmp_path / "logs"
+    write_canonical(center.tables, logs, "csv")
+    (logs / "truth.json").unlink(missing_ok=True)
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_TRACKING"))}
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "run", "--source", "canonical",
+                            str(logs)], env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not Lake(home / "lake").days("calls") and time.monotonic() < deadline:  # stop it in the middle of the run
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.5)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (out, err)
+    assert "interrupted" in err and "run the command again" in err and "Traceback" not in err + out
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:
+        states = [state for (state,) in db.execute("SELECT state_type FROM flow_run")]
+    assert states and "RUNNING" not in states, states
