@@ -604,14 +604,12 @@ def _stage(obj: Context, name: str, progress, flow_ref: str, start: str | None, 
 
     from pipelines.lake import Lake
 
-    if start and end and end < start:
-        raise click.UsageError(f"--end {end} is before --start {start}: swap them")
+    _check_range(start, end)
     lake = Lake(obj.home / "lake")
     if name == "features" and not lake.days("calls"):
         _fail(name, RunFailed(f"the lake under {obj.home} has no calls yet: run `cadet ingest` (or `cadet run`) on the "
                               "platform's logs first, or pass the --home that holds them"))
-    if name in ("train", "score") and not [d for d in lake.days("rep_window_features")
-                                          if (not start or d.isoformat() >= start) and (not end or d.isoformat() <= end)]:
+    if name in ("train", "score") and not lake.days("rep_window_features", *map(_date, (start, end))):
         _fail(name, RunFailed(f"no window features under {obj.home} for that range: run `cadet features` first "
                               "(or `cadet run`), or pass the --home that holds them"))
     _hold_home(obj.home, name)
@@ -623,6 +621,17 @@ def _stage(obj: Context, name: str, progress, flow_ref: str, start: str | None, 
             return flow(str(obj.home), obj.config_file, start, end, *args)
     except RunFailed as failure:
         _fail(name, failure)
+
+
+def _check_range(start: str | None, end: str | None) -> None:
+    if start and end and end < start:
+        raise click.UsageError(f"--end {end} is before --start {start}: swap them")
+
+
+def _date(day: str | None):
+    import datetime as dt
+
+    return dt.date.fromisoformat(day) if day else None
 
 
 def _check_source(source: str, paths) -> None:
@@ -750,8 +759,7 @@ def run(obj: Context, source: str, start, end, workers: int, only_changed: bool,
     import json
 
     obj.check_rules()
-    if start and end and end < start:
-        raise click.UsageError(f"--end {_iso(end)} is before --start {_iso(start)}: swap them")
+    _check_range(_iso(start), _iso(end))
     _check_source(source, paths)
     _hold_home(obj.home, "run")
     _prefect_defaults(obj.home)

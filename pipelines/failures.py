@@ -17,7 +17,6 @@ working on the same home; 5 a service cadet depends on (MLflow) did not answer;
 from __future__ import annotations
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_THIN_DATA = 3
 EXIT_BUSY = 4
 EXIT_SERVICE = 5

@@ -43,14 +43,17 @@ class Lake:
             return self.root / table / PART_FILE
         return self.root / table / f"date={day.isoformat()}" / PART_FILE
 
-    def days(self, table: str) -> list[dt.date]:
+    def days(self, table: str, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+        """The days a table holds, from `start` to `end` when given (inclusive)."""
         folder = self.root / table
         if not folder.exists():
             return []
         found = []
         for child in folder.iterdir():
             if child.name.startswith("date=") and (child / PART_FILE).exists():
-                found.append(dt.date.fromisoformat(child.name[len("date="):]))
+                day = dt.date.fromisoformat(child.name[len("date="):])
+                if (start is None or day >= start) and (end is None or day <= end):
+                    found.append(day)
         return sorted(found)
 
     def write(self, table: str, rows: pa.Table, time_column: str, replace_days: list[dt.date] | None = None) -> dict[dt.date, int]:

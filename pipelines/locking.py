@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
+import inspect
 import json
 import os
 import socket
-import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +73,7 @@ def home_lock(home: str | Path, what: str):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise busy(home, _holder(path)) from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what or " ".join(sys.argv[:3]),
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what,
                 "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
         os.ftruncate(handle, 0)
         os.pwrite(handle, json.dumps(info).encode(), 0)
@@ -90,9 +91,6 @@ def home_lock(home: str | Path, what: str):
 
 def holding_home(what: str):
     """Decorate a flow function taking `home`: its whole body runs under the home's lock."""
-    import functools
-    import inspect
-
     def decorate(function):
         signature = inspect.signature(function)
 

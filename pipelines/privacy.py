@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.lake import Lake
+
 KEY_ENV = "CADET_PSEUDONYM_KEY"
 KEY_FILE = Path("secrets") / "pseudonym.key"
 
@@ -62,8 +64,7 @@ def load_key(home: Path) -> bytes:
 
 
 def _lake_has_callers(home: Path) -> bool:
-    calls = Path(home) / "lake" / "calls"
-    return calls.exists() and any(calls.glob("date=*/*.parquet"))
+    return bool(Lake(Path(home) / "lake").days("calls"))
 
 
 def create_key(home: Path) -> bytes:

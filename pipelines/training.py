@@ -47,6 +47,7 @@ from pipelines.review import read_verdicts
 from pipelines.storage import write_text_atomic
 
 MODEL_NAME = "cadet-rep-anomaly"
+SQLITE = "sqlite:///"
 EXPERIMENT = "cadet"
 CHAMPION = "champion"
 # skops loads only these types back: the model's own class and functions, the trees, numpy dtypes.
@@ -69,7 +70,7 @@ def tracking_uri(home: Path) -> str:
         return configured
     folder = Path(home).resolve() / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = f"{SQLITE}{folder / 'mlflow.db'}"
     _home_stores.add(uri)
     return uri
 
@@ -160,8 +161,7 @@ def window_range(home: str, start: str | None, end: str | None) -> tuple[dt.date
     """The requested range as dates, or None when the lake has no window features in it."""
     first = dt.date.fromisoformat(start) if start else None
     last = dt.date.fromisoformat(end) if end else None
-    days = Lake(Path(home) / "lake").days("rep_window_features")
-    if not [d for d in days if (first is None or d >= first) and (last is None or d <= last)]:
+    if not Lake(Path(home) / "lake").days("rep_window_features", first, last):
         return None
     return first, last
 
@@ -203,10 +203,9 @@ def verify_store(home: Path) -> None:
     promote the next model as the first: `StoreDamaged` instead, with what to do.
     A tracking server the user named is theirs to keep and is not checked here.
     """
-    uri = tracking_uri(home)
-    if not uri.startswith("sqlite:///"):
+    database = _own_database(home)
+    if database is None:
         return
-    database = Path(uri[len("sqlite:///"):])
     record = database.parent / REGISTRY_RECORD
     expected = int(json.loads(record.read_text(encoding="utf-8"))["latest_version"]) if record.exists() else 0
     newest = 0
@@ -230,11 +229,16 @@ def verify_store(home: Path) -> None:
                            "start a new registry on purpose")
 
 
-def _record_version(home: Path, version: str) -> None:
+def _own_database(home: Path) -> Path | None:
+    """The SQLite file of the home's own store; None when the user named a tracking server of their own."""
     uri = tracking_uri(home)
-    if uri.startswith("sqlite:///"):
-        write_text_atomic(Path(uri[len("sqlite:///"):]).parent / REGISTRY_RECORD,
-                          json.dumps({"model": MODEL_NAME, "latest_version": int(version)}))
+    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+
+
+def _record_version(home: Path, version: str) -> None:
+    database = _own_database(home)
+    if database is not None:
+        write_text_atomic(database.parent / REGISTRY_RECORD, json.dumps({"model": MODEL_NAME, "latest_version": int(version)}))
 
 
 def champion_version(home: Path) -> str | None:
