@@ -1032,18 +1032,30 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    import signal
+
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         cli.main(prog_name="cadet", standalone_mode=False)
-    except click.exceptions.Abort:  # Ctrl-C: Prefect marks the run Crashed; every write is whole or not there
-        click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
-                   "to finish.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as problem:
         problem.show()
         sys.exit(problem.exit_code)
-
+    except Exception as stopped:  # click's Abort is Ctrl-C
+        # Prefect marks the run Crashed; every write is whole or not there.  An interrupt that lands inside
+        # Prefect's own task set-up surfaces as another error: after Ctrl-C it is the same interruption.
+        if not (isinstance(stopped, click.exceptions.Abort) or interrupted):
+            raise
+        click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
+                   "to finish.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 if __name__ == "__main__":
     main()
