@@ -18,6 +18,7 @@ from pipelines.config import ConfigError, load_config
 from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
+_command_home: Path | None = None  # the --home of the command being run
 
 MAIN_HELP = """\
 cadet finds contact-center reps who avoid calls, from the logs your platform
@@ -90,7 +91,9 @@ class Context:
 @click.version_option(package_name="cadet", prog_name="cadet")
 @click.pass_context
 def cli(ctx: click.Context, home: Path, config_path: Path | None) -> None:
-    ctx.obj = Context(home=home, config_path=config_path)
+    global _command_home
+    _command_home = home.absolute()  # flow runs name the home unambiguously; an error after the command names it too
+    ctx.obj = Context(home=_command_home, config_path=config_path)
     if config_path is not None:
         ctx.obj.config  # fail early on a bad settings file, naming key and reason  # noqa: B018
 
@@ -363,6 +366,22 @@ def _prefect_defaults(home: Path) -> None:
     # a failure as one line from the CLI rather than Prefect's traceback of it
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from pipelines.prefect_api import API_URL, check_configured, start_embedded
+
+    if os.environ.get(API_URL):
+        check_configured(os.environ[API_URL])
+    elif not _prefect_set_in_process():
+        with _working("starting cadet's local Prefect server"):
+            start_embedded(home)
+
+
+def _prefect_set_in_process() -> bool:
+    """A Prefect API chosen inside this process (a test harness's settings), not through the environment."""
+    if "prefect" not in sys.modules:
+        return False
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
 
 
 @cli.command(
@@ -436,11 +455,13 @@ surveys CSV (call_id,score[,surveyed_at]) and schedules/reps beside them.  Good 
 merged into the Parquet lake by key (re-running the same input changes
 nothing); bad rows go to <home>/quarantine with file, line and reason.
 Caller numbers are replaced by keyed pseudonyms before anything is written.
-Runs as a Prefect flow (a temporary local server unless PREFECT_API_URL is set).
+Runs as a Prefect flow (a local server for the command unless PREFECT_API_URL is set).
 
 \b
 Exit status: 0 when something usable was read, 1 when nothing was, 2 for a
-usage error (unknown source, missing path).
+usage error (unknown source, missing path), 4 when another cadet is working
+on the same home, 5 when the Prefect server does not answer, 6 when the disk
+is full or read-only or a path may not be read.
 
 \b
 Examples:
@@ -540,7 +561,8 @@ with peers gets no model: the line says so and the rules alone score it.
 
 \b
 Exit status: 0 trained, 1 on an error, 3 when there is too little data for a
-model.
+model, 4 when another cadet is working on the same home, 5 when MLflow or
+Prefect does not answer, 6 when the disk is full or read-only.
 
 \b
 Examples:
@@ -733,8 +755,9 @@ The last line of output is the report folder with scores.parquet.
 \b
 Exit status: 0 on success (also when nothing is new), 1 when nothing usable
 was read or nothing could be scored (the flow run ends Failed), 2 for a usage
-error, 4 when another cadet is working on the same home, 5 when the MLflow
-server does not answer.
+error, 4 when another cadet is working on the same home, 5 when the MLflow or
+Prefect server does not answer, 6 when the disk is full or read-only or a path
+may not be read, 130 when interrupted.
 
 \b
 Examples:
@@ -1032,6 +1055,9 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # MLflow's own log lines (table migrations, pip detection, its traceback of a failed write) are not for the
+    # terminal: a failure reaches the user as cadet's one line saying what to do
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "CRITICAL")
     import signal
 
     interrupted = []
@@ -1048,14 +1074,37 @@ def main() -> None:
     except click.ClickException as problem:
         problem.show()
         sys.exit(problem.exit_code)
+    except RunFailed as failure:  # before any stage ran: the Prefect server it needs did not answer or start
+        click.echo(f"cadet: {failure}", err=True)
+        sys.exit(failure.exit_code)
     except Exception as stopped:  # click's Abort is Ctrl-C
         # Prefect marks the run Crashed; every write is whole or not there.  An interrupt that lands inside
         # Prefect's own task set-up surfaces as another error: after Ctrl-C it is the same interruption.
-        if not (isinstance(stopped, click.exceptions.Abort) or interrupted):
-            raise
-        click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
-                   "to finish.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        if isinstance(stopped, click.exceptions.Abort) or interrupted:
+            click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
+                       "to finish.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        _unexpected(stopped)
+
+
+def _unexpected(error: Exception) -> None:
+    """An error no stage turned into a message: the disk's fault said in one line, else cadet's own, for a report."""
+    import traceback
+
+    from pipelines.failures import EXIT_FAILED, EXIT_STORAGE
+    from pipelines.privacy import scrub_numbers
+    from pipelines.storage import storage_problem
+
+    problem = storage_problem(error, _command_home or Path.cwd())
+    if problem:
+        click.echo(f"cadet: {problem}", err=True)
+        sys.exit(EXIT_STORAGE)
+    click.echo(scrub_numbers("".join(traceback.format_exception(error))), err=True, nl=False)
+    click.echo(f"cadet: stopped by an error in cadet itself ({type(error).__name__}), not in your data's rows; what "
+               "was written is whole. Please report it with the lines above (caller numbers are hidden in them).",
+               err=True)
+    sys.exit(EXIT_FAILED)
+
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,9 @@ Exit codes (the CLI's `--help` and the README list them):
 0 success; 1 the run failed on its input (nothing usable, nothing to score);
 2 a usage error (bad option, bad settings file); 3 too little data for the
 stage (a one-line reason, not a failure of the data); 4 another cadet is
-working on the same home; 5 a service cadet depends on (MLflow) did not answer;
-130 interrupted (Ctrl-C).
+working on the same home; 5 a service cadet depends on (MLflow, Prefect) did not
+answer; 6 the disk said no: the home is full or read-only, or a file or folder
+may not be read or written (permission); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EXIT_FAILED = 1
 EXIT_THIN_DATA = 3
 EXIT_BUSY = 4
 EXIT_SERVICE = 5
+EXIT_STORAGE = 6
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
 
 
@@ -41,3 +43,9 @@ class ServiceUnavailable(RunFailed):
 
 class StoreDamaged(RunFailed):
     """The home's MLflow database is damaged or has lost its registry: never used, never silently recreated."""
+
+
+class HomeUnwritable(RunFailed):
+    """The home's disk is full, read-only or not ours to write: the message names which."""
+
+    exit_code = EXIT_STORAGE

@@ -115,7 +115,28 @@ def read_canonical_file(path: Path, home: Path) -> list[ReadResult | FileReport]
         result = read_canonical(path)
     except UnreadableFile as exc:
         return [FileReport(file=str(path), table=None, error=str(exc))]
+    except Exception as exc:  # noqa: BLE001 - see _reader_fault
+        return [_reader_fault(str(path), exc)]
     return [_protect(result, load_key(home))]
+
+
+def _reader_fault(files: str, error: Exception) -> FileReport:
+    """A reader that fails on a file in a way it does not know: that file is reported, the others still land.
+
+    The traceback goes to the run's logs and the message to the ingest table,
+    both without caller numbers (a reader's error can quote the line it read).
+    """
+    from prefect import get_run_logger
+
+    from pipelines.privacy import scrub_exception, scrub_numbers
+
+    scrub_exception(error)
+    if isinstance(error, OSError):  # the file system's answer (permission denied, a vanished file), not cadet's fault
+        return FileReport(file=files, table=None, error=f"cannot read it: {error.strerror or error}")
+    get_run_logger().warning("cadet's reader failed on %s", files, exc_info=error)
+    return FileReport(file=files, table=None, error=scrub_numbers(
+        f"cadet could not read it ({type(error).__name__}: {error}); a fault in cadet, not a bad row: "
+        "please report it with the run's log (not the file, which holds caller numbers)"))
 
 
 def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult | FileReport]:
@@ -124,6 +145,8 @@ def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult 
         results = reader(files)
     except UnreadableFile as exc:
         return [FileReport(file=", ".join(str(f) for f in files), table=None, error=str(exc))]
+    except Exception as exc:  # noqa: BLE001 - see _reader_fault
+        return [_reader_fault(", ".join(str(f) for f in files), exc)]
     key = load_key(home)
     return [_protect(enforce_contract(r), key) for r in results]
 

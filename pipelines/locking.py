@@ -26,6 +26,7 @@ from pipelines.failures import EXIT_BUSY, RunFailed
 
 LOCK_FILE = ".cadet.lock"
 _held: dict[Path, int] = {}
+_flows_in: dict[Path, int] = {}  # flows of this process running on each home
 _guard = threading.Lock()
 
 
@@ -90,15 +91,41 @@ def home_lock(home: str | Path, what: str):
 
 
 def holding_home(what: str):
-    """Decorate a flow function taking `home`: its whole body runs under the home's lock."""
+    """Decorate a flow function taking `home`: its whole body runs under the home's lock.
+
+    The outermost flow on the home first settles what a killed run left
+    marked as running (see `pipelines.recovery`): under the lock, nothing else
+    can be running there.  Its logs, and the message of an error it raises,
+    carry no caller number.
+    """
     def decorate(function):
         signature = inspect.signature(function)
 
         @functools.wraps(function)
         def locked(*args, **kwargs):
-            home = signature.bind(*args, **kwargs).arguments["home"]
+            home = Path(signature.bind(*args, **kwargs).arguments["home"]).absolute()
             with home_lock(home, what):
-                return function(*args, **kwargs)
+                with _guard:
+                    outermost = not _flows_in.get(home)
+                    _flows_in[home] = _flows_in.get(home, 0) + 1
+                try:
+                    if outermost:
+                        from prefect import get_run_logger
+
+                        from pipelines.privacy import scrub_log_handlers
+                        from pipelines.recovery import settle_abandoned_runs
+
+                        scrub_log_handlers()
+                        settle_abandoned_runs(home, get_run_logger())
+                    return function(*args, **kwargs)
+                except Exception as error:  # Prefect stores the message as the run's state: no caller number in it
+                    from pipelines.privacy import scrub_exception
+
+                    scrub_exception(error)
+                    raise
+                finally:
+                    with _guard:
+                        _flows_in[home] -= 1
 
         return locked
 

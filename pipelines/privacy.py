@@ -116,6 +116,49 @@ def pseudonymise(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
 _PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{5,18}\d|\d{6,15})(?![\w.])")
 
 
+def scrub_numbers(text: str) -> str:
+    """Hide anything that looks like a phone number, with no key: for logs and tracebacks, which need no link."""
+    def replace(match: re.Match) -> str:
+        if match.start() == 0 and text[match.end():match.end() + 1] == "|":
+            return match.group(0)
+        return "<number>"
+
+    return _PHONE.sub(replace, text)
+
+
+class ScrubNumbers(logging.Filter):
+    """A log handler's filter: the message and any traceback reach the handler with numbers hidden."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub_numbers(record.getMessage()), ()
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None  # a handler that renders the exception itself would show it unscrubbed
+        if record.exc_text:
+            record.exc_text = scrub_numbers(record.exc_text)
+        return True
+
+
+def scrub_log_handlers() -> None:
+    """Put `ScrubNumbers` on every configured log handler, Prefect's API handler (the run logs it stores) included."""
+    loggers = [logging.getLogger(), *(found for found in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(found, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(existing, ScrubNumbers) for existing in handler.filters):
+                handler.addFilter(ScrubNumbers())
+
+
+def scrub_exception(error: BaseException) -> None:
+    """Hide numbers in an exception's message (and those it was raised from), in place, before it is reported."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if error.args and any(isinstance(arg, str) for arg in error.args):
+            error.args = tuple(scrub_numbers(arg) if isinstance(arg, str) else arg for arg in error.args)
+        error = error.__cause__ or error.__context__
+
+
 def mask_numbers(text: str, key: bytes) -> str:
     """Replace anything that looks like a phone number by its pseudonym, e.g. 'caller:-812...'.
 

@@ -26,6 +26,7 @@ from pipelines.config import load_config, load_rules
 from pipelines.failures import RunFailed
 from pipelines.locking import holding_home
 from pipelines.lake import Lake
+from pipelines.recovery import HOME_TAG
 from pipelines.review import read_verdicts
 from pipelines.report import CSV_FILE, META_FILE, REPORT_FILE, write_report
 from pipelines.storage import atomic_path, write_text_atomic
@@ -75,7 +76,8 @@ def score_task(home: str, config_path: str | None, start: dt.date | None, end: d
         scores = scores[scores.period_start >= start].reset_index(drop=True)
     scores = apply_verdicts(scores, read_verdicts(Path(home)), config.review)
     client = mlflow.MlflowClient()
-    with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {scores.period_start.min()}..") as run:
+    with mlflow.start_run(experiment_id=_experiment(client, Path(home)), run_name=f"score {scores.period_start.min()}..",
+                          tags={HOME_TAG: str(Path(home).absolute())}) as run:
         folder = Path(home) / "reports" / run.info.run_id
         with atomic_path(folder / "scores.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(scores, schema=SCORES_SCHEMA, preserve_index=False), tmp)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +62,55 @@ def _batched(items, size: int):
             batch = []
     if batch:
         yield batch
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def storage_problem(error: BaseException, home: Path) -> str | None:
+    """A failure that is the disk's, not cadet's or the data's, said as such; None for anything else.
+
+    Without this a full disk surfaced as hundreds of lines of SQLAlchemy
+    traceback ending in "autoflush", which never says "disk full".
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        said = str(error).lower()
+        where = getattr(error, "filename", None) or home
+        writing = f" (writing {where})" if str(where) != str(home) else ""
+        if (isinstance(error, OSError) and error.errno in _FULL) or "disk is full" in said or "no space left" in said:
+            return (f"the disk holding {home} is full{writing}, {_free(home)} free: free some space (old report folders under "
+                    f"{home}/reports can go), then run this again; what was written before is whole")
+        if (isinstance(error, OSError) and error.errno == errno.EROFS) or "readonly database" in said \
+                or "read-only file system" in said:
+            return (f"{home} is on a read-only file system{writing}: remount it writable or pass a --home on a writable disk, "
+                    "then run this again; what was written before is whole")
+        if isinstance(error, PermissionError):
+            return (f"permission denied on {where}: run cadet as a user who may read the logs and write the home, or "
+                    "fix the permissions, then run this again")
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _free(home: Path) -> str:
+    folder = Path(home)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return f"{shutil.disk_usage(folder).free / 1e6:,.1f} MB"
+    except OSError:
+        return "unknown space"
+
+
+def write_probe(folder: Path, home: Path) -> str | None:
+    """Try a small write where a failed step was writing: the storage problem it meets, or None."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        return storage_problem(exc, home) or f"cannot write in {folder}: {exc}"
+    return None

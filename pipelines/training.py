@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
@@ -43,36 +42,16 @@ from pipelines.config import load_config
 from pipelines.failures import RunFailed, ServiceUnavailable, StoreDamaged
 from pipelines.locking import holding_home
 from pipelines.lake import Lake
+from pipelines.recovery import HOME_TAG
 from pipelines.review import read_verdicts
 from pipelines.storage import write_text_atomic
+from pipelines.tracking import EXPERIMENT, SQLITE, create_own_store, own_database, tracking_uri  # noqa: F401 (the stages' MLflow names)
 
 MODEL_NAME = "cadet-rep-anomaly"
-SQLITE = "sqlite:///"
-EXPERIMENT = "cadet"
 CHAMPION = "champion"
 # skops loads only these types back: the model's own class and functions, the trees, numpy dtypes.
 SKOPS_TRUSTED_TYPES = ["models.anomaly.RepAnomalyModel", "models.anomaly._clip", "models.anomaly._with_extremes",
                        "sklearn.tree._tree.Tree", "numpy.dtype"]
-
-
-_home_stores: set[str] = set()
-
-
-def tracking_uri(home: Path) -> str:
-    """MLFLOW_TRACKING_URI when the user set it, else a SQLite store (with the model registry) under the home.
-
-    `mlflow.set_tracking_uri` copies its argument into MLFLOW_TRACKING_URI, so a
-    home's own store seen there is not the user's choice: one process serving
-    several homes (tests, `cadet serve`) must not write to the first home's store.
-    """
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured and configured not in _home_stores:
-        return configured
-    folder = Path(home).resolve() / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True)
-    uri = f"{SQLITE}{folder / 'mlflow.db'}"
-    _home_stores.add(uri)
-    return uri
 
 
 def _experiment(client, home: Path) -> str:
@@ -102,6 +81,7 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri(home))
+    verify_store(home)
     start, end = data_range
     thin = too_thin_for_a_model(windows, settings.min_reps)
     if thin is not None:
@@ -117,7 +97,8 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
     champion, champion_before = champion_model(home)
     gates = promotion_gates(model, champion, newest, settings, windows, read_verdicts(home), review)
     promoted = all(g.passed for g in gates)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}") as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=f"train {start}..{end}",
+                          tags={HOME_TAG: str(Path(home).absolute())}) as run:
         mlflow.log_params({"n_estimators": settings.n_estimators, "random_state": settings.random_state,
                            "clip_z": model.clip_z, "n_features": len(model.features_in_),
                            "null_rows": len(model.null_raw_)})
@@ -203,11 +184,17 @@ def verify_store(home: Path) -> None:
     promote the next model as the first: `StoreDamaged` instead, with what to do.
     A tracking server the user named is theirs to keep and is not checked here.
     """
-    database = _own_database(home)
+    database = own_database(home)
     if database is None:
         return
     record = database.parent / REGISTRY_RECORD
-    expected = int(json.loads(record.read_text(encoding="utf-8"))["latest_version"]) if record.exists() else 0
+    try:
+        expected = int(json.loads(record.read_text(encoding="utf-8"))["latest_version"]) if record.exists() else 0
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreDamaged(f"{record}, cadet's record of the newest model it registered, cannot be read ({exc}): "
+                           "restore it from a backup, or delete it if mlflow.db is known to be whole") from None
+    if not expected:
+        create_own_store(database)
     newest = 0
     if database.exists() and database.stat().st_size:
         try:
@@ -229,14 +216,8 @@ def verify_store(home: Path) -> None:
                            "start a new registry on purpose")
 
 
-def _own_database(home: Path) -> Path | None:
-    """The SQLite file of the home's own store; None when the user named a tracking server of their own."""
-    uri = tracking_uri(home)
-    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
-
-
 def _record_version(home: Path, version: str) -> None:
-    database = _own_database(home)
+    database = own_database(home)
     if database is not None:
         write_text_atomic(database.parent / REGISTRY_RECORD, json.dumps({"model": MODEL_NAME, "latest_version": int(version)}))
 

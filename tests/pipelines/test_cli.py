@@ -85,3 +85,82 @@ def test_an_end_before_the_start_is_a_usage_error_told_at_once(runner, tmp_path)
     result = runner.invoke(cli, ["--home", str(tmp_path), "features", "--start", "2026-01-10", "--end", "2026-01-05"])
     assert result.exit_code == 2 and "swap them" in result.output
     assert not (tmp_path / "prefect").exists()
+
+
+def _new_key_failing_with(create_key, tmp_path, monkeypatch, capsys) -> tuple[int, str]:
+    """`cadet new-key` as the shell runs it (through main), its key file write failing as `create_key` does."""
+    import sys
+
+    from pipelines import cli as cli_module
+    from pipelines import privacy
+
+    monkeypatch.delenv("CADET_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setattr(privacy, "create_key", create_key)
+    monkeypatch.setattr(sys, "argv", ["cadet", "--home", str(tmp_path / "home"), "new-key"])
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    return stopped.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error, says", [
+    (OSError(28, "No space left on device"), "is full"),
+    (OSError(30, "Read-only file system"), "read-only file system"),
+    (PermissionError(13, "Permission denied"), "permission denied on"),
+])
+def test_a_home_that_cannot_be_written_is_named_in_one_line_with_exit_6(tmp_path, monkeypatch, capsys, error, says):
+    def fails(home):
+        error.filename = str(home / "secrets" / "pseudonym.key")
+        raise error
+
+    code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
+    assert code == 6 and says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_recognised_through_the_errors_wrapped_around_it(tmp_path):
+    import sqlite3
+
+    from pipelines.storage import storage_problem
+
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as low:
+            raise RuntimeError("(raised as a result of Query-invoked autoflush)") from low
+    except RuntimeError as wrapped:
+        assert "is full" in storage_problem(wrapped, tmp_path)
+    assert storage_problem(ValueError("a bad row"), tmp_path) is None
+
+
+def test_an_error_in_cadet_itself_prints_its_traceback_without_caller_numbers(tmp_path, monkeypatch, capsys):
+    def fails(home):
+        raise KeyError("caller +44 20 7946 0958")
+
+    code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
+    assert code == 1 and "Traceback" in err and "error in cadet itself (KeyError)" in err
+    assert "7946" not in err and "<number>" in err
+
+
+def test_a_prefect_server_that_does_not_answer_is_one_line_and_exit_5_within_seconds(tmp_path, monkeypatch, capsys):
+    import socket
+    import sys
+    import time
+
+    from pipelines import cli as cli_module
+    from pipelines import prefect_api
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    monkeypatch.setattr(prefect_api, "REACH_ATTEMPTS", (0, 0.2))
+    roster = tmp_path / "reps.csv"
+    roster.write_text("rep_id,name\nagent1,Ann\n")
+    monkeypatch.setattr(sys, "argv", ["cadet", "--home", str(tmp_path / "home"), "ingest", "--source", "canonical",
+                                      str(roster)])
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    err = capsys.readouterr().err
+    assert stopped.value.code == 5 and f"the Prefect API at {url} did not answer" in err and "prefect server start" in err
+    assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 30
+    assert not (tmp_path / "home" / "lake").exists(), "nothing landed"

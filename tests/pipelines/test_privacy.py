@@ -1,3 +1,4 @@
+import json
 import os
 import stat
 
@@ -6,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipelines.lake import Lake
 from pipelines.privacy import KEY_ENV, PseudonymKeyError, load_key, normalise_number, pseudonymise
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -96,3 +98,69 @@ def test_masking_hides_national_numbers_of_six_digits_and_more(number):
         masked = mask_numbers(text, KEY)
         assert number not in masked and "caller:" in masked
     assert mask_numbers("queue 8800 at 2018-11-30 13:19:35, ext 1127", KEY) == "queue 8800 at 2018-11-30 13:19:35, ext 1127"
+
+
+def test_scrubbing_for_logs_hides_numbers_without_a_key_and_keeps_times():
+    from pipelines.privacy import scrub_numbers
+
+    line = "caller +1 (312) 555-0199 on 2026-01-05 08:00:00, uniqueid 1767600090.1, queue 8800"
+    assert scrub_numbers(line) == "caller <number> on 2026-01-05 08:00:00, uniqueid 1767600090.1, queue 8800"
+
+
+def _prefect_text(flow_name: str) -> str:
+    """Every log line and state message the Prefect server holds for the newest run of a flow, and its tasks."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                    sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200)
+        tasks = client.read_task_runs(limit=200)
+    return "\n".join([run.state.message or "", *(log.message for log in logs),
+                      *(t.state.message or "" for t in tasks if t.flow_run_id == run.id)])
+
+
+def test_an_error_quoting_a_caller_reaches_no_log_no_run_state_and_no_table_unmasked(prefect_server, tmp_path,
+                                                                                     monkeypatch):
+    """A reader's own fault on one file, then a failure that escapes the flow, each quoting a raw number."""
+    from click.testing import CliRunner
+
+    from pipelines import ingest
+    from pipelines.cli import cli
+    from pipelines.config import CadetConfig
+    from pipelines.simulator import simulate
+    from pipelines.simulator.writers import write_canonical
+
+    monkeypatch.setenv(KEY_ENV, KEY.decode())
+    logs = tmp_path / "logs"
+    write_canonical(simulate(CadetConfig(), n_reps=6, n_days=2, seed=3, workers=1).tables, logs, "csv")
+    read = ingest.read_canonical
+
+    def faulty(path):
+        if path.name == "surveys.csv":
+            raise ValueError("line 7: cannot make a survey score of '+1 312 555 0199'")
+        return read(path)
+
+    monkeypatch.setattr(ingest, "read_canonical", faulty)
+    home = tmp_path / "home"
+    done = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "canonical", str(logs), "--json"])
+    assert done.exit_code == 0, done.output
+    surveys = [f for f in json.loads(done.stdout.strip().splitlines()[-1])["files"] if f["file"].endswith("surveys.csv")][0]
+    assert surveys["landed"] == 0 and "cadet could not read it (ValueError" in surveys["error"]
+    assert Lake(home / "lake").days("calls"), "the other files landed"
+    stored = _prefect_text("cadet-ingest")
+    assert "cadet's reader failed" in stored and "Traceback" in stored, "the fault is in the run's logs"
+    for text in (done.output, stored, *(p.read_bytes().decode(errors="replace") for p in home.rglob("*.parquet"))):
+        assert "555 0199" not in text and "5550199" not in text
+
+    def escaping(*args, **kwargs):
+        raise RuntimeError("could not write the quarantine of caller 13125550199")
+
+    monkeypatch.setattr(ingest, "write_quarantine", escaping)
+    failed = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "canonical", str(logs)])
+    assert failed.exit_code != 0 and isinstance(failed.exception, RuntimeError)
+    stored = _prefect_text("cadet-ingest")
+    assert "could not write the quarantine of caller <number>" in stored
+    assert "13125550199" not in stored + str(failed.exception)

@@ -139,3 +139,32 @@ def test_an_emptied_or_damaged_mlflow_store_is_refused_never_recreated(tmp_path,
             champion_version(home)
         assert "restore" in str(refused.value).lower() and "aside" in str(refused.value)
         assert database.read_bytes() == damaged, "left as it was for the user to restore, not recreated"
+
+
+def test_a_store_whose_creation_was_cut_short_is_created_again_whole(tmp_path, monkeypatch):
+    """A run killed while MLflow built its database used to leave one that no later run could open."""
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    database = tmp_path / "mlflow" / "mlflow.db"
+
+    def cut_short(self, *args, **kwargs):
+        raise KeyboardInterrupt  # stands for the kill: MLflow's tracking tables are built, the registry's not yet
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mlflow.MlflowClient, "search_registered_models", cut_short)
+        with pytest.raises(KeyboardInterrupt):
+            champion_version(tmp_path)
+    assert not database.exists() and not list(database.parent.glob(".*.tmp")), "nothing half-built left in place"
+    assert champion_version(tmp_path) is None and database.stat().st_size > 0
+
+
+def test_an_unreadable_registry_record_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    from pipelines.failures import StoreDamaged
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "mlflow").mkdir()
+    (tmp_path / "mlflow" / "registry.json").write_text("{half a record")
+    with pytest.raises(StoreDamaged, match="registry.json.*cannot be read.*restore it") as refused:
+        champion_version(tmp_path)
+    assert refused.value.exit_code == 1
