@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
+import logging
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
@@ -47,7 +49,10 @@ from pipelines.review import read_verdicts
 from pipelines.storage import write_text_atomic
 from pipelines.tracking import EXPERIMENT, SQLITE, create_own_store, own_database, tracking_uri  # noqa: F401 (the stages' MLflow names)
 
+log = logging.getLogger("cadet.training")
 MODEL_NAME = "cadet-rep-anomaly"
+MODEL_FILE = "model.skops"  # the one file a model is loaded from, whatever the artifact's MLmodel says
+DIGEST_TAG = "cadet.model_sha256"  # on each registered version: the SHA-256 of its MODEL_FILE
 CHAMPION = "champion"
 # skops loads only these types back: the model's own class and functions, the trees, numpy dtypes.
 SKOPS_TRUSTED_TYPES = ["models.anomaly.RepAnomalyModel", "models.anomaly._clip", "models.anomaly._with_extremes",
@@ -121,6 +126,7 @@ def train_and_register(home: Path, windows: pd.DataFrame, settings: TrainingSett
             skops_trusted_types=SKOPS_TRUSTED_TYPES, registered_model_name=MODEL_NAME,
         )
         version = str(info.registered_model_version)
+        client.set_model_version_tag(MODEL_NAME, version, DIGEST_TAG, hashlib.sha256(_model_bytes(version)).hexdigest())
         _record_version(home, version)
         if promoted:
             client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
@@ -245,10 +251,37 @@ def champion_version(home: Path) -> str | None:
 
 
 def champion_model(home: Path):
-    """The registered champion and its version, or (None, None) when no model has been promoted yet."""
-    import mlflow.sklearn
+    """The registered champion and its version, or (None, None) when no model has been promoted yet.
+
+    Loaded from its skops file with cadet's own list of trusted types, never as
+    the artifact's MLmodel file says (whoever can write the artifact store could
+    switch that to pickle and run code as the cadet user), and only if the file
+    still has the digest recorded when the version was registered.
+    """
+    import mlflow
+    import skops.io
 
     version = champion_version(home)
     if version is None:
         return None, None
-    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}"), version
+    data = _model_bytes(version)
+    recorded = mlflow.MlflowClient().get_model_version(MODEL_NAME, version).tags.get(DIGEST_TAG)
+    if recorded is None:
+        log.warning("model version %s was registered without a digest (by an older cadet): loaded with skops and "
+                    "cadet's trusted types only; train a new model to have its file checked too", version)
+    elif hashlib.sha256(data).hexdigest() != recorded:
+        raise StoreDamaged(f"the file of {MODEL_NAME} version {version} (the champion) is not the one registered: its "
+                           f"digest differs from the {DIGEST_TAG} tag. Something changed the artifact store: restore it "
+                           "from a backup, or move the champion alias to a version you trust and train again")
+    return skops.io.loads(data, trusted=SKOPS_TRUSTED_TYPES), version
+
+
+def _model_bytes(version: str) -> bytes:
+    """The skops file of a registered version, fetched from wherever the artifact store is."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="cadet-model-") as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{MODEL_NAME}/{version}", dst_path=folder)
+        return (Path(local) / MODEL_FILE).read_bytes()

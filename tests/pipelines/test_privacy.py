@@ -107,8 +107,18 @@ def test_scrubbing_for_logs_hides_numbers_without_a_key_and_keeps_times():
     assert scrub_numbers(line) == "caller <number> on 2026-01-05 08:00:00, uniqueid 1767600090.1, queue 8800"
 
 
-def _prefect_text(flow_name: str) -> str:
-    """Every log line and state message the Prefect server holds for the newest run of a flow, and its tasks."""
+def _prefect_text(flow_name: str, waiting_for: str) -> str:
+    """Every log line and state message the Prefect server holds for the newest run of a flow and its tasks, once
+    `waiting_for` is among them (logs reach the server in batches, a moment after the run) or after 60 s."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while waiting_for not in (stored := _stored_text(flow_name)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return stored
+
+
+def _stored_text(flow_name: str) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import FlowRunSort
@@ -150,7 +160,7 @@ def test_an_error_quoting_a_caller_reaches_no_log_no_run_state_and_no_table_unma
     surveys = [f for f in json.loads(done.stdout.strip().splitlines()[-1])["files"] if f["file"].endswith("surveys.csv")][0]
     assert surveys["landed"] == 0 and "cadet could not read it (ValueError" in surveys["error"]
     assert Lake(home / "lake").days("calls"), "the other files landed"
-    stored = _prefect_text("cadet-ingest")
+    stored = _prefect_text("cadet-ingest", waiting_for="cadet's reader failed")
     assert "cadet's reader failed" in stored and "Traceback" in stored, "the fault is in the run's logs"
     for text in (done.output, stored, *(p.read_bytes().decode(errors="replace") for p in home.rglob("*.parquet"))):
         assert "555 0199" not in text and "5550199" not in text
@@ -161,6 +171,6 @@ def test_an_error_quoting_a_caller_reaches_no_log_no_run_state_and_no_table_unma
     monkeypatch.setattr(ingest, "write_quarantine", escaping)
     failed = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", "canonical", str(logs)])
     assert failed.exit_code != 0 and isinstance(failed.exception, RuntimeError)
-    stored = _prefect_text("cadet-ingest")
+    stored = _prefect_text("cadet-ingest", waiting_for="Traceback")
     assert "could not write the quarantine of caller <number>" in stored
     assert "13125550199" not in stored + str(failed.exception)

@@ -168,3 +168,37 @@ def test_an_unreadable_registry_record_is_refused_with_what_to_do(tmp_path, monk
     with pytest.raises(StoreDamaged, match="registry.json.*cannot be read.*restore it") as refused:
         champion_version(tmp_path)
     assert refused.value.exit_code == 1
+
+
+def test_a_tampered_champion_never_runs_code_and_a_changed_model_file_is_refused(tmp_path, monkeypatch):
+    """Whoever can write the artifact store must not get code run as the cadet user, nor swap the model."""
+    import pickle
+
+    from pipelines.failures import StoreDamaged
+    from pipelines.training import champion_model
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    home = tmp_path / "home"
+    windows = window_features(seed=22, n_reps=30, n_days=7)
+    train(home, windows)
+    (artifacts,) = {p.parent for p in (home / "mlflow" / "artifacts").rglob("MLmodel")}
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (artifacts / "model.pkl").write_bytes(pickle.dumps(Payload()))
+    mlmodel = (artifacts / "MLmodel").read_text()
+    (artifacts / "MLmodel").write_text(mlmodel.replace("pickled_model: model.skops", "pickled_model: model.pkl")
+                                       .replace("serialization_format: skops", "serialization_format: cloudpickle"))
+    model, version = champion_model(home)
+    assert not marker.exists(), "the artifact's MLmodel chose pickle, and cadet did not follow it"
+    scores = model.anomaly_score(windows)
+    assert version == "1" and ((scores >= 0) & (scores <= 1)).all()
+
+    with open(artifacts / "model.skops", "ab") as changed:
+        changed.write(b"\0")
+    with pytest.raises(StoreDamaged, match="is not the one registered"):
+        champion_model(home)
+    assert not marker.exists()
