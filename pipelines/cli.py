@@ -1091,7 +1091,7 @@ def _unexpected(error: Exception) -> None:
     """An error no stage turned into a message: the disk's fault said in one line, else cadet's own, for a report."""
     import traceback
 
-    from pipelines.failures import EXIT_FAILED, EXIT_STORAGE
+    from pipelines.failures import EXIT_FAILED, EXIT_SERVICE, EXIT_STORAGE
     from pipelines.privacy import scrub_numbers
     from pipelines.storage import storage_problem
 
@@ -1099,11 +1099,26 @@ def _unexpected(error: Exception) -> None:
     if problem:
         click.echo(f"cadet: {problem}", err=True)
         sys.exit(EXIT_STORAGE)
+    if "database is locked" in _said(error):  # SQLite's own wait for a busy database ran out
+        from pipelines.training import locked
+
+        click.echo(f"cadet: {locked('a database under ' + str(_command_home or Path.cwd()))}", err=True)
+        sys.exit(EXIT_SERVICE)
     click.echo(scrub_numbers("".join(traceback.format_exception(error))), err=True, nl=False)
     click.echo(f"cadet: stopped by an error in cadet itself ({type(error).__name__}), not in your data's rows; what "
                "was written is whole. Please report it with the lines above (caller numbers are hidden in them).",
                err=True)
     sys.exit(EXIT_FAILED)
+
+
+def _said(error: BaseException) -> str:
+    """The messages of an error and of those it was raised from."""
+    said, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        said.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(said)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,14 @@ def train_flow(home: str, config_path: str | None = None, start: str | None = No
     return train_task(home, config_path, *found)
 
 
+BUSY_WAIT_S = 30  # how long a database another program holds (an `mlflow ui`, a backup) is waited for
+
+
+def locked(database: Path | str) -> str:
+    return (f"{database} is locked by another program (an `mlflow ui`, a backup, a copy in progress?) and stayed so "
+            f"for {BUSY_WAIT_S} s: let it finish or stop it, then run this again; nothing was changed")
+
+
 REGISTRY_RECORD = "registry.json"  # beside mlflow.db: the newest version cadet registered there
 
 
@@ -204,13 +212,16 @@ def verify_store(home: Path) -> None:
     newest = 0
     if database.exists() and database.stat().st_size:
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True,
+                                                    timeout=BUSY_WAIT_S)) as connection:
                 check = connection.execute("PRAGMA quick_check").fetchone()[0]
                 if check == "ok" and expected:
                     found = connection.execute("SELECT MAX(CAST(version AS INTEGER)) FROM model_versions WHERE name = ?",
                                                (MODEL_NAME,)).fetchone()[0]
                     newest = int(found or 0)
         except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # in use, not damaged: another program holds it
+                raise ServiceUnavailable(locked(database)) from None
             check = str(exc)
         if check != "ok":
             raise StoreDamaged(f"{database} is damaged (SQLite says: {check[:120]}): restore it from a backup, or move "

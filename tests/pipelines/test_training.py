@@ -202,3 +202,23 @@ def test_a_tampered_champion_never_runs_code_and_a_changed_model_file_is_refused
     with pytest.raises(StoreDamaged, match="is not the one registered"):
         champion_model(home)
     assert not marker.exists()
+
+
+def test_a_store_another_program_holds_is_waited_for_then_refused_never_called_damaged(tmp_path, monkeypatch):
+    import sqlite3
+
+    from pipelines import training
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert champion_version(tmp_path) is None  # builds the home's store
+    monkeypatch.setattr(training, "BUSY_WAIT_S", 1)
+    holder = sqlite3.connect(tmp_path / "mlflow" / "mlflow.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a backup tool or a long write elsewhere would
+    try:
+        with pytest.raises(ServiceUnavailable, match="locked by another program.*run this again") as refused:
+            champion_version(tmp_path)
+        assert "damaged" not in str(refused.value) and refused.value.exit_code == 5
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert champion_version(tmp_path) is None, "usable again once released"
