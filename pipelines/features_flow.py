@@ -32,6 +32,7 @@ from pipelines.config import CadetConfig, load_config, load_rules
 from pipelines.failures import RunFailed
 from pipelines.locking import holding_home
 from pipelines.lake import Lake
+from pipelines.orphans import end_with
 from pipelines.progress import advance
 from pipelines.storage import atomic_path
 
@@ -160,7 +161,8 @@ def _worker_pool(workers: int, windows_to_do: int):
     if workers <= 1:
         yield
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=end_with,
+                               initargs=(os.getpid(), 0.0))
     for _ in range(workers):
         pool.submit(_warm_up)  # start the workers and their imports while the flow gathers the customers
     _workers["pool"] = pool

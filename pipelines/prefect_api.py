@@ -17,12 +17,10 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -125,17 +123,12 @@ def _last_line(server: subprocess.Popen, said) -> str:
 
 
 def _serve_while_parent_lives(parent: int, uvicorn_args: list[str]) -> None:
-    """The server process: uvicorn, plus a watch that stops it once the cadet that started it has gone."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn shuts down cleanly on SIGTERM
-        time.sleep(10)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="stop when cadet ends").start()
+    """The server process: uvicorn, stopping once the cadet that started it has gone."""
     import uvicorn.main
 
+    from pipelines.orphans import end_with
+
+    end_with(parent)
     sys.argv = ["uvicorn", *uvicorn_args]
     uvicorn.main.main()
 

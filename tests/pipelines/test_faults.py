@@ -95,6 +95,20 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def _all_gone(pids: list[int], within_s: float = 15) -> bool:
+    deadline = time.monotonic() + within_s
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not any(_alive(pid) for pid in pids)
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -122,6 +136,7 @@ def _rows(database: Path, query: str) -> list:
         return db.execute(query).fetchall()
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds helper processes through /proc (Linux)")
 def test_kill_9_at_random_points_of_a_run_loses_nothing_and_the_next_run_settles_the_records(logs, tmp_path, api_url,
                                                                                                 monkeypatch):
     from click.testing import CliRunner
@@ -148,9 +163,11 @@ def test_kill_9_at_random_points_of_a_run_loses_nothing_and_the_next_run_settles
             kills.append((stage, delay, f"finished, exit {run.returncode}"))
             assert run.returncode == 0, (SEED, kills, _finish(run))
             continue
+        helpers = _descendants(run.pid)  # the feature workers, when the kill lands while they work
         run.send_signal(signal.SIGKILL)
         _finish(run)
         kills.append((stage, delay, "killed"))
+        assert _all_gone(helpers), f"seed {SEED}, {kills}: {len(helpers)} helper process(es) outlived their cadet"
 
     final = _start(home, logs, api_url)
     said = _finish(final)
@@ -185,7 +202,4 @@ def test_the_local_prefect_server_stops_when_its_cadet_is_killed(logs, tmp_path)
     time.sleep(rng_delay := random.Random(SEED).uniform(0, 3))
     run.send_signal(signal.SIGKILL)
     _finish(run)
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(_alive(pid) for pid in servers), f"killed {rng_delay:.1f} s after the server started: it outlived cadet"
+    assert _all_gone(servers), f"killed {rng_delay:.1f} s after the server started: it outlived cadet"
