@@ -1099,6 +1099,11 @@ def _unexpected(error: Exception) -> None:
     if problem:
         click.echo(f"cadet: {problem}", err=True)
         sys.exit(EXIT_STORAGE)
+    unreachable = _unreachable(error)
+    if unreachable:
+        click.echo(f"cadet: {unreachable} stopped answering during the run (after its client's retries): check that it "
+                   "is running and reachable, then run this again; what was written is whole", err=True)
+        sys.exit(EXIT_SERVICE)
     if "database is locked" in _said(error):  # SQLite's own wait for a busy database ran out
         from pipelines.training import locked
 
@@ -1109,6 +1114,24 @@ def _unexpected(error: Exception) -> None:
                "was written is whole. Please report it with the lines above (caller numbers are hidden in them).",
                err=True)
     sys.exit(EXIT_FAILED)
+
+
+def _unreachable(error: BaseException) -> str | None:
+    """Which service an error says did not answer (the Prefect API or an MLflow server), or None.
+
+    Told by the HTTP clients' own error classes (httpx under Prefect, requests under MLflow), by name, so that
+    neither library is imported here.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        kinds = {(kind.__module__.split(".")[0], kind.__name__) for kind in type(error).__mro__}
+        if ("httpx", "TransportError") in kinds:
+            return f"the Prefect API at {os.environ.get('PREFECT_API_URL', 'the local server')}"
+        if ("requests", "ConnectionError") in kinds:
+            return f"the MLflow server at {os.environ.get('MLFLOW_TRACKING_URI', '?')}"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _said(error: BaseException) -> str:

@@ -164,3 +164,15 @@ def test_a_prefect_server_that_does_not_answer_is_one_line_and_exit_5_within_sec
     assert stopped.value.code == 5 and f"the Prefect API at {url} did not answer" in err and "prefect server start" in err
     assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 30
     assert not (tmp_path / "home" / "lake").exists(), "nothing landed"
+
+
+def test_a_prefect_server_that_stops_answering_mid_run_is_one_line_and_exit_5(tmp_path, monkeypatch, capsys):
+    import httpx
+
+    def fails(home):
+        raise RuntimeError("could not record the task run") from httpx.ConnectError("All connection attempts failed")
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
+    assert code == 5 and "the Prefect API at http://127.0.0.1:4200/api stopped answering" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
