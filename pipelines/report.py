@@ -378,7 +378,22 @@ def flagged_csv(data: ReportData) -> pd.DataFrame:
     out["rule_hits"] = flagged.rule_hits.map(lambda v: "; ".join(v))
     out["top_features"] = flagged.top_features.map(lambda v: "; ".join(v))
     out["evidence"] = [evidence.get((r, s), "") for r, s in zip(flagged.rep_id, flagged.period_start)]
-    return out
+    return spreadsheet_safe(out)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (a rep id or queue name from the logs starting with
+    `=`, `+`, `-` or `@`) get a leading apostrophe, so opening flagged.csv shows them and runs nothing."""
+    safe = table.copy()
+    for column in safe.columns:
+        if pd.api.types.is_numeric_dtype(safe[column]):
+            continue
+        safe[column] = safe[column].map(lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_START)
+                                        else cell)
+    return safe
 
 
 def write_report(home: Path, folder: Path, config: CadetConfig) -> dict:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from pipelines.cli import cli
@@ -248,3 +250,18 @@ def test_a_verdict_on_a_rep_who_was_not_flagged_is_refused_without_force(scored)
     assert result.exit_code == 2 and "was not flagged" in result.output and "--force" in result.output
     after = set((home / "reviews").iterdir()) if (home / "reviews").exists() else set()
     assert after == before, "no training label was recorded"
+
+
+@settings(deadline=None)  # the first example pays for importing pandas
+@given(st.text(max_size=30))
+def test_no_csv_cell_can_start_a_formula_and_the_text_is_kept(text):
+    import pandas as pd
+
+    from pipelines.report import FORMULA_START, spreadsheet_safe
+
+    table = pd.DataFrame({"rep_id": [text, '=HYPERLINK("http://x.example","open")'], "score": [-0.5, 0.9]})
+    safe = spreadsheet_safe(table)
+    assert not any(cell.startswith(FORMULA_START) for cell in safe.rep_id)
+    assert safe.rep_id[0] in (text, f"'{text}") and safe.rep_id[1] == '\'=HYPERLINK("http://x.example","open")'
+    assert safe.score.tolist() == [-0.5, 0.9], "numbers stay numbers"
+    assert table.rep_id[0] == text, "the input table is not changed"
