@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from pipelines.config import ConfigError, load_config
-from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed
+from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed, error_chain
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
 _command_home: Path | None = None  # the --home of the command being run
@@ -1122,26 +1122,18 @@ def _unreachable(error: BaseException) -> str | None:
     Told by the HTTP clients' own error classes (httpx under Prefect, requests under MLflow), by name, so that
     neither library is imported here.
     """
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        kinds = {(kind.__module__.split(".")[0], kind.__name__) for kind in type(error).__mro__}
+    for link in error_chain(error):
+        kinds = {(kind.__module__.split(".")[0], kind.__name__) for kind in type(link).__mro__}
         if ("httpx", "TransportError") in kinds:
             return f"the Prefect API at {os.environ.get('PREFECT_API_URL', 'the local server')}"
         if ("requests", "ConnectionError") in kinds:
             return f"the MLflow server at {os.environ.get('MLFLOW_TRACKING_URI', '?')}"
-        error = error.__cause__ or error.__context__
     return None
 
 
 def _said(error: BaseException) -> str:
     """The messages of an error and of those it was raised from."""
-    said, seen = [], set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        said.append(str(error))
-        error = error.__cause__ or error.__context__
-    return "\n".join(said)
+    return "\n".join(str(link) for link in error_chain(error))
 
 
 if __name__ == "__main__":

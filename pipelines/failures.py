@@ -17,12 +17,23 @@ may not be read or written (permission); 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 EXIT_FAILED = 1
 EXIT_THIN_DATA = 3
 EXIT_BUSY = 4
 EXIT_SERVICE = 5
 EXIT_STORAGE = 6
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
+
+
+def error_chain(error: BaseException | None) -> Iterator[BaseException]:
+    """An error, then the ones it was raised from (`raise ... from`, or during handling), each once."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 class RunFailed(Exception):

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.lake import Lake
+from pipelines.failures import error_chain
 
 KEY_ENV = "CADET_PSEUDONYM_KEY"
 KEY_FILE = Path("secrets") / "pseudonym.key"
@@ -151,12 +152,9 @@ def scrub_log_handlers() -> None:
 
 def scrub_exception(error: BaseException) -> None:
     """Hide numbers in an exception's message (and those it was raised from), in place, before it is reported."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if error.args and any(isinstance(arg, str) for arg in error.args):
-            error.args = tuple(scrub_numbers(arg) if isinstance(arg, str) else arg for arg in error.args)
-        error = error.__cause__ or error.__context__
+    for link in error_chain(error):
+        if link.args and any(isinstance(arg, str) for arg in link.args):
+            link.args = tuple(scrub_numbers(arg) if isinstance(arg, str) else arg for arg in link.args)
 
 
 def mask_numbers(text: str, key: bytes) -> str:

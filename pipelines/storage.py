@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.failures import error_chain
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
@@ -73,23 +75,20 @@ def storage_problem(error: BaseException, home: Path) -> str | None:
     Without this a full disk surfaced as hundreds of lines of SQLAlchemy
     traceback ending in "autoflush", which never says "disk full".
     """
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        said = str(error).lower()
-        where = getattr(error, "filename", None) or home
+    for link in error_chain(error):
+        said = str(link).lower()
+        where = getattr(link, "filename", None) or home
         writing = f" (writing {where})" if str(where) != str(home) else ""
-        if (isinstance(error, OSError) and error.errno in _FULL) or "disk is full" in said or "no space left" in said:
+        if (isinstance(link, OSError) and link.errno in _FULL) or "disk is full" in said or "no space left" in said:
             return (f"the disk holding {home} is full{writing}, {_free(home)} free: free some space (old report folders under "
                     f"{home}/reports can go), then run this again; what was written before is whole")
-        if (isinstance(error, OSError) and error.errno == errno.EROFS) or "readonly database" in said \
+        if (isinstance(link, OSError) and link.errno == errno.EROFS) or "readonly database" in said \
                 or "read-only file system" in said:
             return (f"{home} is on a read-only file system{writing}: remount it writable or pass a --home on a writable disk, "
                     "then run this again; what was written before is whole")
-        if isinstance(error, PermissionError):
+        if isinstance(link, PermissionError):
             return (f"permission denied on {where}: run cadet as a user who may read the logs and write the home, or "
                     "fix the permissions, then run this again")
-        error = error.__cause__ or error.__context__
     return None
 
 
