@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from pipelines.config import ConfigError, load_config
-from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed, error_chain
+from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed, error_chain, on_interrupt, was_interrupted
 
 FORMATS = ("canonical", "asterisk", "amazon-connect")
 _command_home: Path | None = None  # the --home of the command being run
@@ -1060,15 +1060,11 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "CRITICAL")
     import signal
 
-    interrupted = []
-
-    def on_interrupt(signum, frame):
-        interrupted.append(signum)
-        signal.default_int_handler(signum, frame)
-
     signal.signal(signal.SIGINT, on_interrupt)
     try:
         cli.main(prog_name="cadet", standalone_mode=False)
+        if was_interrupted():  # Prefect dropped it while the last flow run tore down: its work had finished
+            raise click.exceptions.Abort()
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as problem:
@@ -1080,7 +1076,7 @@ def main() -> None:
     except Exception as stopped:  # click's Abort is Ctrl-C
         # Prefect marks the run Crashed; every write is whole or not there.  An interrupt that lands inside
         # Prefect's own task set-up surfaces as another error: after Ctrl-C it is the same interruption.
-        if isinstance(stopped, click.exceptions.Abort) or interrupted:
+        if isinstance(stopped, click.exceptions.Abort) or was_interrupted():
             click.echo("cadet: interrupted. What was written is whole (every write is atomic); run the command again "
                        "to finish.", err=True)
             sys.exit(EXIT_INTERRUPTED)

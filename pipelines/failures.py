@@ -17,6 +17,7 @@ may not be read or written (permission); 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 EXIT_FAILED = 1
@@ -25,6 +26,32 @@ EXIT_BUSY = 4
 EXIT_SERVICE = 5
 EXIT_STORAGE = 6
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
+
+
+_interrupted = threading.Event()
+
+
+def on_interrupt(signum, frame) -> None:
+    """The CLI's SIGINT handler: Python's KeyboardInterrupt, remembered for the rest of the process."""
+    import signal
+
+    _interrupted.set()
+    signal.default_int_handler(signum, frame)
+
+
+def was_interrupted() -> bool:
+    return _interrupted.is_set()
+
+
+def stop_if_interrupted() -> None:
+    """Raise a remembered Ctrl-C again.
+
+    Prefect drops a KeyboardInterrupt that lands while a finished flow run
+    tears down (its state is already final), and the flow that called it
+    would go on for minutes; each flow checks this before it starts.
+    """
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 def error_chain(error: BaseException | None) -> Iterator[BaseException]:

@@ -22,7 +22,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.failures import EXIT_BUSY, RunFailed
+from pipelines.failures import EXIT_BUSY, RunFailed, stop_if_interrupted
 
 LOCK_FILE = ".cadet.lock"
 _held: dict[Path, int] = {}
@@ -103,6 +103,7 @@ def holding_home(what: str):
 
         @functools.wraps(function)
         def locked(*args, **kwargs):
+            stop_if_interrupted()
             home = Path(signature.bind(*args, **kwargs).arguments["home"]).absolute()
             with home_lock(home, what):
                 with _guard:

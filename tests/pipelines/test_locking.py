@@ -71,3 +71,38 @@ def test_a_busy_home_is_refused_by_the_cli_before_prefect_starts(tmp_path, holde
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "run", "--source", "canonical", str(junk)])
     assert result.exit_code == 4 and f"pid {holder.pid}" in result.output and "wait for it" in result.output
     assert not (tmp_path / "prefect").exists() and time.monotonic() - started < 10
+
+
+def test_a_ctrl_c_prefect_drops_after_a_flow_finished_still_stops_the_next_one(tmp_path, prefect_server):
+    """Prefect discards an interrupt that lands while a finished flow run tears down; cadet remembers it."""
+    from prefect import flow
+
+    from pipelines import failures
+    from pipelines.locking import holding_home
+
+    done = []
+
+    def press_ctrl_c(*_):  # runs once the child's state is final, as the teardown does
+        signal.raise_signal(signal.SIGINT)
+
+    @flow(on_completion=[press_ctrl_c])
+    @holding_home("child")
+    def ingest_like(home: str):
+        done.append("ingest")
+
+    @flow
+    @holding_home("parent")
+    def run_like(home: str):
+        ingest_like(home)
+        done.append("between")
+        ingest_like(home)
+        done.append("end")
+
+    previous = signal.signal(signal.SIGINT, failures.on_interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_like(str(tmp_path / "home"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        failures._interrupted.clear()
+    assert done == ["ingest", "between"]  # the second stage never began
