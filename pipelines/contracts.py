@@ -76,6 +76,7 @@ CALLS = pa.DataFrameSchema(
         "transfer_kind": _text(nullable=True, isin=TRANSFER_KINDS),
         "transfer_to": _text(nullable=True),
         "ended_on_hold": pa.Column("boolean", nullable=True, coerce=True),
+        "updated_at": _ts(nullable=True),
     },
     checks=[
         _ordered("ended_at", "started_at"),
@@ -115,6 +116,7 @@ SURVEYS = pa.DataFrameSchema(
         "call_id": _text(),
         "score": pa.Column("Int64", checks=[pa.Check.between(1, 5)], coerce=True),
         "surveyed_at": _ts(nullable=True),
+        "updated_at": _ts(nullable=True),
     },
     name="surveys",
 )
@@ -154,6 +156,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 # What a column a file does not have at all means.  Empty usually says "not known" already; a
 # transfer_kind left empty says "not transferred", so a file without the column says "unknown".
 ABSENT_MEANS = {"calls": {"transfer_kind": "unknown"}}
+
+# A record the platform re-delivers carries when it was last updated: the newest version is kept, whatever the
+# order in which versions arrive (see pipelines.ingest).
+VERSION_COLUMN = {"calls": "updated_at", "surveys": "updated_at"}
 
 # The columns a file must have to be recognised as a table.
 REQUIRED_COLUMNS = {name: [c for c, col in schema.columns.items() if not col.nullable] for name, schema in SCHEMAS.items()}

@@ -14,13 +14,14 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandera import errors as pa_errors
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.contracts import SCHEMAS
+from pipelines.contracts import SCHEMAS, VERSION_COLUMN
 from pipelines.inputs import find_input_files, wrong_source
 from pipelines.failures import RunFailed
 from pipelines.locking import holding_home
@@ -179,6 +180,9 @@ def row_text(rows: pd.DataFrame) -> list[str]:
 def enforce_contract(result: ReadResult) -> ReadResult:
     """Rows a platform reader rebuilt must meet the same contract as canonical input."""
     schema = SCHEMAS[result.table]
+    absent = [name for name, column in schema.columns.items() if column.nullable and name not in result.good]
+    if absent:  # a column this source has no way to fill (a record version, for a log without versions) is not known
+        result = dataclasses.replace(result, good=result.good.assign(**{name: None for name in absent}))
     try:
         valid = schema.validate(result.good, lazy=True)
         return dataclasses.replace(result, good=valid)
@@ -274,6 +278,65 @@ def _date_surveys(results: list[ReadResult]) -> None:
             result.good = good.loc[~undated].reset_index(drop=True)
 
 
+def _skip(result: ReadResult, drop: pd.Series, reason: str) -> None:
+    """Leave out `drop` rows of a result by rule, counted and said in its file's line."""
+    count = int(drop.sum())
+    if not count:
+        return
+    result.good = result.good.loc[~drop.to_numpy()].reset_index(drop=True)
+    result.skipped += count
+    result.skip_reason = "; ".join(r for r in (result.skip_reason, reason) if r)
+
+
+def _one_record_per_key(results: list[ReadResult], table: str) -> None:
+    """The same record twice in one ingest lands once: its newest version, else the one read last.
+
+    Duplicated lines, overlapping exports and re-delivered records must not
+    add rows; the copies that lose are reported as skipped for their file.
+    """
+    mine = [r for r in results if r.table == table and len(r.good)]
+    if not mine:
+        return
+    key, version = LAKE_KEYS[table], VERSION_COLUMN.get(table)
+    columns = key + ([version] if version else [])
+    rows = pd.concat([r.good[columns].assign(__result=n, __row=np.arange(len(r.good))) for n, r in enumerate(mine)],
+                     ignore_index=True)
+    order = ([version] if version else []) + ["__result", "__row"]
+    winners = rows.sort_values(order, kind="stable", na_position="first").drop_duplicates(key, keep="last")
+    if len(winners) == len(rows):
+        return
+    won = pd.Series(False, index=rows.index)
+    won[winners.index] = True
+    what = "older versions of records" if version else "repeated rows"
+    for n, result in enumerate(mine):
+        lost = ~won[rows["__result"].eq(n)].to_numpy()
+        _skip(result, pd.Series(lost), f"{what} the same input holds again later ({', '.join(key)})")
+
+
+def _not_older_than_lake(lake: Lake, results: list[ReadResult], table: str) -> None:
+    """A re-delivered record older than the version the lake holds changes nothing, whatever the arrival order."""
+    version = VERSION_COLUMN.get(table)
+    mine = [r for r in results if r.table == table and len(r.good) and version in r.good]
+    if not mine or not lake.days(table):
+        return
+    key = LAKE_KEYS[table]
+    incoming = pd.concat([r.good[key + [DAY_COLUMN[table]]] for r in mine], ignore_index=True)
+    days = pd.to_datetime(incoming[DAY_COLUMN[table]], utc=True).dt.date.dropna()
+    stored = lake.read(table, days.min(), days.max(), columns=key + [version]).to_pandas()
+    if table == "surveys":  # a survey is part of its contact's record: the call's newer version outdates it too
+        calls = lake.read("calls", days.min() - dt.timedelta(days=1), days.max(), columns=["call_id", "updated_at"])
+        stored = pd.concat([stored, calls.to_pandas()], ignore_index=True).sort_values(version, na_position="first")
+    stored = stored.dropna(subset=[version])
+    if stored.empty:
+        return
+    newest = stored.drop_duplicates(key, keep="last").set_index(key)[version]
+    for result in mine:
+        held = pd.MultiIndex.from_frame(result.good[key]) if len(key) > 1 else pd.Index(result.good[key[0]])
+        stored_version = pd.Series(newest.reindex(held).to_numpy(), index=result.good.index)
+        older = stored_version.notna() & (result.good[version].isna() | (result.good[version] < stored_version))
+        _skip(result, older, "older versions of records the lake already holds in a newer version")
+
+
 EXPECTED_FILES = {
     "asterisk": "cadet reads files named queue_log* (and Master.csv CDRs beside them)",
     "amazon-connect": "cadet reads contact-record and agent-event files (.json, .jsonl or no suffix)",
@@ -328,6 +391,9 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
             outcomes.extend(read_canonical_file(path, home_path))
     results = [o for o in outcomes if isinstance(o, ReadResult)]
     _date_surveys(results)
+    for table in SCHEMAS:
+        _one_record_per_key(results, table)
+        _not_older_than_lake(Lake(home_path / "lake"), results, table)
     for path, quarantine in _quarantine_by_file(results).items():
         write_quarantine(home_path, path, quarantine)
     days: set[str] = set()

@@ -31,6 +31,28 @@ def _lake_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _last_per_key(rows: pa.Table, key: list[str]) -> pa.Table:
+    """Rows sharing a key are one record: the last given wins (the caller ordered them)."""
+    if rows.num_rows < 2:
+        return rows
+    numbered = rows.append_column("__row", pa.array(np.arange(rows.num_rows)))
+    last = numbered.group_by(key, use_threads=False).aggregate([("__row", "max")])["__row_max"]
+    if len(last) == rows.num_rows:
+        return rows
+    return rows.take(pc.sort_indices(last))
+
+
+def _same_columns(stored: pa.Table, new: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A column one side lacks (a lake written before it existed) is empty there."""
+    for name in new.column_names:
+        if name not in stored.column_names:
+            stored = stored.append_column(new.schema.field(name), pa.nulls(stored.num_rows, new.schema.field(name).type))
+    for name in stored.column_names:
+        if name not in new.column_names:
+            new = new.append_column(stored.schema.field(name), pa.nulls(new.num_rows, stored.schema.field(name).type))
+    return stored, new
+
+
 class Lake:
     """A folder of day-partitioned Parquet tables."""
 
@@ -106,8 +128,9 @@ class Lake:
         for day, part in self._split_by_day(table, rows, time_column):
             part = part.cast(_lake_schema(part.schema), safe=False)  # stored unit, so keys compare
             path = self.partition(table, day)
+            part = _last_per_key(part, key)
             if path.exists():
-                stored = pq.read_table(path)
+                stored, part = _same_columns(pq.read_table(path), part)
                 new_keys = pa.table([part[k] for k in key], names=key)
                 kept = stored.join(new_keys.append_column("__new", pa.array([True] * part.num_rows)), keys=key, join_type="left outer")
                 kept = kept.filter(pc.is_null(kept["__new"])).drop_columns(["__new"]).select(stored.column_names)

@@ -171,12 +171,12 @@ def _wrong_types(record: dict) -> list[str]:
     return wrong
 
 
-def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """(calls, surveys, quarantine, lines read) from one file of contact records, deduplicated."""
+def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(contacts, quarantine, lines read) from one file of contact records, every version as delivered."""
     fast = _contact_rows_fast(path, settings)
     if fast is not None:
         frame, lines_read = fast
-        return _deduplicated(path, frame, [], lines_read)
+        return _timed(path, frame, [], lines_read)
     objects, bad = read_json_objects(path)
     rows = []
     for number, record in objects:
@@ -218,29 +218,38 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
             }
         )
     lines_read = max([n for n, _ in objects] + [int(q[1]) for q in bad] + [0])
-    return _deduplicated(path, pd.DataFrame(rows), bad, lines_read)
+    return _timed(path, pd.DataFrame(rows), bad, lines_read)
 
 
-def _deduplicated(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
-    """At-least-once delivery: one row per ContactId, the latest LastUpdateTimestamp winning."""
+def _timed(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Times parsed as times (versions compare as instants: '10:00:00Z' sorts after '10:00:00.5Z' as text)."""
     quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
     if frame.empty:
-        return frame, pd.DataFrame(columns=["call_id", "score", "surveyed_at"]), quarantine, lines_read
-    frame = frame.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
-    for column in ("started_at", "enqueued_at", "answered_at", "ended_at", "transfer_done", "agent_left"):
+        return frame, quarantine, lines_read
+    for column in ("last_update", "started_at", "enqueued_at", "answered_at", "ended_at", "transfer_done", "agent_left"):
         if column not in frame:
             frame[column] = None
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
-    unreadable = frame.started_at.isna() | frame.ended_at.isna()
+    unreadable = frame.started_at.isna() | frame.ended_at.isna() | frame.last_update.isna()
     for _, row in frame[unreadable].iterrows():
-        quarantine.loc[len(quarantine)] = (str(path), row.line, row.call_id, "InitiationTimestamp or DisconnectTimestamp is not an ISO 8601 time")
-    frame = frame[~unreadable]
+        quarantine.loc[len(quarantine)] = (str(path), row.line, row.call_id, "InitiationTimestamp, DisconnectTimestamp or "
+                                           "LastUpdateTimestamp is not an ISO 8601 time")
+    return frame[~unreadable], quarantine, lines_read
 
-    scored = frame[frame.score.notna()]
+
+def newest_versions(contacts: pd.DataFrame) -> pd.DataFrame:
+    """One row per ContactId: the latest LastUpdateTimestamp, then the last read, wins."""
+    order = ["call_id", "last_update"] + (["file_order"] if "file_order" in contacts else []) + ["line"]
+    return contacts.sort_values(order, kind="stable").drop_duplicates("call_id", keep="last")
+
+
+def to_surveys(contacts: pd.DataFrame) -> pd.DataFrame:
+    """The survey score a contact record carries as an attribute, dated later by its call."""
+    scored = contacts[contacts.score.notna()]
     scores = pd.to_numeric(scored.score, errors="coerce")
-    surveys = pd.DataFrame({"call_id": scored.call_id, "score": scores.astype("Int64"), "surveyed_at": pd.NaT})
-    surveys = surveys[surveys.score.between(1, 5)]
-    return frame, surveys, quarantine, lines_read
+    surveys = pd.DataFrame({"call_id": scored.call_id, "score": scores.astype("Int64"), "surveyed_at": pd.NaT,
+                            "updated_at": scored.last_update})
+    return surveys[surveys.score.between(1, 5)]
 
 
 def convention_warnings(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> list[str]:
@@ -313,6 +322,7 @@ def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFr
             ),
             "transfer_to": np.where(self_service, "ivr:self-service", np.where(to_queue, next_queue, c.transferred_to)),
             "ended_on_hold": pd.array([pd.NA] * len(c), dtype="boolean"),  # contact records do not say
+            "updated_at": c.last_update.array,
         }
     )
 
@@ -504,23 +514,30 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
     if not record_files:
         raise UnreadableFile("no contact records among the files: an Amazon Connect ingest needs them")
     contact_frames, call_results = [], []
-    for path in record_files:
-        contacts, surveys, quarantine, lines = read_contact_records(path, settings)
-        contact_frames.append(contacts)
-        call_results.append((path, contacts, surveys, quarantine, lines))
+    for order, path in enumerate(record_files):
+        contacts, quarantine, lines = read_contact_records(path, settings)
+        contact_frames.append(contacts.assign(file_order=order))
+        call_results.append((path, quarantine, lines))
+    # Across files too: each contact once, its newest version, landed for the file that delivered it
     everything = pd.concat(contact_frames, ignore_index=True)
-    everything = everything.sort_values(["call_id", "last_update", "line"]).drop_duplicates("call_id", keep="last")
+    everything = newest_versions(everything)
     kept = rep_contacts(everything, settings)
     calls = to_calls(everything[kept], settings)
+    surveys = to_surveys(everything[kept])
     warnings = convention_warnings(everything, settings)
-    for path, contacts, surveys, quarantine, lines in call_results:
-        mine = calls[calls.call_id.isin(contacts.call_id)] if len(contacts) else calls.iloc[0:0]
-        skipped = int(contacts.call_id.isin(everything.call_id[~kept]).sum()) if len(contacts) else 0
-        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines, skipped=skipped,
-                                  skip_reason="supervisors monitoring calls, not reps' calls" if skipped else None,
+    for order, (path, quarantine, lines) in enumerate(call_results):
+        delivered = everything.file_order.eq(order)
+        mine = calls[calls.call_id.isin(everything.call_id[delivered & kept])]
+        monitoring = int((delivered & ~kept).sum())
+        superseded = len(contact_frames[order]) - int(delivered.sum())
+        reasons = [text for count, text in ((monitoring, "supervisors monitoring calls, not reps' calls"),
+                                             (superseded, "older deliveries of contacts a newer record supersedes")) if count]
+        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), quarantine, lines,
+                                  skipped=monitoring + superseded, skip_reason="; ".join(reasons) or None,
                                   warnings=warnings))
         warnings = []  # said once, with the first file
-        results.append(ReadResult(path, "surveys", surveys.reset_index(drop=True), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
+        results.append(ReadResult(path, "surveys", surveys[surveys.call_id.isin(mine.call_id)].reset_index(drop=True),
+                                  pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
     for path in event_files:
         statuses, contact_states, quarantine, lines = read_agent_events(path)
         supervisor = statuses.rep_id.isin(settings.supervisors)

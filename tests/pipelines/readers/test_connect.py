@@ -45,11 +45,28 @@ def test_duplicates_keep_the_latest_delivery_and_firehose_concatenation_is_read(
     path = tmp_path / "ctr.json"
     # Firehose writes objects back to back; a second file line holds a plain JSON line
     path.write_text(json.dumps(late) + json.dumps(early) + json.dumps(other) + "\n" + json.dumps(early) + "\n")
-    calls, surveys, quarantine, lines = read_contact_records(path, SETTINGS)
-    assert quarantine.empty and lines == 2
-    assert sorted(calls.call_id) == ["a", "b"]
-    assert calls.set_index("call_id").loc["a", "score"] == "5"
-    assert surveys.call_id.tolist() == ["a"] and surveys.score.tolist() == [5]
+    contacts, quarantine, lines = read_contact_records(path, SETTINGS)
+    assert quarantine.empty and lines == 2 and len(contacts) == 4
+    calls, surveys = read_connect([path], SETTINGS)
+    assert sorted(calls.good.call_id) == ["a", "b"] and calls.skipped == 2
+    assert calls.good.set_index("call_id").loc["a", "updated_at"] == pd.Timestamp("2026-01-05T09:20:00Z")
+    assert surveys.good.call_id.tolist() == ["a"] and surveys.good.score.tolist() == [5]
+
+
+def test_the_newest_version_wins_across_files_whatever_the_order_and_lands_once(tmp_path):
+    first = tmp_path / "a.json"
+    second = tmp_path / "b.json"
+    newest = _record("a", "2026-01-05T09:20:00.5Z", Attributes={"csat": "5"})
+    older = _record("a", "2026-01-05T09:20:00Z")  # later as text ('Z' > '.'), earlier as a time
+    first.write_text(json.dumps(newest) + "\n")
+    second.write_text(json.dumps(older) + "\n" + json.dumps(_record("b", "2026-01-05T09:06:00Z")) + "\n")
+    results = read_connect([first, second], SETTINGS)
+    calls = {r.file.name: r for r in results if r.table == "calls"}
+    assert calls["a.json"].good.call_id.tolist() == ["a"] and calls["b.json"].good.call_id.tolist() == ["b"]
+    assert calls["b.json"].skipped == 1 and "newer record" in calls["b.json"].skip_reason
+    assert calls["a.json"].good.updated_at.tolist() == [pd.Timestamp("2026-01-05T09:20:00.5Z")]
+    surveys = pd.concat([r.good for r in results if r.table == "surveys"])
+    assert surveys.call_id.tolist() == ["a"]
 
 
 def test_broken_json_and_records_missing_fields_are_quarantined(tmp_path):
@@ -60,7 +77,7 @@ def test_broken_json_and_records_missing_fields_are_quarantined(tmp_path):
         (json.dumps(_record("a", "2026-01-05T09:06:00Z")) + "\n" + '{"ContactId": "x", \n' + json.dumps(incomplete) + "\n").encode()
         + b'{"ContactId": "\xff"}\n'
     )
-    calls, _, quarantine, _ = read_contact_records(path, SETTINGS)
+    calls, quarantine, _ = read_contact_records(path, SETTINGS)
     reasons = dict(zip(quarantine.line, quarantine.reason))
     assert calls.call_id.tolist() == ["a"]
     assert reasons[2].startswith("invalid JSON")
@@ -74,7 +91,7 @@ def test_random_garbage_never_crashes(tmp_path, garbage):
     path = tmp_path / "ctr.jsonl"
     good = json.dumps(_record("a", "2026-01-05T09:06:00Z"))
     path.write_text("\n".join([good] + [g.replace("\n", " ") for g in garbage]) + "\n")
-    calls, _, quarantine, _ = read_contact_records(path, SETTINGS)
+    calls, quarantine, _ = read_contact_records(path, SETTINGS)
     assert "a" in set(calls.call_id)
     assert quarantine.reason.str.len().gt(0).all()
     objects, bad = read_json_objects(path)
