@@ -29,7 +29,7 @@ from pipelines.lake import Lake
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
 from pipelines.config import CadetConfig, load_config
-from pipelines.readers.asterisk import read_asterisk
+from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
 from pipelines.readers.connect import read_connect
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.storage import atomic_path
@@ -66,6 +66,7 @@ class FileReport:
     skipped: int = 0
     skipped_because: str | None = None
     error: str | None = None
+    landed_lines: int | None = None  # an event log's lines that went into the rows landed (read = these + quarantined + skipped)
 
 
 @dataclass
@@ -98,8 +99,12 @@ def _protect(result: ReadResult, key: bytes) -> ReadResult:
     """Caller numbers become `caller_key`; quarantined text keeps pseudonyms, never numbers."""
     good = result.good
     if "remote_number" in good.columns:
-        keys = pseudonymise(pa.array(good["remote_number"].astype(object), pa.string()), key)
-        good = good.drop(columns=["remote_number"]).assign(caller_key=pd.array(keys.to_pylist(), dtype="Int64"))
+        numbers = good["remote_number"].astype(object)
+        done = numbers.map(lambda n: isinstance(n, str) and n.startswith(CALLER_KEY))  # pseudonymised by the reader
+        keys = pd.Series(pseudonymise(pa.array(numbers.where(~done, None), pa.string()), key).to_pylist(),
+                         index=good.index, dtype="Int64")
+        keys[done] = numbers[done].str[len(CALLER_KEY):].astype("int64")
+        good = good.drop(columns=["remote_number"]).assign(caller_key=keys.array)
     if "transfer_to" in good.columns:  # a transfer to an outside number names that number: keep only its pseudonym
         good = good.assign(transfer_to=good["transfer_to"].map(lambda t: mask_numbers(t, key) if isinstance(t, str) else t))
     quarantine = result.quarantine.assign(
@@ -152,10 +157,47 @@ def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult 
     return [_protect(enforce_contract(r), key) for r in results]
 
 
+ASTERISK_CARRY = "asterisk_carry"  # lake table: what the next Asterisk ingest continues (see AsteriskHistory)
+
+
 @task(name="read asterisk files", cache_policy=NO_CACHE)
-def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
-    """queue_log, CDRs and surveys of one center together: calls are rebuilt across them."""
-    return _platform_results(lambda f: read_asterisk(f, config.ingest.asterisk, config.site.timezone), files, home)
+def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
+    """queue_log, CDRs and surveys of one center together, continuing what earlier ingests left open.
+
+    Returns the results and the events to carry over (None when nothing was read).
+    """
+    lake = Lake(home / "lake")
+    stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at"]).to_pandas()
+    queued = stored[stored.queue.notna() & stored.enqueued_at.notna()] if len(stored) else stored
+    landed = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
+                       if len(queued) else [], index=queued.call_id.to_numpy() if len(queued) else [], dtype="int64")
+    carried = lake.read(ASTERISK_CARRY).to_pandas()
+    reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
+    reps |= set(answered.rep_id.dropna()) if len(answered := lake.read("calls", columns=["rep_id"]).to_pandas()) else set()
+    history = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed, load_key(home),
+                              frozenset(reps))
+    carry = []
+
+    def read(paths):
+        results, left_open = read_asterisk_incremental(paths, config.ingest.asterisk, config.site.timezone, history)
+        carry.append(left_open)
+        return results
+
+    outcomes = _platform_results(read, files, home)
+    if not carry:
+        return outcomes, None
+    frame = carry[0].astype({"epoch": "int64", "n_fields": "int64"})
+    return outcomes, pa.Table.from_pandas(frame, schema=CARRY_SCHEMA, preserve_index=False)
+
+
+CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("epoch", pa.int64())]
+                         + [(c, pa.string()) for c in CARRY_COLUMNS[2:9]] + [("n_fields", pa.int64())])
+
+
+@task(name="carry open calls over", cache_policy=NO_CACHE)
+def write_carry(home: Path, carry: pa.Table) -> None:
+    """After the tables landed: a run killed before this leaves the old carry, which the next run re-reads whole."""
+    Lake(home / "lake").write(ASTERISK_CARRY, carry, None)
 
 
 @task(name="read amazon connect files", cache_policy=NO_CACHE)
@@ -374,11 +416,12 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         raise RunFailed(f"no {source} files in {', '.join(map(str, paths))}: {EXPECTED_FILES[source]}",
                         IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine")).as_dict()
                         | {"days": [], "unchanged": []})
+    carry = None
     if not files:  # everything was ingested before, unchanged: nothing to read (a platform's reader would call it missing)
         outcomes = []
     elif source == "asterisk":
         advance(0, steps, f"reading {len(files)} Asterisk files")
-        outcomes = read_asterisk_files(files, home_path, config)
+        outcomes, carry = read_asterisk_files(files, home_path, config)
         advance(1, steps, "read")
     elif source == "amazon-connect":
         advance(0, steps, f"reading {len(files)} Amazon Connect files")
@@ -402,6 +445,8 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         if frames:
             advance(done - 1, steps, f"landing {table}")
             days.update(land_table(home_path, table, frames))
+    if carry is not None:
+        write_carry(home_path, carry)
     advance(steps, steps, "done")
     summary = _summary(home_path, outcomes)
     for warning in summary.warnings:
@@ -474,6 +519,8 @@ def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSumma
         report.quarantined += outcome.quarantined
         report.error = outcome.problem or report.error
         report.skipped += outcome.skipped
-        report.skipped_because = outcome.skip_reason or report.skipped_because
+        report.skipped_because = "; ".join(r for r in (report.skipped_because, outcome.skip_reason) if r) or None
+        if outcome.lines_used is not None:
+            report.landed_lines = (report.landed_lines or 0) + outcome.lines_used
     summary.files.extend(by_file.values())
     return summary

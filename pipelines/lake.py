@@ -43,7 +43,13 @@ def _last_per_key(rows: pa.Table, key: list[str]) -> pa.Table:
 
 
 def _same_columns(stored: pa.Table, new: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A column one side lacks (a lake written before it existed) is empty there."""
+    """A column one side lacks (a lake written before it existed) is empty there; an all-empty one takes the other's type."""
+    for name in set(stored.column_names) & set(new.column_names):
+        old_type, new_type = stored.schema.field(name).type, new.schema.field(name).type
+        if pa.types.is_null(old_type) and not pa.types.is_null(new_type):
+            stored = stored.set_column(stored.column_names.index(name), name, pc.cast(stored[name], new_type))
+        elif pa.types.is_null(new_type) and not pa.types.is_null(old_type):
+            new = new.set_column(new.column_names.index(name), name, pc.cast(new[name], old_type))
     for name in new.column_names:
         if name not in stored.column_names:
             stored = stored.append_column(new.schema.field(name), pa.nulls(stored.num_rows, new.schema.field(name).type))
@@ -131,9 +137,10 @@ class Lake:
             part = _last_per_key(part, key)
             if path.exists():
                 stored, part = _same_columns(pq.read_table(path), part)
-                new_keys = pa.table([part[k] for k in key], names=key)
-                kept = stored.join(new_keys.append_column("__new", pa.array([True] * part.num_rows)), keys=key, join_type="left outer")
-                kept = kept.filter(pc.is_null(kept["__new"])).drop_columns(["__new"]).select(stored.column_names)
+                new_keys = pa.table([part[k] for k in key], names=key).append_column("__new", pa.array([True] * part.num_rows))
+                stored_keys = pa.table([stored[k] for k in key], names=key).append_column("__row", pa.array(np.arange(stored.num_rows)))
+                replaced = stored_keys.join(new_keys, keys=key, join_type="inner")["__row"]
+                kept = stored.filter(pc.invert(pc.is_in(pa.array(np.arange(stored.num_rows)), value_set=replaced.combine_chunks())))
                 part = pa.concat_tables([kept, part.select(stored.column_names).cast(stored.schema)])
             merged_days[day] = self._write_day(table, day, part.sort_by([(k, "ascending") for k in key]))
         return merged_days

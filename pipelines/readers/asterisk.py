@@ -283,6 +283,28 @@ def _ts(epoch) -> pd.Series:
 
 def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Legs and offers from call events; returns (legs, offers, quarantine of unfinished legs)."""
+    legs, offers, orphan, open_lines, _ = _rebuild_calls(log, settings)
+    quarantine = pd.concat(
+        [
+            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
+                          "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
+            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
+                          "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
+        ],
+        ignore_index=True,
+    )
+    return legs, offers, quarantine
+
+
+def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: pd.Series | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(legs, offers, events before any ENTERQUEUE, events of legs without an end, every call event in a leg).
+
+    Events keep their log positions as index.
+
+    `earlier_legs`: per callid, how many of its legs earlier files held before
+    these files' first ENTERQUEUE, so a leg keeps its number (and call id).
+    """
     ev = pd.DataFrame(
         {
             "file": log.file, "line": log.line, "raw": log.raw, "epoch": log.fields[0].astype(np.int64),
@@ -296,6 +318,8 @@ def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.Dat
     ev["leg"] = (ev.event == "ENTERQUEUE").groupby(ev.callid).cumsum()
     orphan = ev[ev.leg == 0]
     ev = ev[ev.leg > 0]
+    if earlier_legs is not None and len(earlier_legs):
+        ev["leg"] += ev.callid.map(earlier_legs).fillna(0).astype(np.int64)
 
     enter = ev[ev.event == "ENTERQUEUE"].set_index(["callid", "leg"])
     legs = pd.DataFrame(
@@ -310,19 +334,12 @@ def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.Dat
     legs["end_event"] = ending.event
     legs["end_agent"] = ending.agent
     legs["transfer_target"] = ending.d1.where(ending.event.isin(["BLINDTRANSFER", "TRANSFER"]))
+    legs["end_file"] = ending.file
     legs = legs.reset_index()
 
     unfinished = legs.ended_at.isna()
-    open_lines = ev.merge(legs.loc[unfinished, ["callid", "leg"]], on=["callid", "leg"])
-    quarantine = pd.concat(
-        [
-            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
-                          "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
-            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
-                          "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
-        ],
-        ignore_index=True,
-    )
+    open_keys = pd.MultiIndex.from_frame(legs.loc[unfinished, ["callid", "leg"]])
+    open_lines = ev[pd.MultiIndex.from_frame(ev[["callid", "leg"]]).isin(open_keys)]
     legs = legs[~unfinished].copy()
     legs["rep_id"] = legs.rep_id.where(legs.answered_at.notna())
     legs["call_id"] = np.where(legs.leg == 1, legs.callid, legs.callid + "#" + legs.leg.astype(str))
@@ -341,7 +358,7 @@ def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.Dat
     legs["outcome"] = np.where(legs.answered_at.notna(), "answered", "abandoned")
 
     offers = _offers(ev, legs, settings)
-    return legs, offers, quarantine
+    return legs, offers, orphan, open_lines, ev
 
 
 def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
@@ -464,6 +481,12 @@ def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tupl
 
 def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Agent state intervals, and after-call-work intervals (pauses with a wrap-up reason)."""
+    states, acw, _, _ = _rebuild_presence(log, settings)
+    return states, acw
+
+
+def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, dict]:
+    """(states, after-call work, log positions of the sessions still open at the end, agent -> open wrap-up start)."""
     ev = pd.DataFrame({"epoch": log.fields[0].astype(np.int64), "agent": log.fields[3], "event": log.fields[4], "reason": log.fields[5]})
     ev = ev[ev.event.isin(PRESENCE_EVENTS)]
     # Per-queue lines of one action share agent, second and event: keep one, but count queues for membership.
@@ -475,13 +498,14 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
     ev = ev.assign(rank=ev.event.map(rank)).sort_values(["agent", "epoch", "rank"], kind="stable")
     wrapup = set(settings.wrapup_pause_reasons)
 
-    states, acw = [], []
+    states, acw, still_open, in_acw = [], [], [], {}
     for agent, group in ev.groupby("agent", sort=True):
         queues = 0
         logged_in = paused = False
         since = acw_since = None
         pause_reason = None
-        for epoch, event, reason in zip(group.epoch.tolist(), group.event.tolist(), group.reason.tolist()):
+        session_from = 0
+        for at, (epoch, event, reason) in enumerate(zip(group.epoch.tolist(), group.event.tolist(), group.reason.tolist())):
             login = event in ("AGENTLOGIN", "AGENTCALLBACKLOGIN") or (event == "ADDMEMBER" and queues == 0)
             if event == "ADDMEMBER":
                 queues += 1
@@ -489,7 +513,7 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
             if event == "REMOVEMEMBER":
                 queues = max(0, queues - 1)
             if login and not logged_in:
-                logged_in, paused, since = True, False, epoch
+                logged_in, paused, since, session_from = True, False, epoch, at
             elif logout and logged_in:
                 if epoch > since:
                     states.append((agent, "paused" if paused else "available", pause_reason if paused else None, since, epoch))
@@ -509,9 +533,14 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
                 elif acw_since is not None:
                     acw.append((agent, acw_since, epoch))
                     acw_since = None
+        if logged_in:
+            still_open.append(group.index.to_numpy()[session_from:])
+            if acw_since is not None:
+                in_acw[agent] = acw_since
     frame = pd.DataFrame(states, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
     frame["started_at"], frame["ended_at"] = _ts(frame.started_at.values).array, _ts(frame.ended_at.values).array
-    return frame, pd.DataFrame(acw, columns=["rep_id", "start", "end"])
+    positions = np.concatenate(still_open) if still_open else np.array([], dtype=np.int64)
+    return frame, pd.DataFrame(acw, columns=["rep_id", "start", "end"]), positions, in_acw
 
 
 def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -649,8 +678,83 @@ def kind_of_file(path: Path) -> str:
     return "canonical"
 
 
+CARRIED = "(carried over from an earlier ingest)"
+CALLER_KEY = "caller_key:"  # an ENTERQUEUE's caller id, already pseudonymised
+CARRY_COLUMNS = ["kind", "epoch", "callid", "queue", "agent", "event", "d1", "d2", "d3", "n_fields"]
+STALE_CARRY_SECONDS = 86_400  # a carried call with no end a day after the newest event read never gets one
+TRANSFER_SETTLE_SECONDS = 600  # a transferred caller re-enters a queue within seconds; ten minutes without: none
+
+
+@dataclass(frozen=True)
+class AsteriskHistory:
+    """What earlier ingests saw that this one's files may not show.
+
+    `carried`: the events of calls and agent sessions still open when an
+    ingest ended, and each agent's newest presence event ('seen'), so the next
+    file continues them.  `landed`: the call ids of queued legs in the lake, so
+    a Master.csv row for one of them is never taken for an IVR-only call and a
+    file that starts mid-call does not quarantine a call already landed.
+    """
+
+    carried: pd.DataFrame
+    landed: pd.Series  # call id -> Unix second it entered the queue
+    key: bytes
+    reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
+
+
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
     """All of one center's Asterisk files together, since calls are rebuilt across them."""
+    return read_asterisk_incremental(files, settings, timezone, None)[0]
+
+
+def _carried_log(carried: pd.DataFrame) -> QueueLog:
+    rows = carried[carried.kind.isin(["call", "presence"])].drop_duplicates(CARRY_COLUMNS[1:9])
+    n = len(rows)
+    fields = [rows.epoch.to_numpy(dtype=np.int64)] + [rows[c].fillna("").to_numpy(dtype=object)
+                                                      for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3")]
+    raw = np.asarray(["|".join(map(str, values)) for values in zip(*fields)], dtype=object)
+    return QueueLog(np.full(n, CARRIED, dtype=object), np.zeros(n, dtype=np.int64), raw, fields,
+                    rows.n_fields.to_numpy(dtype=np.int64))
+
+
+def _pseudonymised_callers(log: QueueLog, key: bytes) -> QueueLog:
+    """ENTERQUEUE's caller id (data2) as its keyed pseudonym, so events carried over hold no number."""
+    from pipelines.privacy import pseudonymise
+
+    entering = (log.fields[4] == "ENTERQUEUE") & (log.fields[6] != "") & ~pd.Series(log.fields[6]).str.startswith(CALLER_KEY).to_numpy()
+    if not entering.any():
+        return log
+    fields = list(log.fields)
+    d2 = fields[6].copy()
+    keys = pseudonymise(pa.array(d2[entering].tolist(), pa.string()), key).to_pylist()
+    d2[entering] = [f"{CALLER_KEY}{k}" for k in keys]
+    fields[6] = d2
+    return QueueLog(log.file, log.line, log.raw, fields, log.n_fields)
+
+
+def _without_repeats(log: QueueLog) -> tuple[QueueLog, pd.Series]:
+    """The same event twice (a duplicated line, overlapping rotated files, an event carried over) is one event.
+
+    Returns the log with each event once (its first copy) and, per file, how many copies were left out.
+    """
+    frame = pd.DataFrame({str(i): f for i, f in enumerate(log.fields)})
+    repeat = frame.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return log, pd.Series(dtype=np.int64)
+    keep = ~repeat
+    dropped = pd.Series(log.file[repeat]).value_counts()
+    return QueueLog(log.file[keep], log.line[keep], log.raw[keep], [f[keep] for f in log.fields], log.n_fields[keep]), dropped
+
+
+def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig, timezone: str,
+                              history: AsteriskHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
+    """`read_asterisk` continuing what earlier ingests left open; returns the results and what to carry on.
+
+    A call is rebuilt from every event the files and the carried-over events
+    hold about it, never from one run's view: a call open when the last file
+    ended lands when its end arrives; its events are held (skipped, with that
+    reason) meanwhile, not quarantined.
+    """
     results: list[ReadResult] = []
     logs, qlog_quarantine, qlog_lines = [], [], {}
     cdrs, cdr_files = [], []
@@ -679,38 +783,158 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
         raise UnreadableFile("no readable queue_log among the files: an Asterisk ingest needs queue_log (or its database export)"
                              + (f" ({problems})" if problems else ""))
 
-    log = with_rep_names(concat_logs(logs), settings)
-    legs, offers, unfinished = rebuild_calls(log, settings)
+    carried = history.carried if history is not None else pd.DataFrame(columns=CARRY_COLUMNS)
+    # carried events last: where a file holds them again (a queue_log re-read whole), the file's copy is the one kept
+    log = concat_logs(logs + ([_carried_log(carried)] if len(carried) else []))
+    if history is not None:
+        log = _pseudonymised_callers(log, history.key)
+    log = with_rep_names(log, settings)
+    log, repeats = _without_repeats(log)
+    landed = history.landed if history is not None else pd.Series(dtype=np.int64)
+    legs, offers, orphan, open_lines, in_legs = _rebuild_calls(log, settings, _earlier_legs(log, landed))
+    held = pd.Series(dtype=np.int64)
+    carry_calls = np.array([], dtype=np.int64)
+    still_open: set[str] = set()
+    if history is not None:
+        # a file that starts mid-call: the call landed from an earlier file; a call still open: held for the next
+        already = orphan.callid.isin({c.split("#", 1)[0] for c in landed.index})
+        held = pd.concat([orphan.file[already], open_lines.file]).value_counts()
+        orphan = orphan[~already]
+        newest = log.fields[0].max()
+        stale = open_lines.callid.isin(set(open_lines.callid[open_lines.event.eq("ENTERQUEUE")
+                                                              & (open_lines.epoch < newest - STALE_CARRY_SECONDS)]))
+        still_open = set(open_lines.callid[~stale])
+        open_lines = open_lines[stale]  # a day past the newest event without an end: it will not get one
+    unfinished = pd.concat(
+        [
+            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
+                          "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
+            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
+                          "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
+        ],
+        ignore_index=True,
+    )
     dialled, dialling = rebuild_dialler_calls(log, settings)
-    states, acw = rebuild_presence(log, settings)
+    states, acw, open_sessions, in_acw = _rebuild_presence(log, settings)
+    carry = pd.DataFrame(columns=CARRY_COLUMNS)
+    if history is not None:
+        carry_calls, unsettled = _calls_to_carry(log, legs, still_open, newest, in_acw)
+        carry = _carry(log, carry_calls, open_sessions, carried)
+        # the lake's row of a call these files see only in part (an older file again) came from a fuller view
+        partial = legs.call_id.isin(unsettled & set(landed.index)).to_numpy()
+        if partial.any():
+            partial_keys = pd.MultiIndex.from_frame(legs.loc[partial, ["callid", "leg"]])
+            partial_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(partial_keys)]
+            held = pd.concat([held, partial_lines.value_counts()]).groupby(level=0).sum()
+            legs = legs[~partial]
     legs = _with_wrapup(legs, acw, settings)
     cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
     calls = _calls_frame(legs, cdr)
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
     quarantine = pd.concat(qlog_quarantine + [unfinished, dialling], ignore_index=True)
-    leg_file = legs.file.values
+    # a carried call is this run's where it ended; one carried whole (rebuilt with what came after it): the first file's
+    leg_file = np.where(legs.file.values == CARRIED, legs.end_file.values, legs.file.values)
+    leg_file = np.where(leg_file == CARRIED, str(next(iter(qlog_lines))), leg_file)
+    used = _lines_used(log, in_legs, legs, dialling)
+    system = pd.Series(log.file[np.isin(log.fields[4], list(SYSTEM_EVENTS))]).value_counts()
     for path, n_lines in qlog_lines.items():
         mine = pd.concat([calls[leg_file == str(path)], dialled[dialled.file == str(path)].drop(columns=["file"])],
                          ignore_index=True) if len(dialled) else calls[leg_file == str(path)].reset_index(drop=True)
-        results.append(ReadResult(path, "calls", mine, quarantine[quarantine.file == str(path)], n_lines))
+        n_repeats, n_held, n_system = (int(counts.get(str(path), 0)) for counts in (repeats, held, system))
+        reasons = [text for count, text in (
+            (n_repeats, "the same events again (duplicated lines, or files that overlap)"),
+            (n_held, "events of calls landed from an earlier file, or still open and held until their end is ingested"),
+            (n_system, "queue events about no call or rep (QUEUESTART, CONFIGRELOAD, ...)"),
+        ) if count]
+        mine_quarantine = quarantine[quarantine.file == str(path)]
+        n_used = int(used.get(str(path), 0))
+        lost = n_lines - n_used - len(mine_quarantine) - n_repeats - n_held - n_system
+        warnings = [f"{lost:,} lines of {path} were neither landed, quarantined nor skipped: a fault in cadet, "
+                    "please report it with the run's log"] if lost else []
+        results.append(ReadResult(path, "calls", mine, mine_quarantine, n_lines, skipped=n_repeats + n_held + n_system,
+                                  skip_reason="; ".join(reasons) or None, lines_used=n_used, warnings=warnings))
     first = next(iter(qlog_lines))
     results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0, warnings=convention_warnings(log, legs, settings)))
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
-    members = set(log.fields[3]) - {"", "NONE"}
-    queued = set(log.fields[1][np.isin(log.fields[4], list(CALL_EVENTS))])
+    members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
+    queued = set(log.fields[1][np.isin(log.fields[4], list(CALL_EVENTS))]) | {c.split("#", 1)[0] for c in landed.index}
     cdr_only = _cdr_calls(cdr[~cdr.uniqueid.isin(set(dialled.call_id))], members, queued, settings) if len(cdr) else None
     for path, bad, n in cdr_files:
         mine = cdr_only[cdr_only["file"] == str(path)].drop(columns=["file"]) if cdr_only is not None else _empty_like(calls)
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n))
     for path in survey_files:
-        results.append(_surveys(path, legs))
+        results.append(_surveys(path, legs, frozenset(landed.index), set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
+                                int(log.fields[0].max()) if history is not None and len(log.line) else None))
     for path in canonical_files:
         try:
             results.append(read_canonical(path))
         except UnreadableFile as exc:
             results.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
-    return results
+    return results, carry
+
+
+def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialling: pd.DataFrame) -> pd.Series:
+    """Per file, the lines that went into what lands: a leg's call events, presence events, dialler events."""
+    landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
+    call_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
+    other = np.isin(log.fields[4], list(PRESENCE_EVENTS | DIALLER_EVENTS))
+    counted = pd.concat([call_lines, pd.Series(log.file[other])]).value_counts()
+    open_dialling = dialling.file.value_counts() if len(dialling) else pd.Series(dtype=np.int64)
+    return counted.sub(open_dialling, fill_value=0).astype(np.int64)
+
+
+def _earlier_legs(log: QueueLog, landed: pd.Series) -> pd.Series:
+    """Per callid, the landed legs that entered a queue before this log's first ENTERQUEUE of it."""
+    if not len(landed):
+        return pd.Series(dtype=np.int64)
+    entering = log.fields[4] == "ENTERQUEUE"
+    first = pd.Series(log.fields[0][entering]).groupby(log.fields[1][entering]).min()
+    earlier = pd.DataFrame({"callid": [c.split("#", 1)[0] for c in landed.index], "entered": landed.to_numpy()})
+    earlier = earlier[earlier.callid.isin(first.index)]
+    before = earlier.entered.to_numpy() < earlier.callid.map(first).to_numpy()
+    return earlier[before].groupby("callid").size()
+
+
+def _calls_to_carry(log: QueueLog, legs: pd.DataFrame, still_open: set[str], newest: int,
+                    in_acw: dict[str, int]) -> tuple[np.ndarray, set[str]]:
+    """Log positions of every call event of the calls the next file continues, and the legs not settled yet.
+
+    Carried: calls with a leg still open; calls whose last leg was transferred
+    to a queue or colleague (in the last ten minutes) with no next leg yet, since the next leg numbers after it
+    and the transfer's target is known only then; and calls whose rep is still
+    in the wrap-up that began when the call ended.  Every leg of such a call
+    is carried, so legs keep their numbers.
+    """
+    last = legs.sort_values("leg").drop_duplicates("callid", keep="last")
+    transferred = last.end_event.isin(TRANSFER_EVENTS) & ~last.transfer_kind.eq("self_service") \
+        & (last.ended_at >= newest - TRANSFER_SETTLE_SECONDS)
+    wrapping = legs.answered_at.notna() & (legs.ended_at == legs.end_agent.map(in_acw))
+    unsettled = set(last.call_id[transferred]) | set(legs.call_id[wrapping])
+    callids = still_open | set(last.callid[transferred]) | set(legs.callid[wrapping])
+    return np.flatnonzero(np.isin(log.fields[1], list(callids)) & np.isin(log.fields[4], list(CALL_EVENTS))), unsettled
+
+
+def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, before: pd.DataFrame) -> pd.DataFrame:
+    """What the next ingest continues: open calls' events, open sessions' events, and each agent's newest presence.
+
+    A session is carried only when it is the agent's newest: re-ingesting an
+    older file must not reopen a session a later file has closed.
+    """
+    def rows(positions: np.ndarray, kind: str) -> pd.DataFrame:
+        names = ["epoch", "callid", "queue", "agent", "event", "d1", "d2", "d3"]
+        frame = pd.DataFrame({n: log.fields[i][positions] for i, n in enumerate(names)})
+        return frame.assign(kind=kind, n_fields=log.n_fields[positions])[CARRY_COLUMNS]
+
+    presence = np.isin(log.fields[4], list(PRESENCE_EVENTS))
+    newest = pd.Series(log.fields[0][presence]).groupby(log.fields[3][presence]).max()
+    earlier = before[before.kind == "seen"].set_index("agent").epoch.astype(np.int64) if len(before) else pd.Series(dtype=np.int64)
+    seen = pd.concat([newest, earlier]).groupby(level=0).max()
+    sessions = rows(open_sessions, "presence")
+    last_event = sessions.groupby("agent").epoch.transform("max")
+    sessions = sessions[last_event.to_numpy() >= sessions.agent.map(seen).to_numpy()]
+    marks = pd.DataFrame({"kind": "seen", "agent": seen.index, "epoch": seen.to_numpy(dtype=np.int64), "n_fields": 0})
+    return pd.concat([rows(open_calls, "call"), sessions, marks], ignore_index=True).reindex(columns=CARRY_COLUMNS)
 
 
 def _empty_calls() -> pd.DataFrame:
@@ -824,9 +1048,28 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings:
     return calls
 
 
-def _surveys(path: Path, legs: pd.DataFrame) -> ReadResult:
-    """Survey answers keyed by uniqueid belong to the last leg of that call."""
+def _surveys(path: Path, legs: pd.DataFrame, landed: frozenset[str] = frozenset(), open_calls: set[str] = frozenset(),
+             newest: int | None = None) -> ReadResult:
+    """Survey answers keyed by uniqueid belong to the last leg of that call (in these files, or landed before).
+
+    An answer waits (skipped, to be ingested again with the later file) when
+    its call is not finished in these files, or not in them at all and
+    answered after the newest event they hold (`newest`): its last leg is not
+    known yet.
+    """
     result = read_canonical(path)
-    last_leg = legs.sort_values("leg").drop_duplicates("callid", keep="last").set_index("callid").call_id
+    known = set(legs.callid) | {c.split("#", 1)[0] for c in landed}
+    later = result.good.surveyed_at.notna() & (result.good.surveyed_at > _ts([newest]).iloc[0]) if newest is not None else False
+    waiting = result.good.call_id.isin(open_calls) | (~result.good.call_id.isin(known) & later)
+    if waiting.any():
+        result.good = result.good[~waiting].reset_index(drop=True)
+        result.skipped += int(waiting.sum())
+        result.skip_reason = "answers for calls not finished in these files (or in a later file): ingest the survey again with the file that ends them"
+    earlier = pd.DataFrame({"call_id": pd.Series(sorted(landed), dtype=object)})
+    parts = earlier.call_id.astype("string").str.split("#")
+    earlier["callid"] = parts.str[0].astype(object)
+    earlier["leg"] = pd.to_numeric(parts.str[1], errors="coerce").fillna(1).astype(np.int64)
+    last_leg = pd.concat([earlier, legs[["callid", "leg", "call_id"]]]).sort_values("leg") \
+        .drop_duplicates("callid", keep="last").set_index("callid").call_id
     result.good["call_id"] = result.good.call_id.map(last_leg).fillna(result.good.call_id)
     return result

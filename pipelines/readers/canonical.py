@@ -40,6 +40,7 @@ class ReadResult:
     skipped: int = 0  # lines left out by rule, not by fault (a supervisor's monitoring), with the rule below
     skip_reason: str | None = None
     warnings: list[str] = field(default_factory=list)  # a configured convention the data never shows, and what it does show
+    lines_used: int | None = None  # for event logs (queue_log): the lines that went into what landed
 
     @property
     def landed(self) -> int:

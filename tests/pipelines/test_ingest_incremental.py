@@ -7,13 +7,15 @@ import shutil
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from pipelines.privacy import KEY_ENV
 from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect
+from pipelines.simulator.writers import write_amazon_connect, write_asterisk
 
 TABLES = ("calls", "offers", "agent_states", "surveys", "schedules", "reps")
 
@@ -112,3 +114,105 @@ def test_repeated_canonical_rows_land_once_and_are_counted(prefect_server, cente
     row = twice["files"][0]
     assert (row["read"], row["landed"], row["skipped"]) == (400, 300, 100), row
     assert once["files"][0]["skipped"] == 0
+
+
+@pytest.fixture(scope="module")
+def asterisk_logs(center, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("asterisk") / "all"
+    write_asterisk(center.tables, center.truth, folder, "UTC")
+    (folder / "truth.json").unlink(missing_ok=True)
+    return folder
+
+
+def _asterisk_folder(source, target, queue_logs: dict[str, list[str]]):
+    """`target` with the centre's cumulative Master.csv, surveys, roster and schedules, and the given queue_log files."""
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if not path.name.startswith("queue_log"):
+            shutil.copy(path, target / path.name)
+    for name, lines in queue_logs.items():
+        (target / name).write_text("".join(lines))
+    return target
+
+
+def test_asterisk_in_two_runs_lands_what_one_run_lands(prefect_server, asterisk_logs, tmp_path):
+    """The nightly case: yesterday's queue_log, then today's, the cumulative Master.csv beside each."""
+    lines = (asterisk_logs / "queue_log").read_text().splitlines(keepends=True)
+    ingest(tmp_path / "once", "asterisk", asterisk_logs)
+    half = len(lines) // 2
+    first = _asterisk_folder(asterisk_logs, tmp_path / "night1", {"queue_log": lines[:half]})
+    second = _asterisk_folder(asterisk_logs, tmp_path / "night2", {"queue_log": lines[half:]})
+    ingest(tmp_path / "nightly", "asterisk", first)
+    ingest(tmp_path / "nightly", "asterisk", second)
+    assert_same_lake(tmp_path / "nightly", tmp_path / "once")
+    ingest(tmp_path / "nightly", "asterisk", first)  # an older file again changes nothing
+    assert_same_lake(tmp_path / "nightly", tmp_path / "once")
+
+
+def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server, asterisk_logs, tmp_path):
+    lines = (asterisk_logs / "queue_log").read_text().splitlines(keepends=True)
+    ingest(tmp_path / "once", "asterisk", asterisk_logs)
+    events = [line.split("|")[4] for line in lines]
+    doubled = []
+    for line, event in zip(lines, events):
+        doubled.append(line)
+        if event in ("ENTERQUEUE", "ADDMEMBER", "RINGNOANSWER", "CONNECT", "PAUSE") and hash(line) % 3 == 0:
+            doubled.append(line)
+    folder = _asterisk_folder(asterisk_logs, tmp_path / "doubled", {"queue_log": doubled})
+    summary = ingest(tmp_path / "doubled-home", "asterisk", folder)
+    assert_same_lake(tmp_path / "doubled-home", tmp_path / "once")
+    queue_log = next(f for f in summary["files"] if f["file"].endswith("queue_log"))
+    system = events.count("QUEUESTART")
+    assert queue_log["skipped"] == len(doubled) - len(lines) + system, queue_log
+    assert "the same events again" in queue_log["skipped_because"]
+    assert queue_log["read"] == queue_log["landed_lines"] + queue_log["quarantined"] + queue_log["skipped"]
+    cut, overlap = int(len(lines) * 0.6), int(len(lines) * 0.1)
+    rotated = _asterisk_folder(asterisk_logs, tmp_path / "rotated", {"queue_log.1": lines[:cut], "queue_log": lines[cut - overlap:]})
+    ingest(tmp_path / "rotated-home", "asterisk", rotated)
+    assert_same_lake(tmp_path / "rotated-home", tmp_path / "once")
+
+
+@pytest.fixture(scope="module")
+def small_asterisk(tmp_path_factory):
+    """A small centre's logs, and the lake one clean ingest of them lands (the reference)."""
+    center = simulate(CadetConfig(), n_reps=6, n_days=2, seed=33, workers=1)
+    folder = tmp_path_factory.mktemp("small") / "all"
+    write_asterisk(center.tables, center.truth, folder, "UTC")
+    (folder / "truth.json").unlink(missing_ok=True)
+    return folder
+
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_lands(prefect_server, small_asterisk, data):
+    """queue_log cut into nightly pieces at random points, lines duplicated, shuffled within a piece and
+    overlapping the piece before; each night with the cumulative Master.csv and surveys: the lake equals one
+    clean run over the whole log, and every line is landed, quarantined or skipped."""
+    import random
+    import tempfile
+    from pathlib import Path
+
+    lines = (small_asterisk / "queue_log").read_text().splitlines(keepends=True)
+    cuts = sorted(data.draw(st.lists(st.integers(1, len(lines) - 1), min_size=1, max_size=3, unique=True), label="cuts"))
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        reference = scratch / "once"
+        ingest(reference, "asterisk", small_asterisk)
+        bounds = [0, *cuts, len(lines)]
+        for night, (start, end) in enumerate(zip(bounds, bounds[1:])):
+            overlap = rng.randint(0, min(start, 40))
+            piece = lines[start - overlap:end]
+            piece = piece + [rng.choice(piece) for _ in range(rng.randint(0, len(piece) // 10))]
+            rng.shuffle(piece)
+            split = rng.randint(0, len(piece))  # two rotated files in one night, in either order
+            files = {"queue_log.1": piece[:split], "queue_log": piece[split:]} if split else {"queue_log": piece}
+            folder = _asterisk_folder(small_asterisk, scratch / f"night{night}", files)
+            summary = ingest(scratch / "nightly", "asterisk", folder)
+            for row in summary["files"]:
+                if Path(row["file"]).name.startswith("queue_log"):
+                    accounted = row["landed_lines"] + row["quarantined"] + row["skipped"]
+                    assert accounted == row["read"], row
+        assert_same_lake(scratch / "nightly", reference)
