@@ -7,6 +7,7 @@ which is what the quarantine needs.
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 
 CHANNELS = ["voice", "chat", "email"]
@@ -33,8 +34,22 @@ def _seconds() -> pa.Column:
     return pa.Column("Int64", checks=[pa.Check.ge(0), pa.Check.le(MAX_CALL_SECONDS)], nullable=True, coerce=True)
 
 
+EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")  # before any contact-centre log cadet reads
+FUTURE_SLACK = pd.Timedelta(days=2)  # clocks and time zones: a log may run a little ahead, not years
+
+
+def latest_plausible() -> pd.Timestamp:
+    """The latest time a log line may carry: later is a clock or logging error, never a call."""
+    return pd.Timestamp.now(tz="UTC") + FUTURE_SLACK
+
+
+def _plausible() -> pa.Check:
+    return pa.Check(lambda s: s.isna() | ((s >= EARLIEST) & (s <= latest_plausible())), element_wise=False,
+                    error=f"not a plausible time (before {EARLIEST.year} or in the future)", name="plausible_time")
+
+
 def _ts(nullable: bool = False) -> pa.Column:
-    return pa.Column(TS, nullable=nullable, coerce=True)
+    return pa.Column(TS, checks=[_plausible()], nullable=nullable, coerce=True)
 
 
 def _ordered(later: str, earlier: str) -> pa.Check:

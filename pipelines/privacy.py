@@ -52,6 +52,7 @@ def load_key(home: Path) -> bytes:
         return key[:64]
     path = Path(home) / KEY_FILE
     if path.exists():
+        _only_owner_reads(path)
         key = path.read_text(encoding="utf-8").strip().encode("utf-8")
         if len(key) < 16:
             raise PseudonymKeyError(f"{path}: key is too short; delete the file to create a new one (old pseudonyms will no longer match)")
@@ -62,6 +63,20 @@ def load_key(home: Path) -> bytes:
             f"file from where you keep it (or set ${KEY_ENV}). A new key would stop linking every caller seen before "
             "to the same caller calling again; if that is what you want, run `cadet new-key` first")
     return create_key(home)
+
+
+def _only_owner_reads(path: Path) -> None:
+    """A key file others may read (a copy, a restore, an umask of 022) is made the owner's alone, with a warning."""
+    mode = path.stat().st_mode & 0o777
+    if not mode & 0o077:
+        return
+    try:
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise PseudonymKeyError(f"{path} may be read by others (mode {mode:o}) and cadet cannot change that ({exc.strerror}): "
+                                f"run `chmod 600 {path}` as its owner") from None
+    log.warning("%s could be read by others (mode %o): cadet made it readable by its owner alone (600); whoever "
+                "reads it can test whether a given number called", path, mode)
 
 
 def _lake_has_callers(home: Path) -> bool:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
+from pipelines.contracts import EARLIEST, latest_plausible
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -124,7 +125,7 @@ def _lines(path: Path) -> tuple[list[str], dict[int, str]]:
             try:
                 lines.append(chunk.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                lines.append("")
+                lines.append(chunk.decode("utf-8", errors="backslashreplace"))  # quarantined as it is, bytes shown as \xNN
                 bad[number] = f"not UTF-8 text at byte {exc.start}"
     if lines and lines[-1] == "":
         lines.pop()
@@ -242,6 +243,11 @@ def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Arra
     reject(raw == "", "empty line")
     reject(n_fields < 5, lambda hit: [f"truncated: {n} fields, at least 5 needed" for n in n_fields[hit]])
     reject(~mask(pc.match_substring_regex(epoch, r"^\d{9,11}$")), "bad timestamp: not Unix seconds")
+    seconds = np.asarray(pc.cast(pc.if_else(pa.array(open_), epoch, "0"), pa.int64()).to_numpy(zero_copy_only=False))
+    earliest, latest = (int(t.timestamp()) for t in (EARLIEST, latest_plausible()))
+    reject((seconds < earliest) | (seconds > latest),
+           lambda hit: [f"bad timestamp: {pd.Timestamp(int(n), unit='s', tz='UTC') if n < 2**33 else n} is not a plausible time "
+                        f"(before {EARLIEST.year} or in the future): a clock or logging error" for n in seconds[hit]])
     known = pa.array(sorted(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS | DIALLER_EVENTS))
     event_np = np.asarray(event.to_numpy(zero_copy_only=False), dtype=object)
     reject(~mask(pc.is_in(event, value_set=known)), lambda hit: [f"unknown event {e}" for e in event_np[hit]])

@@ -110,7 +110,7 @@ def read_canonical_csv(path: Path | str) -> ReadResult:
         frame = pd.DataFrame(rows, columns=header, dtype="string")
         frame.index = pd.Index([n for n in lines if n not in problems], name="line")
     parsed = _parse_columns(frame, table, problems)
-    return _checked(path, table, parsed, problems, lambda n: body[n - 2].decode("utf-8", errors="replace"), len(body))
+    return _checked(path, table, parsed, problems, lambda n: body[n - 2].decode("utf-8", errors="backslashreplace"), len(body))
 
 
 def read_canonical_parquet(path: Path | str) -> ReadResult:

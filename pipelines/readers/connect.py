@@ -42,7 +42,7 @@ def read_json_objects(path: Path) -> tuple[list[tuple[int, dict]], list[tuple]]:
             try:
                 text = raw.decode("utf-8").strip()
             except UnicodeDecodeError as exc:
-                bad.append((str(path), number, raw.decode("utf-8", errors="replace").strip(), f"not UTF-8 text at byte {exc.start}"))
+                bad.append((str(path), number, raw.decode("utf-8", errors="backslashreplace").strip(), f"not UTF-8 text at byte {exc.start}"))
                 continue
             position = 0
             while position < len(text):

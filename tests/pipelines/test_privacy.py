@@ -46,6 +46,16 @@ def test_key_file_is_created_once_private_and_outside_the_lake(tmp_path, monkeyp
     assert not (tmp_path / "lake").exists()
 
 
+def test_a_key_file_others_can_read_is_made_private_with_a_warning_and_still_used(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    key = load_key(tmp_path)
+    path = tmp_path / "secrets" / "pseudonym.key"
+    os.chmod(path, 0o644)  # restored from a backup, copied with a umask of 022
+    assert load_key(tmp_path) == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "could be read by others (mode 644)" in caplog.text
+
+
 def test_a_lost_key_over_a_lake_with_callers_is_refused_and_only_new_key_replaces_it(tmp_path, monkeypatch):
     from click.testing import CliRunner
 

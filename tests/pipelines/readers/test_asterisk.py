@@ -115,8 +115,20 @@ def test_bad_lines_are_quarantined_with_reasons(tmp_path):
     assert reasons[n + 2] == "bad timestamp: not Unix seconds"
     assert reasons[n + 3] == "unknown event TELEPORT"
     assert reasons[n + 4].startswith("not UTF-8")
+    raw = dict(zip(bad.line, bad.raw))
+    assert raw[n + 4] == "1767604002|1.4|general|NONE|ENTERQUEUE||+13125550\\xff|1", "shown as it is, the byte escaped"
     legs, offers, unfinished = rebuild_calls(log, SETTINGS)
     assert "no end in these files" in unfinished.reason.iloc[0] and unfinished.line.tolist() == [n + 5]
+
+
+def test_lines_from_a_clock_gone_wrong_are_quarantined_and_the_rest_land(tmp_path):
+    path = tmp_path / "queue_log"
+    future = [f"{t}|9.{i}|general|NONE|ENTERQUEUE||+13125550100|1\n" for i, t in enumerate((4417804800, 9999999000, 10413792000))]
+    path.write_text(SNIPPET + "".join(future))
+    results = read_asterisk([path], SETTINGS, "UTC")
+    calls = next(r for r in results if r.table == "calls")
+    assert not calls.good.call_id.str.startswith("9.").any() and len(calls.good)
+    assert calls.quarantine.reason.str.contains("not a plausible time").sum() == 3
 
 
 def test_database_export_variant_reads_the_same(snippet, tmp_path):

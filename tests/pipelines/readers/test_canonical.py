@@ -53,6 +53,18 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(tmp_path):
     assert result.quarantine.raw[result.quarantine.line == 5].item() == "c4,,fax,inbound"
 
 
+def test_times_no_call_can_have_are_quarantined_and_the_rest_land(tmp_path):
+    path = _write(tmp_path, b"\n".join([
+        GOOD.format(n=1).encode(),
+        GOOD.format(n=2).replace("2026-01-05T09:00:00Z", "1677-09-22T00:00:00Z", 1).encode(),  # call length would overflow
+        GOOD.format(n=3).replace("2026-01-05T09:05:00Z", "2230-01-05T09:05:00Z").encode(),
+    ]) + b"\n")
+    result = read_canonical_csv(path)
+    assert result.good.call_id.tolist() == ["c1"]
+    reasons = dict(zip(result.quarantine.line, result.quarantine.reason))
+    assert "not a plausible time" in reasons[3] and "not a plausible time" in reasons[4]
+
+
 def test_good_rows_are_typed(tmp_path):
     result = read_canonical_csv(_write(tmp_path, (GOOD.format(n=1) + "\n").encode()))
     row = result.good.iloc[0]
