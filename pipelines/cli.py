@@ -704,6 +704,9 @@ def _print_features(summary: dict) -> None:
             codes[code] = codes.get(code, 0) + n
     if codes:
         _print_rows("Rule hits by behaviour", ["behaviour", "hits"], sorted(codes.items()), numbers_from=1)
+    for w in summary["windows"]:
+        if w.get("empty"):
+            click.echo(f"window {w['period_start']} .. {w['period_end']} is empty: {w['empty']}")
     blind = {(b["rule_id"], b["missing"]) for w in summary["windows"] for b in w["not_observable"]}
     for rule_id, missing in sorted(blind):
         click.echo(f"not observable from this source: {rule_id} (needs {missing})")

@@ -102,10 +102,19 @@ def compute_window(home: str, config_path: str | None, start: dt.date, end: dt.d
     daily = rep_day_features(tables, config.features, config.site.timezone, config.site.allotted_wrapup_seconds,
                              start, end, known)
     window = rep_window_features(daily.sums, tables["reps"], daily.rep_queues, daily.observable, config.features, start, end)
+    every_day = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    if window.empty:  # a week the centre was closed, or its logs are missing: nothing to judge, said so
+        nothing = pa.table({})
+        for name in ("rep_day_features", "call_evidence"):
+            lake.write(name, nothing, "day", replace_days=every_day)
+        for name in ("rep_window_features", "rule_hits", "rules_not_observable"):
+            lake.write(name, nothing, "period_start", replace_days=[start])
+        return {"period_start": start.isoformat(), "period_end": end.isoformat(), "reps": 0, "rep_days": 0, "hits": 0,
+                "hits_by_severity": {}, "hits_by_code": {}, "flagged_reps": 0, "not_observable": [],
+                "observable": daily.observable, "empty": "no rep worked in these days (no calls, offers or presence)"}
     rules.fit(window, observable=daily.observable)
     hits = rules.evaluate(window, daily.sums, daily.evidence)
     blind = rules.not_observable().assign(period_start=start, period_end=end)
-    every_day = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     lake.write("rep_day_features", _as_lake_rows(daily.sums, ["day"]), "day", replace_days=every_day)
     lake.write("call_evidence", _as_lake_rows(daily.evidence, ["day"]), "day", replace_days=every_day)
     for name, frame in (("rep_window_features", window), ("rule_hits", hits), ("rules_not_observable", blind)):

@@ -161,3 +161,30 @@ def test_score_writes_the_scores_contract_and_prints_the_report_folder(canonical
     mlflow.set_tracking_uri(tracking_uri(canonical_home))
     run = mlflow.MlflowClient().get_run(report.name)
     assert run.data.tags["stage"] == "score" and run.data.metrics["rep_windows"] == len(scores)
+
+
+def test_a_week_without_data_is_an_empty_window_and_the_others_are_judged(prefect_server, tmp_path):
+    import datetime as dt
+
+    import pyarrow.compute as pc
+
+    center = simulate(CadetConfig(), n_reps=10, n_days=15, seed=12, workers=1)
+    first = min(center.tables["calls"]["started_at"].to_pylist()).date()
+    closed = (first + dt.timedelta(days=7), first + dt.timedelta(days=13))  # the second week: no logs at all
+    tables = {}
+    for name, table in center.tables.items():
+        column = {"calls": "started_at", "offers": "offered_at", "agent_states": "started_at", "surveys": "surveyed_at",
+                  "schedules": "starts_at"}.get(name)
+        if column is None:
+            tables[name] = table
+            continue
+        day = pc.cast(table[column], "date32").to_pylist()
+        tables[name] = table.filter([not (closed[0] <= d <= closed[1]) for d in day])
+    write_canonical(tables, tmp_path / "logs", "csv")
+    ingest(tmp_path / "home", "canonical", tmp_path / "logs")
+    result, summary = features(tmp_path / "home")
+    empty = [w for w in summary["windows"] if w.get("empty")]
+    assert [(w["period_start"], w["period_end"]) for w in empty] == [(closed[0].isoformat(), closed[1].isoformat())]
+    assert f"window {closed[0]} .. {closed[1]} is empty" in result.output
+    judged = [w for w in summary["windows"] if not w.get("empty")]
+    assert len(judged) == 2 and all(w["reps"] > 0 for w in judged)
