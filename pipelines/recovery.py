@@ -36,7 +36,36 @@ def settle_abandoned_runs(home: str | Path, logger: logging.Logger | logging.Log
         logger.info("a cadet killed earlier on this home left %d flow run(s) Running and %d MLflow run(s) RUNNING: "
                     "marked Crashed and KILLED (%d unfinished report folder(s) removed); its data needed no repair",
                     settled["flow_runs"], settled["mlflow_runs"], settled["report_folders"])
+    settled["leftover_files"] = remove_leftovers(home)
+    if settled["leftover_files"]:
+        logger.info("removed %d temporary file(s) a cadet killed mid-write left under %s", settled["leftover_files"], home)
     return settled
+
+
+LEFTOVERS = (".*.tmp",)  # pipelines.storage.atomic_path's temporaries
+LEFTOVER_FOLDERS = {"tmp": ("customers-*.npy",)}  # caller pseudonyms handed to feature workers
+
+
+def remove_leftovers(home: Path) -> int:
+    """Half-written temporaries and the workers' hand-over files of a killed run: under the lock, none is in use.
+
+    Prefect's own folder is left to Prefect.
+    """
+    removed = 0
+    for path in home.glob(LEFTOVERS[0]) if home.is_dir() else ():
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    for child in home.iterdir() if home.is_dir() else ():
+        if not child.is_dir() or child.name == "prefect":
+            continue
+        patterns = LEFTOVERS + LEFTOVER_FOLDERS.get(child.name, ())
+        for pattern in patterns:
+            for path in child.rglob(pattern):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+    return removed
 
 
 def _same_home(value, home: Path) -> bool:
