@@ -167,15 +167,15 @@ def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> t
     Returns the results and the events to carry over (None when nothing was read).
     """
     lake = Lake(home / "lake")
-    stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at"]).to_pandas()
+    stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]).to_pandas()
     queued = stored[stored.queue.notna() & stored.enqueued_at.notna()] if len(stored) else stored
     landed = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
                        if len(queued) else [], index=queued.call_id.to_numpy() if len(queued) else [], dtype="int64")
     carried = lake.read(ASTERISK_CARRY).to_pandas()
     reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
-    reps |= set(answered.rep_id.dropna()) if len(answered := lake.read("calls", columns=["rep_id"]).to_pandas()) else set()
+    reps |= set(stored.rep_id.dropna()) if len(stored) else set()
     history = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed, load_key(home),
-                              frozenset(reps))
+                              frozenset(reps), bool(len(stored) and queued.wrapup_seconds.notna().any()))
     carry = []
 
     def read(paths):
@@ -367,8 +367,8 @@ def _not_older_than_lake(lake: Lake, results: list[ReadResult], table: str) -> N
     stored = lake.read(table, days.min(), days.max(), columns=key + [version]).to_pandas()
     if table == "surveys":  # a survey is part of its contact's record: the call's newer version outdates it too
         calls = lake.read("calls", days.min() - dt.timedelta(days=1), days.max(), columns=["call_id", "updated_at"])
-        stored = pd.concat([stored, calls.to_pandas()], ignore_index=True).sort_values(version, na_position="first")
-    stored = stored.dropna(subset=[version])
+        stored = pd.concat([stored, calls.to_pandas()], ignore_index=True)
+    stored = stored.dropna(subset=[version]).sort_values(version, kind="stable")
     if stored.empty:
         return
     newest = stored.drop_duplicates(key, keep="last").set_index(key)[version]

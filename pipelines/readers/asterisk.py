@@ -290,7 +290,12 @@ def _ts(epoch) -> pd.Series:
 def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Legs and offers from call events; returns (legs, offers, quarantine of unfinished legs)."""
     legs, offers, orphan, open_lines, _ = _rebuild_calls(log, settings)
-    quarantine = pd.concat(
+    return legs, offers, _unfinished(orphan, open_lines)
+
+
+def _unfinished(orphan: pd.DataFrame, open_lines: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows for call events before their ENTERQUEUE and for legs that never end."""
+    return pd.concat(
         [
             pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
                           "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
@@ -299,7 +304,6 @@ def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.Dat
         ],
         ignore_index=True,
     )
-    return legs, offers, quarantine
 
 
 def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: pd.Series | None = None
@@ -706,6 +710,7 @@ class AsteriskHistory:
     landed: pd.Series  # call id -> Unix second it entered the queue
     key: bytes
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
+    wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
 
 
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
@@ -811,15 +816,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
                                                               & (open_lines.epoch < newest - STALE_CARRY_SECONDS)]))
         still_open = set(open_lines.callid[~stale])
         open_lines = open_lines[stale]  # a day past the newest event without an end: it will not get one
-    unfinished = pd.concat(
-        [
-            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
-                          "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
-            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
-                          "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
-        ],
-        ignore_index=True,
-    )
+    unfinished = _unfinished(orphan, open_lines)
     dialled, dialling = rebuild_dialler_calls(log, settings)
     states, acw, open_sessions, in_acw = _rebuild_presence(log, settings)
     carry = pd.DataFrame(columns=CARRY_COLUMNS)
@@ -833,7 +830,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
             partial_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(partial_keys)]
             held = pd.concat([held, partial_lines.value_counts()]).groupby(level=0).sum()
             legs = legs[~partial]
-    legs = _with_wrapup(legs, acw, settings)
+    legs = _with_wrapup(legs, acw, settings, history is not None and history.wrapup_logged)
     cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
     calls = _calls_frame(legs, cdr)
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
@@ -909,13 +906,16 @@ def _calls_to_carry(log: QueueLog, legs: pd.DataFrame, still_open: set[str], new
     Carried: calls with a leg still open; calls whose last leg was transferred
     to a queue or colleague (in the last ten minutes) with no next leg yet, since the next leg numbers after it
     and the transfer's target is known only then; and calls whose rep is still
-    in the wrap-up that began when the call ended.  Every leg of such a call
+    in the wrap-up that began when the call ended (or whose call ended in the
+    log's last second).  Every leg of such a call
     is carried, so legs keep their numbers.
     """
     last = legs.sort_values("leg").drop_duplicates("callid", keep="last")
     transferred = last.end_event.isin(TRANSFER_EVENTS) & ~last.transfer_kind.eq("self_service") \
         & (last.ended_at >= newest - TRANSFER_SETTLE_SECONDS)
-    wrapping = legs.answered_at.notna() & (legs.ended_at == legs.end_agent.map(in_acw))
+    # in wrap-up at the end of the log, or ended in its last second (the wrap-up pause, logged that second, may be
+    # the next file's first line)
+    wrapping = legs.answered_at.notna() & ((legs.ended_at == legs.end_agent.map(in_acw)) | (legs.ended_at >= newest - 1))
     unsettled = set(last.call_id[transferred]) | set(legs.call_id[wrapping])
     callids = still_open | set(last.callid[transferred]) | set(legs.callid[wrapping])
     return np.flatnonzero(np.isin(log.fields[1], list(callids)) & np.isin(log.fields[4], list(CALL_EVENTS))), unsettled
@@ -955,10 +955,13 @@ def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[0:0]
 
 
-def _with_wrapup(legs: pd.DataFrame, acw: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
-    """After-call work = an ACW pause that starts when the rep's call ends; empty when the center logs none."""
+def _with_wrapup(legs: pd.DataFrame, acw: pd.DataFrame, settings: AsteriskIngestConfig, logged_before: bool = False) -> pd.DataFrame:
+    """After-call work = an ACW pause that starts when the rep's call ends; empty when the center logs none.
+
+    `logged_before`: earlier files showed wrap-up pauses, so a file without any (a quiet hour) means none, not unknown.
+    """
     legs = legs.copy()
-    if not settings.wrapup_pause_reasons or acw.empty:
+    if not settings.wrapup_pause_reasons or (acw.empty and not logged_before):
         legs["wrapup_seconds"] = pd.array([pd.NA] * len(legs), dtype="Int64")
         return legs
     acw = acw.assign(seconds=acw.end - acw.start).drop_duplicates(["rep_id", "start"])
