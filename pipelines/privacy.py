@@ -181,6 +181,8 @@ def mask_numbers(text: str, key: bytes) -> str:
     def replace(match: re.Match) -> str:
         if match.start() == 0 and text[match.end():match.end() + 1] == "|":
             return match.group(0)  # a queue_log line's leading Unix time, not a number to hide
+        if text[:match.start()].endswith(("caller:", "caller:-")):
+            return match.group(0)  # masked already (text carried over from an earlier run)
         return f"caller:{_pseudonym(match.group(0), key)}"
 
     return _PHONE.sub(replace, text)

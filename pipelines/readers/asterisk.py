@@ -822,7 +822,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     carry = pd.DataFrame(columns=CARRY_COLUMNS)
     if history is not None:
         carry_calls, unsettled = _calls_to_carry(log, legs, still_open, newest, in_acw)
-        carry = _carry(log, carry_calls, open_sessions, carried)
+        carry = _carry(log, carry_calls, open_sessions, carried, history.key)
         # the lake's row of a call these files see only in part (an older file again) came from a fuller view
         partial = legs.call_id.isin(unsettled & set(landed.index)).to_numpy()
         if partial.any():
@@ -921,15 +921,21 @@ def _calls_to_carry(log: QueueLog, legs: pd.DataFrame, still_open: set[str], new
     return np.flatnonzero(np.isin(log.fields[1], list(callids)) & np.isin(log.fields[4], list(CALL_EVENTS))), unsettled
 
 
-def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, before: pd.DataFrame) -> pd.DataFrame:
+def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, before: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """What the next ingest continues: open calls' events, open sessions' events, and each agent's newest presence.
 
     A session is carried only when it is the agent's newest: re-ingesting an
-    older file must not reopen a session a later file has closed.
+    older file must not reopen a session a later file has closed.  A transfer
+    to an outside number keeps only that number's pseudonym (caller ids are
+    pseudonymised already).
     """
+    from pipelines.privacy import mask_numbers
+
     def rows(positions: np.ndarray, kind: str) -> pd.DataFrame:
         names = ["epoch", "callid", "queue", "agent", "event", "d1", "d2", "d3"]
         frame = pd.DataFrame({n: log.fields[i][positions] for i, n in enumerate(names)})
+        moved = frame.event.isin(TRANSFER_EVENTS)
+        frame.loc[moved, "d1"] = frame.loc[moved, "d1"].map(lambda text: mask_numbers(text, key))
         return frame.assign(kind=kind, n_fields=log.n_fields[positions])[CARRY_COLUMNS]
 
     presence = np.isin(log.fields[4], list(PRESENCE_EVENTS))

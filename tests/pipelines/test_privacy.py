@@ -87,6 +87,13 @@ def test_key_from_the_environment_wins(tmp_path, monkeypatch):
         load_key(tmp_path)
 
 
+def test_masking_twice_is_masking_once():
+    from pipelines.privacy import mask_numbers
+
+    once = mask_numbers("BLINDTRANSFER to +1 312 555 0199 and 913125550198", b"k" * 16)
+    assert mask_numbers(once, b"k" * 16) == once and "5550199" not in once
+
+
 def test_masking_hides_numbers_but_keeps_times_and_ids():
     from pipelines.privacy import mask_numbers
 

@@ -235,3 +235,20 @@ def test_older_and_rarer_endings(tmp_path):
     assert (legs.loc["2.2", "transfer_kind"], legs.loc["2.2", "transfer_to"]) == ("external", "6000")
     assert (legs.loc["3.3", "outcome"], legs.loc["3.3", "disconnected_by"]) == ("abandoned", "system")
     assert legs.loc["4.4", "outcome"] == "abandoned"
+
+
+def test_what_is_carried_to_the_next_run_holds_no_phone_number(tmp_path):
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+
+    path = tmp_path / "queue_log"
+    path.write_text("1767600000|NONE|general|PJSIP/1|ADDMEMBER|\n"
+                    "1767600010|5.1|general|NONE|ENTERQUEUE||+13125550100|1\n"
+                    "1767600015|5.1|general|PJSIP/1|CONNECT|5|5.11|3\n"
+                    "1767600100|5.1|general|PJSIP/1|BLINDTRANSFER|913125550199|outside|5|85|1\n"
+                    "1767600110|6.1|general|NONE|ENTERQUEUE||+13125550101|1\n")
+    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"), b"k" * 16)
+    _, carry = read_asterisk_incremental([path], SETTINGS, "UTC", history)
+    assert {"5.1", "6.1"} <= set(carry.callid), "the just-transferred call and the open one are carried"
+    text = carry.astype(str).to_csv()
+    for number in ("3125550100", "3125550101", "3125550199"):
+        assert number not in text
