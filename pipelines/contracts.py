@@ -34,7 +34,7 @@ def _seconds() -> pa.Column:
     return pa.Column("Int64", checks=[pa.Check.ge(0), pa.Check.le(MAX_CALL_SECONDS)], nullable=True, coerce=True)
 
 
-EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")  # before any contact-centre log cadet reads
+EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")  # before any contact-centre log (public logs from 1999 exist)
 FUTURE_SLACK = pd.Timedelta(days=2)  # clocks and time zones: a log may run a little ahead, not years
 
 
