@@ -245,7 +245,7 @@ def profile_connect(files: list[Path], config: CadetConfig) -> Profile:
     if not contacts:
         profile.problems.append("no contact records among the files: nothing to profile")
         return profile
-    c = pd.concat(contacts, ignore_index=True).sort_values(["call_id", "last_update"]).drop_duplicates("call_id", keep="last")
+    c = cx.newest_versions(pd.concat(contacts, ignore_index=True))
     profile.facts.append("queues (contacts): " + ", ".join(f"{q} {n:,}" for q, n in c.queue.value_counts().items()))
     profile.facts.append("initiation methods: " + ", ".join(f"{m} {n:,}" for m, n in c.method.value_counts().items()))
 
