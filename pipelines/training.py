@@ -47,7 +47,7 @@ from pipelines.lake import Lake
 from pipelines.recovery import HOME_TAG
 from pipelines.review import read_verdicts
 from pipelines.storage import write_text_atomic
-from pipelines.tracking import EXPERIMENT, SQLITE, create_own_store, own_database, tracking_uri  # noqa: F401 (the stages' MLflow names)
+from pipelines.tracking import EXPERIMENT, SQLITE, create_own_store, follow_moved_home, own_database, tracking_uri  # noqa: F401 (the stages' MLflow names)
 
 log = logging.getLogger("cadet.training")
 MODEL_NAME = "cadet-rep-anomaly"
@@ -231,6 +231,7 @@ def verify_store(home: Path) -> None:
                            f"{MODEL_NAME}, but cadet registered version {expected} there ({record}): the registry was "
                            f"emptied or replaced. Restore mlflow.db from a backup, or move {database.parent} aside to "
                            "start a new registry on purpose")
+    follow_moved_home(database, BUSY_WAIT_S)
 
 
 def _record_version(home: Path, version: str) -> None:

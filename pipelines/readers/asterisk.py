@@ -522,31 +522,37 @@ def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd
             logout = event in ("AGENTLOGOFF", "AGENTCALLBACKLOGOFF") or (event == "REMOVEMEMBER" and queues == 1)
             if event == "REMOVEMEMBER":
                 queues = max(0, queues - 1)
+            # A wrap-up pause is read on its own, session or not: its start and end are both in the log, and a
+            # re-read file (or a static member, who never logs in) may lack the line that opened the session.
+            pausing, unpausing = event in ("PAUSE", "PAUSEALL"), event in ("UNPAUSE", "UNPAUSEALL")
+            if acw_since is not None and (pausing or unpausing or (logout and logged_in)):
+                acw.append((agent, acw_since, epoch))  # ended by the unpause, a break, or the logoff
+                acw_since = None
+                if unpausing:
+                    continue
+            if pausing and reason in wrapup and not paused:
+                acw_since, acw_at = epoch, at  # after-call work: still available in cadet's terms
+                continue
             if login and not logged_in:
                 logged_in, paused, since, session_from = True, False, epoch, at
             elif logout and logged_in:
                 if epoch > since:
                     states.append((agent, "paused" if paused else "available", pause_reason if paused else None, since, epoch))
                 logged_in = paused = False
-            elif event in ("PAUSE", "PAUSEALL") and logged_in:
-                if reason in wrapup:
-                    acw_since = epoch  # after-call work: still available in cadet's terms
-                elif not paused:
-                    if epoch > since:
-                        states.append((agent, "available", None, since, epoch))
-                    paused, pause_reason, since = True, reason or None, epoch
-            elif event in ("UNPAUSE", "UNPAUSEALL") and logged_in:
-                if paused:
-                    if epoch > since:
-                        states.append((agent, "paused", pause_reason, since, epoch))
-                    paused, since = False, epoch
-                elif acw_since is not None:
-                    acw.append((agent, acw_since, epoch))
-                    acw_since = None
+            elif pausing and logged_in and not paused:
+                if epoch > since:
+                    states.append((agent, "available", None, since, epoch))
+                paused, pause_reason, since = True, reason or None, epoch
+            elif unpausing and logged_in and paused:
+                if epoch > since:
+                    states.append((agent, "paused", pause_reason, since, epoch))
+                paused, since = False, epoch
         if logged_in:
             still_open.append(group.index.to_numpy()[session_from:])
-            if acw_since is not None:
-                in_acw[agent] = acw_since
+        if acw_since is not None:
+            in_acw[agent] = acw_since
+            if not logged_in:  # the next file's unpause needs this pause, whether or not a session is open
+                still_open.append(group.index.to_numpy()[acw_at:acw_at + 1])
     frame = pd.DataFrame(states, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
     frame["started_at"], frame["ended_at"] = _ts(frame.started_at.values).array, _ts(frame.ended_at.values).array
     positions = np.concatenate(still_open) if still_open else np.array([], dtype=np.int64)
@@ -811,7 +817,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
         already = orphan.callid.isin({c.split("#", 1)[0] for c in landed.index})
         held = pd.concat([orphan.file[already], open_lines.file]).value_counts()
         orphan = orphan[~already]
-        newest = log.fields[0].max()
+        newest = int(log.fields[0].max()) if len(log.line) else 0  # a quiet night's empty queue_log: nothing is open
         stale = open_lines.callid.isin(set(open_lines.callid[open_lines.event.eq("ENTERQUEUE")
                                                               & (open_lines.epoch < newest - STALE_CARRY_SECONDS)]))
         still_open = set(open_lines.callid[~stale])

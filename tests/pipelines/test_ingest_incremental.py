@@ -186,12 +186,10 @@ def small_asterisk(tmp_path_factory):
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(data=st.data())
 def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_lands(prefect_server, small_asterisk, data):
-    """queue_log cut into nightly pieces at random points, lines duplicated and shuffled within a piece, each
-    night's piece in two rotated files in either order, with the cumulative Master.csv and surveys: the lake
-    equals one clean run over the whole log, and every line is landed, quarantined or skipped.
-
-    Pieces of different nights do not overlap here: a night that re-reads the end of the night before without
-    the rep's session around it can still rebuild a wrap-up as 0 (a known gap)."""
+    """queue_log cut into nightly pieces at random points, each night re-reading up to 40 lines of the night
+    before, lines duplicated and shuffled within a piece, each night's piece in two rotated files in either
+    order, with the cumulative Master.csv and surveys, then a quiet night whose queue_log is empty: the lake
+    equals one clean run over the whole log, and every line is landed, quarantined or skipped."""
     import random
     import tempfile
     from pathlib import Path
@@ -206,7 +204,7 @@ def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_la
         ingest(reference, "asterisk", small_asterisk)
         bounds = [0, *cuts, len(lines)]
         for night, (start, end) in enumerate(zip(bounds, bounds[1:])):
-            piece = lines[start:end]
+            piece = lines[start - rng.randint(0, min(start, 40)):end]
             piece = piece + [rng.choice(piece) for _ in range(rng.randint(0, len(piece) // 10))]
             rng.shuffle(piece)
             split = rng.randint(0, len(piece))  # two rotated files in one night, in either order
@@ -217,4 +215,7 @@ def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_la
                 if Path(row["file"]).name.startswith("queue_log"):
                     accounted = row["landed_lines"] + row["quarantined"] + row["skipped"]
                     assert accounted == row["read"], row
+        quiet = _asterisk_folder(small_asterisk, scratch / "quiet", {"queue_log": []})
+        summary = ingest(scratch / "nightly", "asterisk", quiet)
+        assert next(r for r in summary["files"] if Path(r["file"]).name == "queue_log")["read"] == 0
         assert_same_lake(scratch / "nightly", reference)

@@ -222,3 +222,32 @@ def test_a_store_another_program_holds_is_waited_for_then_refused_never_called_d
         holder.execute("COMMIT")
         holder.close()
     assert champion_version(tmp_path) is None, "usable again once released"
+
+
+def test_a_copied_or_moved_home_keeps_its_models_under_itself(tmp_path, monkeypatch):
+    """MLflow records absolute artifact paths: a copy of a home must not write into, or read from, the original."""
+    import shutil
+
+    from pipelines.failures import StoreDamaged
+    from pipelines.training import champion_model
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    original, copy, moved = tmp_path / "original", tmp_path / "copy", tmp_path / "moved"
+    windows = window_features(seed=23, n_reps=30, n_days=7)
+    train(original, windows)
+    before = sorted(p.relative_to(original) for p in (original / "mlflow" / "artifacts").rglob("*"))
+    shutil.copytree(original, copy)
+    second = train(copy, windows)
+    assert sorted(p.relative_to(original) for p in (original / "mlflow" / "artifacts").rglob("*")) == before
+    assert any((copy / "mlflow" / "artifacts").rglob("*")) and second["version"] == "2"
+
+    shutil.move(original, moved)  # the original's artifacts are gone from where its store said they were
+    model, version = champion_model(moved)
+    assert version == "1" and len(model.anomaly_score(windows)) == len(windows)
+
+    bare = tmp_path / "only-the-database"
+    (bare / "mlflow").mkdir(parents=True)
+    shutil.copy(copy / "mlflow" / "mlflow.db", bare / "mlflow" / "mlflow.db")
+    shutil.copy(copy / "mlflow" / "registry.json", bare / "mlflow" / "registry.json")
+    with pytest.raises(StoreDamaged, match="copied without its artifacts"):
+        champion_model(bare)

@@ -252,3 +252,56 @@ def test_what_is_carried_to_the_next_run_holds_no_phone_number(tmp_path):
     text = carry.astype(str).to_csv()
     for number in ("3125550100", "3125550101", "3125550199"):
         assert number not in text
+
+
+def test_wrapup_is_read_from_the_pause_alone_and_ends_at_the_next_break_or_logoff(tmp_path):
+    """A static member (in queues.conf, never an ADDMEMBER line) has wrap-up too; a break taken straight from
+    wrap-up, or a logoff, ends the wrap-up there rather than at some later unpause."""
+    path = tmp_path / "queue_log"
+    path.write_text(
+        "1767600000|1.1|general|NONE|ENTERQUEUE||+13125550100|1\n"
+        "1767600005|1.1|general|PJSIP/7|CONNECT|5|1.11|2\n"
+        "1767600300|1.1|general|PJSIP/7|COMPLETECALLER|5|295|1\n"
+        "1767600300|NONE|NONE|PJSIP/7|PAUSEALL|ACW\n"
+        "1767600345|NONE|NONE|PJSIP/7|UNPAUSEALL|\n"
+        "1767601000|NONE|general|PJSIP/8|ADDMEMBER|\n"
+        "1767601010|2.2|general|NONE|ENTERQUEUE||+13125550101|1\n"
+        "1767601015|2.2|general|PJSIP/8|CONNECT|5|2.21|2\n"
+        "1767601100|2.2|general|PJSIP/8|COMPLETEAGENT|5|85|1\n"
+        "1767601100|NONE|NONE|PJSIP/8|PAUSEALL|ACW\n"
+        "1767601120|NONE|NONE|PJSIP/8|PAUSEALL|Lunch\n"
+        "1767604720|NONE|NONE|PJSIP/8|UNPAUSEALL|\n"
+        "1767604800|3.3|general|NONE|ENTERQUEUE||+13125550102|1\n"
+        "1767604805|3.3|general|PJSIP/8|CONNECT|5|3.31|2\n"
+        "1767604900|3.3|general|PJSIP/8|COMPLETECALLER|5|95|1\n"
+        "1767604900|NONE|NONE|PJSIP/8|PAUSEALL|ACW\n"
+        "1767604930|NONE|general|PJSIP/8|REMOVEMEMBER|\n"
+        "1767690000|NONE|general|PJSIP/8|ADDMEMBER|\n"
+        "1767690100|NONE|NONE|PJSIP/8|UNPAUSEALL|\n"
+    )
+    calls = next(r for r in read_asterisk([path], SETTINGS, "UTC") if r.table == "calls").good.set_index("call_id")
+    assert calls.wrapup_seconds.to_dict() == {"1.1": 45, "2.2": 20, "3.3": 30}
+    log, _ = read_queue_log(path)
+    states, _ = rebuild_presence(log, SETTINGS)
+    lunch = states[states.reason == "Lunch"]
+    assert len(lunch) == 1 and (lunch.ended_at - lunch.started_at).iloc[0].total_seconds() == 3600
+
+
+def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_path):
+    """The next night's unpause closes the wrap-up of a static member's last call, whose pause was carried."""
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+
+    first, second = tmp_path / "night1", tmp_path / "night2"
+    first.mkdir(), second.mkdir()
+    (first / "queue_log").write_text("1767600000|1.1|general|NONE|ENTERQUEUE||+13125550100|1\n"
+                                     "1767600005|1.1|general|PJSIP/7|CONNECT|5|1.11|2\n"
+                                     "1767600300|1.1|general|PJSIP/7|COMPLETECALLER|5|295|1\n"
+                                     "1767600300|NONE|NONE|PJSIP/7|PAUSEALL|ACW\n")
+    (second / "queue_log").write_text("1767600340|NONE|NONE|PJSIP/7|UNPAUSEALL|\n")
+    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"), b"k" * 16)
+    results, carry = read_asterisk_incremental([first / "queue_log"], SETTINGS, "UTC", history)
+    assert set(carry.event) >= {"ENTERQUEUE", "COMPLETECALLER", "PAUSEALL"}, "the call and its open wrap-up go on"
+    results, _ = read_asterisk_incremental([second / "queue_log"], SETTINGS, "UTC",
+                                           AsteriskHistory(carry, pd.Series(dtype="int64"), b"k" * 16, wrapup_logged=True))
+    calls = next(r for r in results if r.table == "calls").good
+    assert calls.set_index("call_id").wrapup_seconds.to_dict() == {"1.1": 40}

@@ -45,8 +45,8 @@ def test_duplicates_keep_the_latest_delivery_and_firehose_concatenation_is_read(
     path = tmp_path / "ctr.json"
     # Firehose writes objects back to back; a second file line holds a plain JSON line
     path.write_text(json.dumps(late) + json.dumps(early) + json.dumps(other) + "\n" + json.dumps(early) + "\n")
-    contacts, quarantine, lines = read_contact_records(path, SETTINGS)
-    assert quarantine.empty and lines == 2 and len(contacts) == 4
+    contacts, quarantine, records = read_contact_records(path, SETTINGS)
+    assert quarantine.empty and records == 4 and len(contacts) == 4
     calls, surveys = read_connect([path], SETTINGS)
     assert sorted(calls.good.call_id) == ["a", "b"] and calls.skipped == 2
     assert calls.good.set_index("call_id").loc["a", "updated_at"] == pd.Timestamp("2026-01-05T09:20:00Z")
@@ -96,6 +96,8 @@ def test_random_garbage_never_crashes(tmp_path, garbage):
     assert quarantine.reason.str.len().gt(0).all()
     objects, bad = read_json_objects(path)
     assert {n for n, _ in objects} | set(b[1] for b in bad) >= {1}
+    landed = next(r for r in read_connect([path], SETTINGS) if r.table == "calls")
+    assert landed.lines_read == landed.landed + landed.quarantined + landed.skipped and not landed.warnings
 
 
 def test_simulated_connect_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
@@ -157,3 +159,33 @@ def test_agent_events_with_a_bad_line_fall_back_and_quarantine_it(tmp_path):
     assert to_agent_states(a).equals(states)
     assert states.state.tolist() == ["available", "paused"]
     assert states.reason.isna().tolist() == [True, False] and states.reason.iloc[1] == "Break"
+
+
+def test_records_as_the_documentation_shows_them_pretty_printed_or_in_an_array_are_read(tmp_path):
+    """One record over many lines, a JSON array of them, a broken one between two good ones: every record is
+    landed, quarantined or skipped, and a record counts once however many lines it takes."""
+    from pipelines.readers.connect import first_object, is_agent_events
+
+    pretty = tmp_path / "sample.json"
+    pretty.write_text(json.dumps(_record("a", "2026-01-05T09:06:00Z"), indent=4) + "\n")
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([_record("b", "2026-01-05T09:06:00Z"), _record("c", "2026-01-05T09:06:00Z")], indent=2))
+    broken = tmp_path / "broken.json"
+    text = json.dumps(_record("d", "2026-01-05T09:06:00Z"), indent=4)
+    broken.write_text(json.dumps(_record("e", "2026-01-05T09:06:00Z"), indent=4) + "\n" + text[: len(text) // 2] + "\n"
+                      + json.dumps(_record("f", "2026-01-05T09:06:00Z"), indent=4) + "\n")
+    results = [r for r in read_connect([pretty, array, broken], SETTINGS) if r.table == "calls"]
+    by_file = {r.file.name: r for r in results}
+    assert by_file["sample.json"].good.call_id.tolist() == ["a"] and by_file["sample.json"].lines_read == 1
+    assert sorted(by_file["array.json"].good.call_id) == ["b", "c"] and by_file["array.json"].lines_read == 2
+    bad = by_file["broken.json"]
+    assert sorted(bad.good.call_id) == ["e", "f"] and bad.quarantined == 1 and bad.lines_read == 3
+    assert bad.quarantine.line.tolist() == [len(text.splitlines()) + 1]
+    assert bad.quarantine.reason.iloc[0].startswith("invalid JSON")
+    assert all(r.lines_read == r.landed + r.quarantined + r.skipped and not r.warnings for r in results)
+
+    event = tmp_path / "agent-event.json"
+    event.write_text(json.dumps({"AgentARN": "arn:x", "EventType": "LOGIN", "EventTimestamp": "2026-01-05T09:00:00Z",
+                                 "CurrentAgentSnapshot": {"Configuration": {"Username": "jdoe"}}}, indent=2))
+    found, line = first_object(event)
+    assert is_agent_events(found) and line == 1
