@@ -30,7 +30,8 @@ from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudon
 from pipelines.progress import advance
 from pipelines.config import CadetConfig, load_config
 from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
-from pipelines.readers.connect import read_connect
+from pipelines.readers.connect import CARRY_COLUMNS as CONNECT_CARRY_COLUMNS
+from pipelines.readers.connect import ConnectHistory, read_connect_incremental
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.storage import atomic_path
 
@@ -175,7 +176,8 @@ def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> t
     reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
     reps |= set(stored.rep_id.dropna()) if len(stored) else set()
     history = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed, load_key(home),
-                              frozenset(reps), bool(len(stored) and queued.wrapup_seconds.notna().any()))
+                              frozenset(reps), bool(len(stored) and queued.wrapup_seconds.notna().any()),
+                              frozenset(stored.call_id.str.split("#", n=1).str[0]) if len(stored) else frozenset())
     carry = []
 
     def read(paths):
@@ -195,15 +197,39 @@ CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("epoch", pa.int64())]
 
 
 @task(name="carry open calls over", cache_policy=NO_CACHE)
-def write_carry(home: Path, carry: pa.Table) -> None:
+def write_carry(home: Path, table: str, carry: pa.Table) -> None:
     """After the tables landed: a run killed before this leaves the old carry, which the next run re-reads whole."""
-    Lake(home / "lake").write(ASTERISK_CARRY, carry, None)
+    Lake(home / "lake").write(table, carry, None)
+
+
+CONNECT_CARRY = "connect_carry"  # lake table: what the next Amazon Connect ingest continues (see ConnectHistory)
+CONNECT_CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("rep_id", pa.string()), ("call_id", pa.string()),
+                                  ("event_at", pa.timestamp("us", tz="UTC")), ("event", pa.string()), ("status", pa.string()),
+                                  ("status_type", pa.string()), ("since", pa.timestamp("us", tz="UTC")), ("state", pa.string())])
 
 
 @task(name="read amazon connect files", cache_policy=NO_CACHE)
-def read_connect_files(files: list[Path], home: Path, config: CadetConfig) -> list[ReadResult | FileReport]:
-    """Contact records and agent events together: offers need both."""
-    return _platform_results(lambda f: read_connect(f, config.ingest.connect), files, home)
+def read_connect_files(files: list[Path], home: Path, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
+    """Contact records and agent events together (offers need both), continuing what earlier ingests left open."""
+    lake = Lake(home / "lake")
+    carried = lake.read(CONNECT_CARRY).to_pandas()
+    stored = lake.read("calls", columns=["call_id", "answered_at", "ended_at"]).to_pandas()
+    history = ConnectHistory(carried if len(carried) else pd.DataFrame(columns=CONNECT_CARRY_COLUMNS),
+                             stored if len(stored) else pd.DataFrame(columns=["call_id", "answered_at", "ended_at"]))
+    carry = []
+
+    def read(paths):
+        results, left_open = read_connect_incremental(paths, config.ingest.connect, history)
+        carry.append(left_open)
+        return results
+
+    outcomes = _platform_results(read, files, home)
+    if not carry:
+        return outcomes, None
+    frame = carry[0].reindex(columns=CONNECT_CARRY_COLUMNS)
+    for column in ("event_at", "since"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return outcomes, pa.Table.from_pandas(frame, schema=CONNECT_CARRY_SCHEMA, preserve_index=False)
 
 
 def row_text(rows: pd.DataFrame) -> list[str]:
@@ -374,7 +400,7 @@ def _not_older_than_lake(lake: Lake, results: list[ReadResult], table: str) -> N
     newest = stored.drop_duplicates(key, keep="last").set_index(key)[version]
     for result in mine:
         held = pd.MultiIndex.from_frame(result.good[key]) if len(key) > 1 else pd.Index(result.good[key[0]])
-        stored_version = pd.Series(newest.reindex(held).to_numpy(), index=result.good.index)
+        stored_version = pd.Series(newest.reindex(held).array, index=result.good.index)  # .array keeps the time zone when none match
         older = stored_version.notna() & (result.good[version].isna() | (result.good[version] < stored_version))
         _skip(result, older, "older versions of records the lake already holds in a newer version")
 
@@ -425,7 +451,7 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         advance(1, steps, "read")
     elif source == "amazon-connect":
         advance(0, steps, f"reading {len(files)} Amazon Connect files")
-        outcomes = read_connect_files(files, home_path, config)
+        outcomes, carry = read_connect_files(files, home_path, config)
         advance(1, steps, "read")
     else:
         outcomes = []
@@ -446,7 +472,7 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
             advance(done - 1, steps, f"landing {table}")
             days.update(land_table(home_path, table, frames))
     if carry is not None:
-        write_carry(home_path, carry)
+        write_carry(home_path, ASTERISK_CARRY if source == "asterisk" else CONNECT_CARRY, carry)
     advance(steps, steps, "done")
     summary = _summary(home_path, outcomes)
     for warning in summary.warnings:

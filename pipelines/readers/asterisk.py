@@ -457,9 +457,11 @@ def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tupl
     dials = ev[ev.event == "OUTDIAL"].drop_duplicates("callid").set_index("callid")
     ends = ev[ev.event.isin(DIALLER_ENDINGS)].drop_duplicates("callid").set_index("callid")
     open_ = ev[ev.callid.isin(dials.index.difference(ends.index))]
+    # the open calls' lines, as quarantine rows (with their call and time, for a reader that carries them instead)
     quarantine = pd.DataFrame({"file": open_.file, "line": open_.line, "raw": open_.raw,
-                               "reason": "the outbound call has no end in these files; ingest it with the next file"},
-                              columns=QUARANTINE_COLUMNS)
+                               "reason": "the outbound call has no end in these files; ingest it with the next file",
+                               "callid": open_.callid, "epoch": open_.epoch},
+                              columns=QUARANTINE_COLUMNS + ["callid", "epoch"])
     if ends.empty:
         return _empty_calls().assign(file=pd.Series(dtype=object)), quarantine
     start = dials.epoch.reindex(ends.index).fillna(ends.epoch).astype(np.int64)
@@ -467,7 +469,8 @@ def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tupl
     answered = ends.event.isin(["OUTANSWER", "OUTTRANSFER"])
     talk = pd.to_numeric(ends.talk, errors="coerce")
     answered_at = (ends.epoch - talk.fillna(0)).clip(lower=start).where(answered)
-    digits = number.fillna("").str.replace(r"\D", "", regex=True).str.len()
+    # a number pseudonymised by the incremental reader was long: only short numbers (extensions) stay as dialled
+    digits = number.fillna("").str.replace(r"\D", "", regex=True).str.len().where(~number.fillna("").str.startswith(CALLER_KEY), 99)
     transferred = ends.event.eq("OUTTRANSFER")
     legs = pd.DataFrame({
         "call_id": ends.index, "parent_call_id": None, "queue": None, "remote_number": number.replace("", None).values,
@@ -717,6 +720,7 @@ class AsteriskHistory:
     key: bytes
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
     wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
+    known: frozenset[str] = frozenset()  # every call id the lake holds (queued or not): a CDR of one is in already
 
 
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
@@ -734,18 +738,22 @@ def _carried_log(carried: pd.DataFrame) -> QueueLog:
                     rows.n_fields.to_numpy(dtype=np.int64))
 
 
-def _pseudonymised_callers(log: QueueLog, key: bytes) -> QueueLog:
-    """ENTERQUEUE's caller id (data2) as its keyed pseudonym, so events carried over hold no number."""
+def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> QueueLog:
+    """ENTERQUEUE's caller id (data2) and a dialler's dialled number (data1) as their keyed pseudonyms, so events
+    carried over hold no number; a dialled extension (`extension_digits` digits or fewer) is no one's number."""
     from pipelines.privacy import pseudonymise
 
-    entering = (log.fields[4] == "ENTERQUEUE") & (log.fields[6] != "") & ~pd.Series(log.fields[6]).str.startswith(CALLER_KEY).to_numpy()
-    if not entering.any():
-        return log
     fields = list(log.fields)
-    d2 = fields[6].copy()
-    keys = pseudonymise(pa.array(d2[entering].tolist(), pa.string()), key).to_pylist()
-    d2[entering] = [f"{CALLER_KEY}{k}" for k in keys]
-    fields[6] = d2
+    for position, events in ((6, ["ENTERQUEUE"]), (5, list(DIALLER_EVENTS))):
+        values = pd.Series(fields[position])
+        chosen = np.isin(fields[4], events) & (values != "").to_numpy() & ~values.str.startswith(CALLER_KEY).to_numpy()
+        if position == 5:
+            chosen &= (values.str.replace(r"\D", "", regex=True).str.len() > extension_digits).to_numpy()
+        if chosen.any():
+            column = fields[position].copy()
+            keys = pseudonymise(pa.array(column[chosen].tolist(), pa.string()), key).to_pylist()
+            column[chosen] = [f"{CALLER_KEY}{k}" for k in keys]
+            fields[position] = column
     return QueueLog(log.file, log.line, log.raw, fields, log.n_fields)
 
 
@@ -804,7 +812,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     # carried events last: where a file holds them again (a queue_log re-read whole), the file's copy is the one kept
     log = concat_logs(logs + ([_carried_log(carried)] if len(carried) else []))
     if history is not None:
-        log = _pseudonymised_callers(log, history.key)
+        log = _pseudonymised_callers(log, history.key, settings.internal_number_max_digits)
     log = with_rep_names(log, settings)
     log, repeats = _without_repeats(log)
     landed = history.landed if history is not None else pd.Series(dtype=np.int64)
@@ -824,10 +832,27 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
         open_lines = open_lines[stale]  # a day past the newest event without an end: it will not get one
     unfinished = _unfinished(orphan, open_lines)
     dialled, dialling = rebuild_dialler_calls(log, settings)
+    not_dialled = dialling  # dialler lines that land nothing this run: open calls, ends of calls landed before
+    open_dials: set[str] = set()
+    if history is not None:
+        # a dialler call still ringing is carried like a queue call; the end of one landed before, seen again
+        # without its OUTDIAL, is held: the lake's row was built from both
+        redialled = dialled.call_id.isin(history.known) & ~dialled.call_id.isin(set(log.fields[1][log.fields[4] == "OUTDIAL"]))
+        again = np.isin(log.fields[1], list(dialled.call_id[redialled])) & np.isin(log.fields[4], list(DIALLER_EVENTS))
+        dialled = dialled[~redialled]
+        stale_dials = dialling.callid.isin(set(dialling.callid[dialling.epoch < newest - STALE_CARRY_SECONDS]))
+        open_dials = set(dialling.callid[~stale_dials])
+        not_dialled = pd.concat([dialling, pd.DataFrame({"file": log.file[again]})], ignore_index=True)
+        held = pd.concat([held, dialling.file[~stale_dials].value_counts(), pd.Series(log.file[again]).value_counts()]
+                         ).groupby(level=0).sum()
+        dialling = dialling[stale_dials]
+    dialling = dialling[QUARANTINE_COLUMNS]
     states, acw, open_sessions, in_acw = _rebuild_presence(log, settings)
     carry = pd.DataFrame(columns=CARRY_COLUMNS)
     if history is not None:
         carry_calls, unsettled = _calls_to_carry(log, legs, still_open, newest, in_acw)
+        carry_calls = np.union1d(carry_calls, np.flatnonzero(np.isin(log.fields[1], list(open_dials))
+                                                             & np.isin(log.fields[4], list(DIALLER_EVENTS))))
         carry = _carry(log, carry_calls, open_sessions, carried, history.key)
         # the lake's row of a call these files see only in part (an older file again) came from a fuller view
         partial = legs.call_id.isin(unsettled & set(landed.index)).to_numpy()
@@ -837,14 +862,14 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
             held = pd.concat([held, partial_lines.value_counts()]).groupby(level=0).sum()
             legs = legs[~partial]
     legs = _with_wrapup(legs, acw, settings, history is not None and history.wrapup_logged)
-    cdr = pd.concat(cdrs) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
+    cdr = pd.concat(cdrs, ignore_index=True) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
     calls = _calls_frame(legs, cdr)
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
     quarantine = pd.concat(qlog_quarantine + [unfinished, dialling], ignore_index=True)
     # a carried call is this run's where it ended; one carried whole (rebuilt with what came after it): the first file's
     leg_file = np.where(legs.file.values == CARRIED, legs.end_file.values, legs.file.values)
     leg_file = np.where(leg_file == CARRIED, str(next(iter(qlog_lines))), leg_file)
-    used = _lines_used(log, in_legs, legs, dialling)
+    used = _lines_used(log, in_legs, legs, not_dialled)
     system = pd.Series(log.file[np.isin(log.fields[4], list(SYSTEM_EVENTS))]).value_counts()
     for path, n_lines in qlog_lines.items():
         mine = pd.concat([calls[leg_file == str(path)], dialled[dialled.file == str(path)].drop(columns=["file"])],
@@ -868,10 +893,35 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
     queued = set(log.fields[1][np.isin(log.fields[4], list(CALL_EVENTS))]) | {c.split("#", 1)[0] for c in landed.index}
-    cdr_only = _cdr_calls(cdr[~cdr.uniqueid.isin(set(dialled.call_id))], members, queued, settings) if len(cdr) else None
+    dialler = set(log.fields[1][np.isin(log.fields[4], list(DIALLER_EVENTS))])
+    # A cumulative Master.csv holds calls before and after these queue_logs: a CDR is read with the queue_log
+    # that covers its time (whose reps, queued calls and dialler calls tell what it is), never with another's.
+    before = after = pd.Series(False, index=cdr.index)
+    if history is not None and len(cdr):
+        own = log.file != CARRIED
+        start = pd.to_datetime(cdr.start, utc=True)
+        queue_log_knows = cdr.uniqueid.isin(queued | dialler)
+        if own.any():
+            first, last = _ts([int(log.fields[0][own].min()), int(log.fields[0][own].max())])
+            before = (start < first) & cdr.uniqueid.isin(history.known)
+            after = (start > last) & ~queue_log_knows
+        else:  # a night whose queue_log is empty covers no time: each CDR was landed before, or waits for its queue_log
+            before = cdr.uniqueid.isin(history.known)
+            after = ~before & ~queue_log_knows
+    cdr_only = _cdr_calls(cdr[~cdr.uniqueid.isin(dialler) & ~before & ~after], members, queued, settings) if len(cdr) else None
     for path, bad, n in cdr_files:
         mine = cdr_only[cdr_only["file"] == str(path)].drop(columns=["file"]) if cdr_only is not None else _empty_like(calls)
-        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n))
+        here = (cdr["file"] == str(path)) & ~cdr.uniqueid.isin(set(mine.call_id)) if len(cdr) else before
+        by_rule = [(int((here & before).sum()), "calls an earlier run landed from the queue_log of their time"),
+                   (int((here & after).sum()), "calls after the newest queue_log line: give Master.csv again with the "
+                                               "queue_log that covers them"),
+                   (int((here & ~before & ~after & cdr.uniqueid.isin(queued | dialler)).sum()),
+                    "calls queue_log describes (their CDR adds only the start time)")]
+        skipped = n - len(bad) - len(mine)
+        other = skipped - sum(count for count, _ in by_rule)
+        by_rule.append((other, "rows no call is built from (a rep calling the IVR, a second row of one call)"))
+        results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n, skipped=skipped,
+                                  skip_reason="; ".join(text for count, text in by_rule if count) or None))
     for path in survey_files:
         results.append(_surveys(path, legs, frozenset(landed.index), set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
                                 int(log.fields[0].max()) if history is not None and len(log.line) else None))
@@ -884,7 +934,8 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
 
 
 def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialling: pd.DataFrame) -> pd.Series:
-    """Per file, the lines that went into what lands: a leg's call events, presence events, dialler events."""
+    """Per file, the lines that went into what lands: a leg's call events, presence events, dialler events
+    (but for `dialling`'s, which land nothing)."""
     landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
     call_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
     other = np.isin(log.fields[4], list(PRESENCE_EVENTS | DIALLER_EVENTS))

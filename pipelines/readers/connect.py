@@ -10,6 +10,7 @@ REJECTED in the agent's snapshot), presence from its status snapshots.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,7 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
         frame, lines_read = fast
         return _timed(path, frame, [], lines_read)
     objects, bad = read_json_objects(path)
+    lines_read = len(objects) + len(bad)  # records read: a record may span lines, a line hold several
     rows = []
     for number, record in objects:
         missing = [k for k in REQUIRED if not record.get(k)]
@@ -242,16 +244,22 @@ def read_contact_records(path: Path, settings: ConnectIngestConfig) -> tuple[pd.
                 "score": _get(record, "Attributes", settings.survey_attribute),
             }
         )
-    lines_read = len(objects) + len(bad)  # records read: a record may span lines, a line hold several
     return _timed(path, pd.DataFrame(rows), bad, lines_read)
+
+
+CONTACT_COLUMNS = ["line", "last_update", "call_id", "parent_call_id", "next_call_id", "channel", "method", "queue",
+                   "remote_number", "started_at", "enqueued_at", "answered_at", "ended_at", "rep_id", "reason", "hold_seconds",
+                   "hold_count", "wrapup_seconds", "transferred_to_type", "transferred_to", "transfer_done", "agent_left", "score"]
+TIMES = ("last_update", "started_at", "enqueued_at", "answered_at", "ended_at", "transfer_done", "agent_left")
 
 
 def _timed(path: Path, frame: pd.DataFrame, bad: list, lines_read: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Times parsed as times (versions compare as instants: '10:00:00Z' sorts after '10:00:00.5Z' as text)."""
     quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS)
-    if frame.empty:
+    if frame.empty:  # an empty file (a quiet hour's delivery) or nothing usable: no contacts, with their columns
+        frame = pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c in TIMES else object) for c in CONTACT_COLUMNS})
         return frame, quarantine, lines_read
-    for column in ("last_update", "started_at", "enqueued_at", "answered_at", "ended_at", "transfer_done", "agent_left"):
+    for column in TIMES:
         if column not in frame:
             frame[column] = None
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
@@ -425,6 +433,7 @@ def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
                 frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
         return statuses, contact_states, pd.DataFrame(columns=QUARANTINE_COLUMNS), lines
     objects, bad = read_json_objects(path)
+    lines_read = len(objects) + len(bad)  # records read: a record may span lines, a line hold several
     statuses, contacts = [], []
     for number, event in objects:
         snapshot = event.get("CurrentAgentSnapshot")
@@ -449,7 +458,6 @@ def read_agent_events(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     for frame, columns in ((status_frame, ("event_at", "since")), (contact_frame, ("since",))):
         for column in columns:
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
-    lines_read = len(objects) + len(bad)  # records read: a record may span lines, a line hold several
     return status_frame, contact_frame, pd.DataFrame(bad, columns=QUARANTINE_COLUMNS), lines_read
 
 
@@ -470,64 +478,118 @@ def _str(value) -> str | None:
 
 
 def to_agent_states(statuses: pd.DataFrame) -> pd.DataFrame:
-    """Status snapshots into intervals: ROUTABLE = available, CUSTOM = paused (reason = status name)."""
+    """Status snapshots into intervals: ROUTABLE = available, CUSTOM = paused (reason = status name).
+
+    With a `file` column (several files read together), each interval names the
+    file of the event that ended it, so a status begun in one file and changed
+    in the next is one interval, not two halves lost at the seam.
+    """
     rows = []
-    ordered = statuses.sort_values(["rep_id", "event_at", "line"])
+    order = ["rep_id", "event_at"] + (["file_order"] if "file_order" in statuses else []) + ["line"]
+    ordered = statuses.sort_values(order, kind="stable")
+    files = ordered["file"] if "file" in ordered else pd.Series(None, index=ordered.index, dtype=object)
     # Heartbeats and contact changes repeat the status: only changes and log-ins/outs matter here.
     cols = ordered[["rep_id", "status", "status_type", "since"]]
     before = cols.shift()
     same = ((cols == before) | (cols.isna() & before.isna())).all(axis=1)
     changed = ~same | ordered.event.isin(["LOGIN", "LOGOUT"])
-    for rep, group in ordered[changed].groupby("rep_id", sort=True):
+    kept = ordered[changed].assign(_file=files[changed])
+    for rep, group in kept.groupby("rep_id", sort=True):
         current = None  # (state, reason, since)
-        for event, name, kind, since, at in zip(group["event"], group["status"], group["status_type"], group["since"], group["event_at"]):
+        for event, name, kind, since, at, file in zip(group["event"], group["status"], group["status_type"], group["since"],
+                                                      group["event_at"], group["_file"]):
             offline = event == "LOGOUT" or kind == "OFFLINE"
             state = None if offline else ("available" if kind == "ROUTABLE" else "paused")
             start = at if offline or pd.isna(since) else since
             new = None if state is None else (state, name if state == "paused" else None, start)
             if current is not None and (new is None or new[:2] != current[:2] or new[2] != current[2]):
                 if start > current[2]:
-                    rows.append((rep, current[0], current[1], current[2], start))
+                    rows.append((rep, current[0], current[1], current[2], start, file))
                 current = None
             if new is not None and current is None:
                 current = new
-    return pd.DataFrame(rows, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
+    frame = pd.DataFrame(rows, columns=["rep_id", "state", "reason", "started_at", "ended_at", "file"])
+    return frame if "file" in statuses else frame.drop(columns=["file"])
 
 
 def to_offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
-    """CONNECTING then CONNECTED / MISSED / REJECTED: an offer; a miss when the caller hung up is not the rep's."""
+    """CONNECTING then CONNECTED / MISSED / REJECTED: an offer; a miss when the caller hung up is not the rep's.
+
+    With a `file` column, each offer names the file its result came from.
+    """
+    return _offers(contact_states, calls).drop(columns=["answered_by_nobody", "done"])
+
+
+def _offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
+    """`to_offers`, and per offer whether any contact record shows the call answered, and when its result came."""
     states = contact_states.drop_duplicates(["rep_id", "call_id", "state", "since"]).sort_values(["rep_id", "call_id", "since"])
-    ringing = states[states.state == "CONNECTING"]
+    ringing = states[states.state == "CONNECTING"].drop(columns=["file"], errors="ignore")
     results = states[states.state.isin(["CONNECTED", "MISSED", "REJECTED"])]
     merged = pd.merge_asof(
         ringing.sort_values("since"), results.sort_values("since").rename(columns={"since": "done", "state": "result"}),
         left_on="since", right_on="done", by=["rep_id", "call_id"], direction="forward",
     ).dropna(subset=["result"])
-    ended = merged.call_id.map(calls.set_index("call_id").ended_at)
-    answered_by_nobody = merged.call_id.map(calls.set_index("call_id").answered_at).isna()
+    known = calls.drop_duplicates("call_id").set_index("call_id")
+    ended = merged.call_id.map(known.ended_at)
+    answered_by_nobody = merged.call_id.map(known.answered_at).isna() & merged.call_id.isin(known.index)
     caller_gone = (merged.result == "MISSED") & answered_by_nobody & (ended == merged.done)
     result = np.select(
         [merged.result == "CONNECTED", caller_gone, merged.result == "MISSED"],
         ["answered", "caller_abandoned", "ring_no_answer"],
         default="declined",
     )
-    return pd.DataFrame(
+    offers = pd.DataFrame(
         {
             "call_id": merged.call_id.values,
             "rep_id": merged.rep_id.values,
             "offered_at": merged.since.array,
             "ring_seconds": ((merged.done - merged.since).dt.total_seconds()).astype("int64").values,
             "result": result,
+            "answered_by_nobody": answered_by_nobody.values,
+            "done": merged.done.array,
         }
     )
+    return offers.assign(file=merged["file"].values) if "file" in contact_states else offers
 
 
 def is_agent_events(first_object: dict) -> bool:
     return "CurrentAgentSnapshot" in first_object or "AgentARN" in first_object
 
 
+CARRIED = "(carried over from an earlier ingest)"
+CARRY_COLUMNS = ["kind", "rep_id", "call_id", "event_at", "event", "status", "status_type", "since", "state"]
+STALE_CARRY_SECONDS = 86_400  # a ringing contact with no outcome (or no record) a day after the newest event gets none
+
+
+@dataclass(frozen=True)
+class ConnectHistory:
+    """What earlier ingests saw that this one's event files continue.
+
+    `carried`: each rep's newest status snapshot (kind 'status'), so a status
+    the last file ended in is one interval with its change in the next; and the
+    contact states of ringing contacts whose outcome had not come yet, or whose
+    miss cannot be judged before the contact record arrives (kind 'contact').
+    `calls`: the lake's contacts (call_id, answered_at, ended_at), so a miss is
+    judged against a record an earlier run landed.
+    """
+
+    carried: pd.DataFrame
+    calls: pd.DataFrame
+
+
 def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadResult]:
     """Contact records, agent events, and canonical schedules/rosters beside them."""
+    return read_connect_incremental(files, settings, None)[0]
+
+
+def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig,
+                             history: ConnectHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
+    """`read_connect` continuing what earlier ingests left open; returns the results and what to carry on.
+
+    A miss is the rep's (ring-no-answer) or the caller's (hung up while it
+    rang) only once the contact record says which: until the record arrives,
+    the offer is held (skipped, with that reason) and carried to the next run.
+    """
     results: list[ReadResult] = []
     record_files, event_files = [], []
     for path in files:
@@ -565,17 +627,94 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
         warnings = []  # said once, with the first file
         results.append(ReadResult(path, "surveys", surveys[surveys.call_id.isin(mine.call_id)].reset_index(drop=True),
                                   pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
-    for path in event_files:
+    # The event files of a run are read together: a status or a ringing contact that one file begins and the next
+    # ends is one interval, one offer, landed for the file that ends it.
+    read_events, all_statuses, all_contacts = [], [], []
+    for order, path in enumerate(event_files):
         statuses, contact_states, quarantine, lines = read_agent_events(path)
         supervisor = statuses.rep_id.isin(settings.supervisors)
         statuses = _status_types(statuses[~supervisor], settings)
-        contact_states = contact_states[~contact_states.rep_id.isin(settings.supervisors)]
-        results.append(ReadResult(path, "agent_states", to_agent_states(statuses), quarantine, lines,
-                                  skipped=int(supervisor.sum()), skip_reason="supervisors' events" if supervisor.any() else None,
-                                  lines_used=len(statuses), warnings=_unaccounted(path, lines, len(statuses), len(quarantine),
-                                                                                  int(supervisor.sum()))))
-        results.append(ReadResult(path, "offers", to_offers(contact_states, calls), pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
-    return results
+        all_statuses.append(statuses.assign(file=str(path), file_order=order))
+        all_contacts.append(contact_states[~contact_states.rep_id.isin(settings.supervisors)].assign(file=str(path)))
+        read_events.append((path, quarantine, lines, len(statuses), int(supervisor.sum())))
+    carry = pd.DataFrame(columns=CARRY_COLUMNS)
+    if not event_files:
+        return results, history.carried if history is not None else carry
+    statuses = pd.concat(all_statuses, ignore_index=True)
+    contact_states = pd.concat(all_contacts, ignore_index=True)
+    lookup = calls[["call_id", "answered_at", "ended_at"]]
+    if history is not None:
+        statuses, contact_states = _continued(statuses, contact_states, history.carried)
+        lookup = pd.concat([lookup, history.calls[["call_id", "answered_at", "ended_at"]]], ignore_index=True)
+    states = to_agent_states(statuses)
+    offers = _offers(contact_states, lookup)
+    held_offers = 0
+    if history is not None:
+        offers, carry, held_offers = _carry(statuses, contact_states, offers, set(lookup.call_id))
+    # an offer held from an earlier run and judged now lands with this run's first event file
+    offers["file"] = offers.file.where(offers.file != CARRIED, str(event_files[0]))
+    offers = offers.drop(columns=["answered_by_nobody", "done"])
+    for path, quarantine, lines, used, supervisors in read_events:
+        results.append(ReadResult(path, "agent_states", states[states.file == str(path)].drop(columns=["file"]).reset_index(drop=True),
+                                  quarantine, lines, skipped=supervisors,
+                                  skip_reason="supervisors' events" if supervisors else None, lines_used=used,
+                                  warnings=_unaccounted(path, lines, used, len(quarantine), supervisors)))
+        results.append(ReadResult(path, "offers", offers[offers.file == str(path)].drop(columns=["file"]).reset_index(drop=True),
+                                  pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
+    if held_offers:
+        results[-1].warnings.append(
+            f"{held_offers:,} missed offers wait for their contact records (a miss is the rep's only if the caller did "
+            "not hang up while it rang): they land with the run that reads the records")
+    return results, carry
+
+
+def _continued(statuses: pd.DataFrame, contact_states: pd.DataFrame, carried: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This run's events after what the runs before carried over.
+
+    A rep's carried snapshot continues only events that come after it: events
+    older than it (an older file again) are read on their own, so they never
+    stretch a status over a gap the run does not see.
+    """
+    snapshots = carried[carried.kind == "status"]
+    if len(snapshots):
+        snapshots = snapshots.assign(event_at=pd.to_datetime(snapshots.event_at, utc=True),
+                                     since=pd.to_datetime(snapshots.since, utc=True))
+        earliest = statuses.groupby("rep_id").event_at.min()
+        older_here = snapshots.rep_id.map(earliest) < snapshots.event_at
+        snapshots = snapshots[~older_here.fillna(False).astype(bool)]
+        statuses = pd.concat([snapshots[["rep_id", "event_at", "event", "status", "status_type", "since"]]
+                              .assign(line=0, file=CARRIED, file_order=-1), statuses], ignore_index=True)
+    ringing = carried[carried.kind == "contact"]
+    if len(ringing):
+        contact_states = pd.concat([ringing[["rep_id", "call_id", "state"]].assign(
+            since=pd.to_datetime(ringing.since, utc=True), file=CARRIED), contact_states], ignore_index=True)
+    return statuses, contact_states
+
+
+def _carry(statuses: pd.DataFrame, contact_states: pd.DataFrame, offers: pd.DataFrame,
+           judged: set[str]) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(offers to land, what the next run continues, how many missed offers wait for their contact record).
+
+    `judged`: the contacts whose record this run or an earlier one read."""
+    newest = statuses.event_at.max()
+    recent = newest - pd.Timedelta(seconds=STALE_CARRY_SECONDS)
+    order = ["rep_id", "event_at", "file_order", "line"]
+    last = statuses.sort_values(order, kind="stable").drop_duplicates("rep_id", keep="last")
+    # a miss no contact record has judged yet, and a contact still ringing, wait for the next run (for a day)
+    waiting = offers.result.eq("ring_no_answer") & ~offers.call_id.isin(judged) & (offers.done >= recent)
+    ringing = contact_states[contact_states.state == "CONNECTING"]
+    answered = pd.MultiIndex.from_frame(offers[["rep_id", "call_id", "offered_at"]])
+    unanswered = ~pd.MultiIndex.from_frame(ringing[["rep_id", "call_id", "since"]]).isin(answered) & (ringing.since >= recent).to_numpy()
+    held = offers[waiting]
+    held_keys = set(zip(held.rep_id, held.call_id))
+    of_held = contact_states[[k in held_keys for k in zip(contact_states.rep_id, contact_states.call_id)]]
+    of_held = of_held[of_held.state.isin(["CONNECTING", "MISSED"])]
+    contacts = pd.concat([ringing[unanswered], of_held], ignore_index=True).drop_duplicates(["rep_id", "call_id", "state", "since"])
+    carry = pd.concat([
+        last.assign(kind="status", call_id=None, state=None),
+        contacts.assign(kind="contact", event_at=contacts.since, event=None, status=None, status_type=None),
+    ], ignore_index=True)[CARRY_COLUMNS]
+    return offers[~waiting], carry, int(waiting.sum())
 
 
 def _unaccounted(path: Path, read: int, used: int, quarantined: int, skipped: int) -> list[str]:

@@ -72,4 +72,7 @@ def test_hostile_contact_records_and_agent_events(tmp_path, records, events):
     results = read_connect([tmp_path / "ctr.json", tmp_path / "events.json"], ConnectIngestConfig())
     _accounted(results, len(records) + 1)
     calls = next(enforce_contract(r) for r in results if r.table == "calls")
-    assert calls.landed + calls.quarantined + calls.skipped >= 1
+    assert calls.landed + calls.quarantined + calls.skipped == calls.lines_read == len(records) + 1
+    states = next(r for r in results if r.table == "agent_states")  # intervals, not records: counted before the contract
+    assert states.lines_used + states.quarantined + states.skipped == states.lines_read == len(events) + 1
+    assert not any(r.warnings for r in results if r.table in ("calls", "agent_states")), "every record is accounted for"

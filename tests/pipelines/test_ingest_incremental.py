@@ -102,6 +102,73 @@ def test_connect_the_newest_version_wins_whatever_the_arrival_order(prefect_serv
     assert_same_lake(tmp_path / "together", tmp_path / "once")
 
 
+def _split_at(text: str, field: str, cut: str) -> tuple[str, str]:
+    """JSON lines before and from `cut` (an ISO time) by one of their time fields."""
+    early, late = [], []
+    for line in text.splitlines(keepends=True):
+        record = json.loads(line)
+        value = record.get(field) or (record.get("CurrentAgentSnapshot") or {}).get(field)
+        (early if pd.Timestamp(value) < pd.Timestamp(cut) else late).append(line)
+    return "".join(early), "".join(late)
+
+
+@pytest.fixture(scope="module")
+def connect_nights(connect_exports, tmp_path_factory):
+    """Two nights: each the agent events of that night and the records delivered by then."""
+    newest, _, _ = connect_exports
+    root = tmp_path_factory.mktemp("connect-nights")
+    events = (newest / "agent_events.jsonl").read_text()
+    times = sorted(pd.Timestamp(json.loads(line)["EventTimestamp"]) for line in events.splitlines())
+    cut = times[len(times) // 2].isoformat()
+    nights = []
+    for night, (records, stream) in enumerate(zip(_split_at((newest / "contact_records.jsonl").read_text(), "LastUpdateTimestamp", cut),
+                                                   _split_at(events, "EventTimestamp", cut))):
+        folder = root / f"night{night}"
+        shutil.copytree(newest, folder)
+        (folder / "contact_records.jsonl").write_text(records)
+        (folder / "agent_events.jsonl").write_text(stream)
+        nights.append(folder)
+    return nights
+
+
+def _transferred_across(nights) -> set[str]:
+    """Contacts whose next contact (the transfer's leg) was delivered the night after them."""
+    first = [json.loads(line) for line in (nights[0] / "contact_records.jsonl").read_text().splitlines()]
+    later = {json.loads(line)["ContactId"] for line in (nights[1] / "contact_records.jsonl").read_text().splitlines()}
+    return {r["ContactId"] for r in first if r.get("NextContactId") in later}
+
+
+def test_connect_in_two_runs_lands_what_one_run_lands(prefect_server, connect_exports, connect_nights, tmp_path):
+    """A status or a ringing contact open at the cut, and a miss whose record comes the next night, land as in
+    one run; an older night again changes nothing. Known gap, asserted apart below: a contact transferred at the
+    cut, whose next contact's record comes the next night, keeps its transfer unknown."""
+    ingest(tmp_path / "once", "amazon-connect", connect_exports[0])
+    for folder in connect_nights:
+        ingest(tmp_path / "nightly", "amazon-connect", folder)
+    gap = _transferred_across(connect_nights)
+    assert len(gap) <= 5
+    for again in (False, True):
+        got, expected = lake_tables(tmp_path / "nightly"), lake_tables(tmp_path / "once")
+        for name in TABLES:
+            if name == "calls":
+                transfer = ["disconnected_by", "transfer_kind", "transfer_to"]
+                got[name].loc[got[name].call_id.isin(gap), transfer] = None
+                expected[name].loc[expected[name].call_id.isin(gap), transfer] = None
+            pd.testing.assert_frame_equal(got[name], expected[name], check_like=True, obj=name)
+        if not again:
+            ingest(tmp_path / "nightly", "amazon-connect", connect_nights[0])  # an older night again changes nothing
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a contact transferred at the cut between two runs is not "
+                                       "completed when its next contact's record arrives in the later run")
+def test_connect_a_transfer_at_the_cut_is_completed_by_the_next_run(prefect_server, connect_exports, connect_nights, tmp_path):
+    ingest(tmp_path / "once", "amazon-connect", connect_exports[0])
+    for folder in connect_nights:
+        ingest(tmp_path / "nightly", "amazon-connect", folder)
+    assert _transferred_across(connect_nights)
+    assert_same_lake(tmp_path / "nightly", tmp_path / "once")
+
+
 def test_repeated_canonical_rows_land_once_and_are_counted(prefect_server, center, tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -211,10 +278,10 @@ def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_la
             files = {"queue_log.1": piece[:split], "queue_log": piece[split:]} if split else {"queue_log": piece}
             folder = _asterisk_folder(small_asterisk, scratch / f"night{night}", files)
             summary = ingest(scratch / "nightly", "asterisk", folder)
-            for row in summary["files"]:
-                if Path(row["file"]).name.startswith("queue_log"):
-                    accounted = row["landed_lines"] + row["quarantined"] + row["skipped"]
-                    assert accounted == row["read"], row
+            for row in summary["files"]:  # queue_log by its lines; Master.csv, surveys, roster, schedules by rows
+                used = row["landed_lines"] if row.get("landed_lines") is not None else row["landed"]
+                assert used + row["quarantined"] + row["skipped"] == row["read"], row
+            assert not [w for w in summary["warnings"] if "neither landed" in w], summary["warnings"]
         quiet = _asterisk_folder(small_asterisk, scratch / "quiet", {"queue_log": []})
         summary = ingest(scratch / "nightly", "asterisk", quiet)
         assert next(r for r in summary["files"] if Path(r["file"]).name == "queue_log")["read"] == 0

@@ -305,3 +305,37 @@ def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_pat
                                            AsteriskHistory(carry, pd.Series(dtype="int64"), b"k" * 16, wrapup_logged=True))
     calls = next(r for r in results if r.table == "calls").good
     assert calls.set_index("call_id").wrapup_seconds.to_dict() == {"1.1": 40}
+
+
+def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_night(tmp_path):
+    """OUTDIAL before midnight, OUTANSWER after: carried (holding no number), landed once with its real start;
+    the ending read again later without its OUTDIAL changes nothing. Every line is landed, held or quarantined."""
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+
+    nights = {"one": "1767600000|NONE|NONE|Agent/1127|AGENTCALLBACKLOGIN|hint:1127@default\n"
+                     "1767643000|9.1|NONE|Agent/1127|OUTDIAL|13125550142\n"
+                     "1767643001|9.2|NONE|Agent/1127|OUTDIAL|3318\n",
+              "two": "1767643300|9.1|NONE|Agent/1127|OUTANSWER|13125550142|280|COMPLETEAGENT\n"
+                     "1767643100|9.2|NONE|Agent/1127|OUTANSWER|3318|90|COMPLETECALLER\n",
+              "three": "1767643300|9.1|NONE|Agent/1127|OUTANSWER|13125550142|280|COMPLETEAGENT\n"}
+    paths = {}
+    for name, text in nights.items():
+        (tmp_path / name).mkdir()
+        paths[name] = tmp_path / name / "queue_log"
+        paths[name].write_text(text)
+    empty = pd.DataFrame(columns=CARRY_COLUMNS)
+    results, carry = read_asterisk_incremental([paths["one"]], SETTINGS, "UTC", AsteriskHistory(empty, pd.Series(dtype="int64"), b"k" * 16))
+    first = next(r for r in results if r.table == "calls")
+    assert first.good.empty and first.quarantined == 0 and first.skipped == 2
+    assert {"9.1", "9.2"} <= set(carry.callid) and "3125550142" not in carry.astype(str).to_csv()
+    results, _ = read_asterisk_incremental([paths["two"]], SETTINGS, "UTC", AsteriskHistory(carry, pd.Series(dtype="int64"), b"k" * 16))
+    second = next(r for r in results if r.table == "calls")
+    calls = second.good.set_index("call_id")
+    assert calls.direction.to_dict() == {"9.1": "outbound", "9.2": "internal"}
+    assert calls.loc["9.1", "started_at"] == pd.Timestamp(1767643000, unit="s", tz="UTC")
+    assert calls.loc["9.1", "remote_number"].startswith("caller_key:") and calls.loc["9.2", "remote_number"] == "3318"
+    assert second.lines_read == second.lines_used + second.quarantined + second.skipped
+    results, _ = read_asterisk_incremental([paths["three"]], SETTINGS, "UTC", AsteriskHistory(
+        carry.iloc[0:0], pd.Series(dtype="int64"), b"k" * 16, known=frozenset({"9.1", "9.2"})))
+    third = next(r for r in results if r.table == "calls")
+    assert third.good.empty and third.skipped == 1 and third.quarantined == 0 and not third.warnings

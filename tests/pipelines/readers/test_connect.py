@@ -189,3 +189,87 @@ def test_records_as_the_documentation_shows_them_pretty_printed_or_in_an_array_a
                                  "CurrentAgentSnapshot": {"Configuration": {"Username": "jdoe"}}}, indent=2))
     found, line = first_object(event)
     assert is_agent_events(found) and line == 1
+
+
+def test_a_status_and_a_ringing_contact_split_over_two_event_files_are_one_interval_and_one_offer(tmp_path):
+    """Firehose cuts the agent event stream into files every few minutes: what one file begins and the next
+    ends is read as one, and lands for the file that ends it."""
+    def event(kind, at, status, status_type, since, contacts=()):
+        return json.dumps({"EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
+                           "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": since},
+                                                    "Configuration": {"Username": "jdoe"},
+                                                    "Contacts": [{"ContactId": c, "State": s, "StateStartTimestamp": t}
+                                                                 for c, s, t in contacts]}})
+
+    first, second = tmp_path / "events-0900.json", tmp_path / "events-0905.json"
+    first.write_text(event("LOGIN", "2026-01-05T09:00:00Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z") + "\n"
+                     + event("STATE_CHANGE", "2026-01-05T09:04:55Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
+                             [("a", "CONNECTING", "2026-01-05T09:04:55Z")]) + "\n")
+    second.write_text(event("STATE_CHANGE", "2026-01-05T09:05:10Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
+                            [("a", "MISSED", "2026-01-05T09:05:10Z")]) + "\n"
+                      + event("STATE_CHANGE", "2026-01-05T09:07:00Z", "Lunch", "CUSTOM", "2026-01-05T09:07:00Z") + "\n"
+                      + event("LOGOUT", "2026-01-05T10:07:00Z", "Offline", "OFFLINE", "2026-01-05T10:07:00Z") + "\n")
+    records = tmp_path / "ctr.json"
+    records.write_text(json.dumps(_record("a", "2026-01-05T09:20:00Z")) + "\n")
+    results = read_connect([records, first, second], SETTINGS)
+    states = {r.file.name: r.good for r in results if r.table == "agent_states"}
+    offers = {r.file.name: r.good for r in results if r.table == "offers"}
+    assert states["events-0900.json"].empty and offers["events-0900.json"].empty
+    got = states["events-0905.json"]
+    assert got.state.tolist() == ["available", "paused"]
+    assert got.started_at.tolist() == [pd.Timestamp("2026-01-05T09:00:00Z"), pd.Timestamp("2026-01-05T09:07:00Z")]
+    offer = offers["events-0905.json"]
+    assert offer.result.tolist() == ["ring_no_answer"] and offer.ring_seconds.tolist() == [15]
+
+
+def test_what_one_night_leaves_open_the_next_night_finishes(tmp_path):
+    """Night one ends with the rep available and a contact ringing; night two has the miss, the change to
+    lunch (no heartbeat before it) and the contact record showing the caller hung up while it rang: one
+    interval, and a miss that is the caller's, not the rep's. Night one again changes nothing."""
+    from pipelines.readers.connect import CARRY_COLUMNS, ConnectHistory, read_connect_incremental
+
+    def event(kind, at, status, status_type, since, contacts=()):
+        return json.dumps({"EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
+                           "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": since},
+                                                    "Configuration": {"Username": "jdoe"},
+                                                    "Contacts": [{"ContactId": c, "State": s, "StateStartTimestamp": t}
+                                                                 for c, s, t in contacts]}})
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    (one / "events.json").write_text(
+        event("LOGIN", "2026-01-05T23:00:00Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z") + "\n"
+        + event("STATE_CHANGE", "2026-01-05T23:59:55Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
+                [("gone", "CONNECTING", "2026-01-05T23:59:55Z")]) + "\n")
+    (one / "records.json").write_text(json.dumps(_record("other", "2026-01-05T23:30:00Z")) + "\n")
+    (two / "events.json").write_text(
+        event("STATE_CHANGE", "2026-01-06T00:00:12Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
+              [("gone", "MISSED", "2026-01-06T00:00:12Z")]) + "\n"
+        + event("STATE_CHANGE", "2026-01-06T00:01:00Z", "Lunch", "CUSTOM", "2026-01-06T00:01:00Z") + "\n")
+    hung_up = _record("gone", "2026-01-06T00:02:00Z", Agent=None, InitiationTimestamp="2026-01-05T23:59:40Z",
+                      DisconnectTimestamp="2026-01-06T00:00:12Z",
+                      Queue={"Name": "general", "EnqueueTimestamp": "2026-01-05T23:59:50Z"})
+    (two / "records.json").write_text(json.dumps(hung_up) + "\n")
+
+    def night(folder, history):
+        results, carry = read_connect_incremental(sorted(folder.iterdir()), SETTINGS, history)
+        tables = {t: pd.concat([r.good for r in results if r.table == t], ignore_index=True) for t in ("calls", "offers", "agent_states")}
+        return tables, carry, results
+
+    empty = ConnectHistory(pd.DataFrame(columns=CARRY_COLUMNS), pd.DataFrame(columns=["call_id", "answered_at", "ended_at"]))
+    first, carry, _ = night(one, empty)
+    assert first["offers"].empty and first["agent_states"].empty
+    assert set(carry.kind) == {"status", "contact"}
+    lake_calls = first["calls"][["call_id", "answered_at", "ended_at"]]
+    second, carry, results = night(two, ConnectHistory(carry, lake_calls))
+    assert second["offers"].result.tolist() == ["caller_abandoned"]
+    states = second["agent_states"]
+    assert states.state.tolist() == ["available"] and states.started_at.iloc[0] == pd.Timestamp("2026-01-05T23:00:00Z")
+    assert states.ended_at.iloc[0] == pd.Timestamp("2026-01-06T00:01:00Z")
+    again, _, _ = night(one, ConnectHistory(carry, pd.concat([lake_calls, second["calls"][lake_calls.columns]])))
+    assert again["agent_states"].empty and again["offers"].empty, "an older night never stretches a status over the next"
+
+    # Without the contact record yet, the miss waits (it may be the caller's) rather than count against the rep
+    (two / "records.json").write_text("")
+    waiting, _, results = night(two, ConnectHistory(night(one, empty)[1], lake_calls))
+    assert waiting["offers"].empty and any("wait for their contact records" in w for r in results for w in r.warnings)
