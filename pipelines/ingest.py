@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandera import errors as pa_errors
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -209,27 +210,66 @@ CONNECT_CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("rep_id", pa.string())
 
 
 @task(name="read amazon connect files", cache_policy=NO_CACHE)
-def read_connect_files(files: list[Path], home: Path, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
-    """Contact records and agent events together (offers need both), continuing what earlier ingests left open."""
+def read_connect_files(files: list[Path], home: Path, config: CadetConfig
+                       ) -> tuple[list[ReadResult | FileReport], pa.Table | None, pd.DataFrame | None]:
+    """Contact records and agent events together (offers need both), continuing what earlier ingests left open.
+
+    Returns the results, the events to carry over, and the transfers that complete contacts landed before.
+    """
     lake = Lake(home / "lake")
     carried = lake.read(CONNECT_CARRY).to_pandas()
-    stored = lake.read("calls", columns=["call_id", "answered_at", "ended_at"]).to_pandas()
+    known = ["call_id", "answered_at", "ended_at", "queue"]
+    stored = lake.read("calls", columns=known).to_pandas()
     history = ConnectHistory(carried if len(carried) else pd.DataFrame(columns=CONNECT_CARRY_COLUMNS),
-                             stored if len(stored) else pd.DataFrame(columns=["call_id", "answered_at", "ended_at"]))
+                             stored if len(stored) else pd.DataFrame(columns=known))
     carry = []
 
     def read(paths):
-        results, left_open = read_connect_incremental(paths, config.ingest.connect, history)
-        carry.append(left_open)
+        results, left_open, transfers = read_connect_incremental(paths, config.ingest.connect, history)
+        carry.append((left_open, transfers))
         return results
 
     outcomes = _platform_results(read, files, home)
     if not carry:
-        return outcomes, None
-    frame = carry[0].reindex(columns=CONNECT_CARRY_COLUMNS)
+        return outcomes, None, None
+    frame = carry[0][0].reindex(columns=CONNECT_CARRY_COLUMNS)
     for column in ("event_at", "since"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return outcomes, pa.Table.from_pandas(frame, schema=CONNECT_CARRY_SCHEMA, preserve_index=False)
+    return outcomes, pa.Table.from_pandas(frame, schema=CONNECT_CARRY_SCHEMA, preserve_index=False), carry[0][1]
+
+
+@task(name="complete earlier transfers", cache_policy=NO_CACHE)
+def complete_transfers(home: Path, transfers: pd.DataFrame, tier2_queues: list[str]) -> list[str]:
+    """A contact landed in an earlier run, whose transfer leg's record came only now: its transfer, as one run
+    over both records would have it (to that queue, an escalation when it is a tier-2 queue). Returns the days."""
+    lake = Lake(home / "lake")
+    if transfers is None or transfers.empty or not lake.days("calls"):
+        return []
+    started = pd.to_datetime(transfers.next_started_at, utc=True)
+    stored = lake.read("calls", (started.min() - dt.timedelta(days=2)).date(), started.max().date())
+    if not stored.num_rows:
+        return []
+    earlier = stored.filter(pc.is_in(stored["call_id"], value_set=pa.array(transfers.call_id.astype(str).tolist())))
+    if not earlier.num_rows:
+        return []
+    frame = earlier.select(["call_id", "disconnected_by", "transfer_kind", "transfer_to"]).to_pandas()
+    queue = frame.call_id.map(transfers.drop_duplicates("call_id").set_index("call_id").queue)
+    open_ = frame.transfer_kind.ne("self_service")
+    kind = np.where(queue.isin(tier2_queues), "escalation", "queue")
+    after = pd.DataFrame({"disconnected_by": np.where(open_, "transfer", frame.disconnected_by),
+                          "transfer_kind": np.where(open_, kind, frame.transfer_kind),
+                          "transfer_to": np.where(open_, queue, frame.transfer_to)})
+    changed = (after.astype(object).fillna("") != frame[after.columns].astype(object).fillna("")).any(axis=1).to_numpy()
+    if not changed.any():
+        return []
+    table = earlier.filter(pa.array(changed))
+    for column in after.columns:
+        table = table.set_column(table.schema.get_field_index(column), column,
+                                 pa.array(after[column][changed].tolist(), table.schema.field(column).type))
+    get_run_logger().info("%d contacts landed before were completed with the transfer their next contact's record shows",
+                          int(changed.sum()))
+    touched = lake.upsert("calls", table, DAY_COLUMN["calls"], LAKE_KEYS["calls"])
+    return sorted(day.isoformat() for day in touched if day is not None)
 
 
 def row_text(rows: pd.DataFrame) -> list[str]:
@@ -442,7 +482,7 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         raise RunFailed(f"no {source} files in {', '.join(map(str, paths))}: {EXPECTED_FILES[source]}",
                         IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine")).as_dict()
                         | {"days": [], "unchanged": []})
-    carry = None
+    carry = transfers = None
     if not files:  # everything was ingested before, unchanged: nothing to read (a platform's reader would call it missing)
         outcomes = []
     elif source == "asterisk":
@@ -451,7 +491,7 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         advance(1, steps, "read")
     elif source == "amazon-connect":
         advance(0, steps, f"reading {len(files)} Amazon Connect files")
-        outcomes, carry = read_connect_files(files, home_path, config)
+        outcomes, carry, transfers = read_connect_files(files, home_path, config)
         advance(1, steps, "read")
     else:
         outcomes = []
@@ -471,6 +511,8 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
         if frames:
             advance(done - 1, steps, f"landing {table}")
             days.update(land_table(home_path, table, frames))
+    if source == "amazon-connect" and transfers is not None:
+        days.update(complete_transfers(home_path, transfers, config.ingest.connect.tier2_queues))
     if carry is not None:
         write_carry(home_path, ASTERISK_CARRY if source == "asterisk" else CONNECT_CARRY, carry)
     advance(steps, steps, "done")

@@ -308,15 +308,19 @@ def rep_contacts(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.Se
     return ~contacts.method.eq("MONITOR") & ~contacts.rep_id.isin(settings.supervisors)
 
 
-def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig) -> pd.DataFrame:
+def to_calls(contacts: pd.DataFrame, settings: ConnectIngestConfig, other_queues: pd.Series | None = None) -> pd.DataFrame:
     """Contact records in cadet's calls shape.
 
     A rep's leg ends when the rep left it: at the transfer (TransferCompletedTimestamp)
     or when after-contact work began, not at DisconnectTimestamp, which is when the
     customer left Amazon Connect, long after a transfer to an outside number.
+    `other_queues`: the queue of contacts landed before (call id -> queue), for a
+    transfer whose next contact's record came in an earlier run.
     """
     c = contacts
     next_queue = c.next_call_id.map(c.set_index("call_id").queue)
+    if other_queues is not None and len(other_queues):
+        next_queue = next_queue.fillna(c.next_call_id.map(other_queues))
     self_service = c.transferred_to_type.eq("CONTACT_FLOW") | c.transferred_to.isin(settings.self_service_numbers)
     to_queue = c.next_call_id.notna() & next_queue.notna()
     transferred = self_service | to_queue | c.transferred_to_type.notna()
@@ -569,8 +573,9 @@ class ConnectHistory:
     the last file ended in is one interval with its change in the next; and the
     contact states of ringing contacts whose outcome had not come yet, or whose
     miss cannot be judged before the contact record arrives (kind 'contact').
-    `calls`: the lake's contacts (call_id, answered_at, ended_at), so a miss is
-    judged against a record an earlier run landed.
+    `calls`: the lake's contacts (call_id, answered_at, ended_at, queue), so a
+    miss is judged against a record an earlier run landed, and a transfer
+    against the queue its next contact went to.
     """
 
     carried: pd.DataFrame
@@ -582,9 +587,13 @@ def read_connect(files: list[Path], settings: ConnectIngestConfig) -> list[ReadR
     return read_connect_incremental(files, settings, None)[0]
 
 
-def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig,
-                             history: ConnectHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
-    """`read_connect` continuing what earlier ingests left open; returns the results and what to carry on.
+def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig, history: ConnectHistory | None
+                             ) -> tuple[list[ReadResult], pd.DataFrame, pd.DataFrame]:
+    """`read_connect` continuing what earlier ingests left open.
+
+    Returns the results, what to carry on, and the contacts landed before
+    whose transfer these records complete (call_id, the queue their next
+    contact went to, when that one started).
 
     A miss is the rep's (ring-no-answer) or the caller's (hung up while it
     rang) only once the contact record says which: until the record arrives,
@@ -609,7 +618,16 @@ def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig,
     everything = pd.concat(contact_frames, ignore_index=True)
     everything = newest_versions(everything)
     kept = rep_contacts(everything, settings)
-    calls = to_calls(everything[kept], settings)
+    other_queues = None
+    if history is not None and "queue" in history.calls and len(history.calls):
+        other_queues = history.calls.dropna(subset=["queue"]).drop_duplicates("call_id").set_index("call_id").queue
+    calls = to_calls(everything[kept], settings, other_queues)
+    # a transfer's next contact whose first contact landed in an earlier run: that contact's transfer, completed
+    moved = everything[kept]
+    moved = moved[moved.method.isin(["TRANSFER", "QUEUE_TRANSFER"]) & moved.parent_call_id.notna() & moved.queue.notna()
+                  & ~moved.parent_call_id.isin(set(everything.call_id))]
+    transfers = pd.DataFrame({"call_id": moved.parent_call_id.values, "queue": moved.queue.values,
+                              "next_started_at": moved.started_at.array})
     surveys = to_surveys(everything[kept])
     warnings = convention_warnings(everything, settings)
     for order, (path, quarantine, lines) in enumerate(call_results):
@@ -639,7 +657,7 @@ def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig,
         read_events.append((path, quarantine, lines, len(statuses), int(supervisor.sum())))
     carry = pd.DataFrame(columns=CARRY_COLUMNS)
     if not event_files:
-        return results, history.carried if history is not None else carry
+        return results, history.carried if history is not None else carry, transfers
     statuses = pd.concat(all_statuses, ignore_index=True)
     contact_states = pd.concat(all_contacts, ignore_index=True)
     lookup = calls[["call_id", "answered_at", "ended_at"]]
@@ -665,7 +683,7 @@ def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig,
         results[-1].warnings.append(
             f"{held_offers:,} missed offers wait for their contact records (a miss is the rep's only if the caller did "
             "not hang up while it rang): they land with the run that reads the records")
-    return results, carry
+    return results, carry, transfers
 
 
 def _continued(statuses: pd.DataFrame, contact_states: pd.DataFrame, carried: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -252,7 +252,7 @@ def test_what_one_night_leaves_open_the_next_night_finishes(tmp_path):
     (two / "records.json").write_text(json.dumps(hung_up) + "\n")
 
     def night(folder, history):
-        results, carry = read_connect_incremental(sorted(folder.iterdir()), SETTINGS, history)
+        results, carry, _ = read_connect_incremental(sorted(folder.iterdir()), SETTINGS, history)
         tables = {t: pd.concat([r.good for r in results if r.table == t], ignore_index=True) for t in ("calls", "offers", "agent_states")}
         return tables, carry, results
 
