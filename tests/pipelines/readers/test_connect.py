@@ -191,24 +191,26 @@ def test_records_as_the_documentation_shows_them_pretty_printed_or_in_an_array_a
     assert is_agent_events(found) and line == 1
 
 
+def _snapshot(kind, at, status, status_type, since, contacts=()):
+    """One agent event of jdoe: the status and the contacts (id, state, since) it shows."""
+    return json.dumps({"EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
+                       "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": since},
+                                                "Configuration": {"Username": "jdoe"},
+                                                "Contacts": [{"ContactId": c, "State": s, "StateStartTimestamp": t}
+                                                             for c, s, t in contacts]}})
+
+
 def test_a_status_and_a_ringing_contact_split_over_two_event_files_are_one_interval_and_one_offer(tmp_path):
     """Firehose cuts the agent event stream into files every few minutes: what one file begins and the next
     ends is read as one, and lands for the file that ends it."""
-    def event(kind, at, status, status_type, since, contacts=()):
-        return json.dumps({"EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
-                           "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": since},
-                                                    "Configuration": {"Username": "jdoe"},
-                                                    "Contacts": [{"ContactId": c, "State": s, "StateStartTimestamp": t}
-                                                                 for c, s, t in contacts]}})
-
     first, second = tmp_path / "events-0900.json", tmp_path / "events-0905.json"
-    first.write_text(event("LOGIN", "2026-01-05T09:00:00Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z") + "\n"
-                     + event("STATE_CHANGE", "2026-01-05T09:04:55Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
+    first.write_text(_snapshot("LOGIN", "2026-01-05T09:00:00Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z") + "\n"
+                     + _snapshot("STATE_CHANGE", "2026-01-05T09:04:55Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
                              [("a", "CONNECTING", "2026-01-05T09:04:55Z")]) + "\n")
-    second.write_text(event("STATE_CHANGE", "2026-01-05T09:05:10Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
+    second.write_text(_snapshot("STATE_CHANGE", "2026-01-05T09:05:10Z", "Available", "ROUTABLE", "2026-01-05T09:00:00Z",
                             [("a", "MISSED", "2026-01-05T09:05:10Z")]) + "\n"
-                      + event("STATE_CHANGE", "2026-01-05T09:07:00Z", "Lunch", "CUSTOM", "2026-01-05T09:07:00Z") + "\n"
-                      + event("LOGOUT", "2026-01-05T10:07:00Z", "Offline", "OFFLINE", "2026-01-05T10:07:00Z") + "\n")
+                      + _snapshot("STATE_CHANGE", "2026-01-05T09:07:00Z", "Lunch", "CUSTOM", "2026-01-05T09:07:00Z") + "\n"
+                      + _snapshot("LOGOUT", "2026-01-05T10:07:00Z", "Offline", "OFFLINE", "2026-01-05T10:07:00Z") + "\n")
     records = tmp_path / "ctr.json"
     records.write_text(json.dumps(_record("a", "2026-01-05T09:20:00Z")) + "\n")
     results = read_connect([records, first, second], SETTINGS)
@@ -228,24 +230,17 @@ def test_what_one_night_leaves_open_the_next_night_finishes(tmp_path):
     interval, and a miss that is the caller's, not the rep's. Night one again changes nothing."""
     from pipelines.readers.connect import CARRY_COLUMNS, ConnectHistory, read_connect_incremental
 
-    def event(kind, at, status, status_type, since, contacts=()):
-        return json.dumps({"EventType": kind, "EventTimestamp": at, "AgentARN": "arn:x",
-                           "CurrentAgentSnapshot": {"AgentStatus": {"Name": status, "Type": status_type, "StartTimestamp": since},
-                                                    "Configuration": {"Username": "jdoe"},
-                                                    "Contacts": [{"ContactId": c, "State": s, "StateStartTimestamp": t}
-                                                                 for c, s, t in contacts]}})
-
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
     (one / "events.json").write_text(
-        event("LOGIN", "2026-01-05T23:00:00Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z") + "\n"
-        + event("STATE_CHANGE", "2026-01-05T23:59:55Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
+        _snapshot("LOGIN", "2026-01-05T23:00:00Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z") + "\n"
+        + _snapshot("STATE_CHANGE", "2026-01-05T23:59:55Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
                 [("gone", "CONNECTING", "2026-01-05T23:59:55Z")]) + "\n")
     (one / "records.json").write_text(json.dumps(_record("other", "2026-01-05T23:30:00Z")) + "\n")
     (two / "events.json").write_text(
-        event("STATE_CHANGE", "2026-01-06T00:00:12Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
+        _snapshot("STATE_CHANGE", "2026-01-06T00:00:12Z", "Available", "ROUTABLE", "2026-01-05T23:00:00Z",
               [("gone", "MISSED", "2026-01-06T00:00:12Z")]) + "\n"
-        + event("STATE_CHANGE", "2026-01-06T00:01:00Z", "Lunch", "CUSTOM", "2026-01-06T00:01:00Z") + "\n")
+        + _snapshot("STATE_CHANGE", "2026-01-06T00:01:00Z", "Lunch", "CUSTOM", "2026-01-06T00:01:00Z") + "\n")
     hung_up = _record("gone", "2026-01-06T00:02:00Z", Agent=None, InitiationTimestamp="2026-01-05T23:59:40Z",
                       DisconnectTimestamp="2026-01-06T00:00:12Z",
                       Queue={"Name": "general", "EnqueueTimestamp": "2026-01-05T23:59:50Z"})
