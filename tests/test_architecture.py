@@ -1,0 +1,86 @@
+"""The layers of docs/architecture.md, held by the imports: a lower layer never imports a higher one.
+
+Every import counts, the ones inside functions too (they are how a command
+avoids loading what it does not use, not a way round the layers).
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOWS_AND_EDGES = {"pipelines.cli", "pipelines.run", "pipelines.schedule", "pipelines.ingest", "pipelines.features_flow",
+                   "pipelines.training", "pipelines.scoring", "pipelines.report", "pipelines.inspect"}
+SERVICES = ("prefect", "mlflow", "skops")
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, package: list[str]) -> set[str]:
+    """Absolute module names a file of `package` imports, relative imports resolved."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _modules(*packages: str) -> dict[str, set[str]]:
+    found = {}
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = _module(path).split(".")
+            found[".".join(name)] = _imports(path, name if path.name == "__init__.py" else name[:-1])
+    return found
+
+
+def _within(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_features_and_models_are_pure_and_import_no_edge():
+    for module, imported in _modules("features", "models").items():
+        bad = sorted(m for m in imported if _within(m, ("pipelines", *SERVICES)))
+        assert not bad, f"{module} imports {bad}: features/ and models/ are pure functions and estimators over tables"
+    for module, imported in _modules("features").items():
+        assert not [m for m in imported if _within(m, ("models",))], f"{module}: features come before models"
+
+
+def test_readers_know_the_data_model_and_nothing_of_the_flows():
+    allowed = ("pipelines.config", "pipelines.contracts", "pipelines.privacy", "pipelines.readers")
+    for module, imported in _modules("pipelines/readers").items():
+        bad = sorted(m for m in imported if _within(m, ("pipelines",)) and not _within(m, allowed))
+        bad += sorted(m for m in imported if _within(m, SERVICES))
+        assert not bad, f"{module} imports {bad}: a reader turns a platform's files into cadet's tables, nothing more"
+
+
+def test_the_simulator_is_a_separate_application_only_its_commands_load():
+    for module, imported in _modules("pipelines/simulator").items():
+        bad = sorted(m for m in imported if _within(m, FLOWS_AND_EDGES | set(SERVICES)))
+        assert not bad, f"{module} imports {bad}: the simulator writes logs, it does not run cadet"
+    for module, imported in _modules("pipelines", "features", "models").items():
+        if _within(module, ("pipelines.simulator", "pipelines.cli")):
+            continue
+        assert not [m for m in imported if _within(m, ("pipelines.simulator",))], \
+            f"{module} imports the simulator: only the `simulate` and `demo` commands may"
+
+
+@pytest.mark.parametrize("lower", sorted(FLOWS_AND_EDGES - {"pipelines.cli"}))
+def test_no_flow_imports_the_command_line(lower):
+    imported = _modules("pipelines")[lower]
+    assert not [m for m in imported if _within(m, ("pipelines.cli",))], f"{lower} imports the CLI, the top layer"
+
+
+def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path):
+    sample = tmp_path / "probe.py"
+    sample.write_text("def f():\n    from pipelines import cli\n\nfrom ..readers import asterisk\n")
+    assert {"pipelines.cli", "pipelines.readers.asterisk"} <= _imports(sample, ["pipelines", "simulator"])
