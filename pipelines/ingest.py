@@ -264,8 +264,9 @@ def complete_transfers(home: Path, transfers: pd.DataFrame, tier2_queues: list[s
         return []
     table = earlier.filter(pa.array(changed))
     for column in after.columns:
+        kind_of = table.schema.field(column).type  # a partition whose column was all empty stored it as null
         table = table.set_column(table.schema.get_field_index(column), column,
-                                 pa.array(after[column][changed].tolist(), table.schema.field(column).type))
+                                 pa.array(after[column][changed].tolist(), pa.string() if pa.types.is_null(kind_of) else kind_of))
     get_run_logger().info("%d contacts landed before were completed with the transfer their next contact's record shows",
                           int(changed.sum()))
     touched = lake.upsert("calls", table, DAY_COLUMN["calls"], LAKE_KEYS["calls"])

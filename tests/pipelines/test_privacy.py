@@ -145,8 +145,9 @@ def _stored_text(flow_name: str) -> str:
                                     sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200)
         tasks = client.read_task_runs(limit=200)
-    return "\n".join([run.state.message or "", *(log.message for log in logs),
-                      *(t.state.message or "" for t in tasks if t.flow_run_id == run.id)])
+    # a task run's state reaches the server from its events a moment after the run itself: it may not be there yet
+    return "\n".join([(run.state.message if run.state else "") or "", *(log.message for log in logs),
+                      *((t.state.message if t.state else "") or "" for t in tasks if t.flow_run_id == run.id)])
 
 
 def test_an_error_quoting_a_caller_reaches_no_log_no_run_state_and_no_table_unmasked(prefect_server, tmp_path,
