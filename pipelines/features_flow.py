@@ -188,7 +188,8 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
                   workers: int = 0) -> dict:
     """Features and rule hits for every window in [start, end] (default: every day in the lake).
 
-    Windows run in `workers` processes (0 = one per core); each task waits for its window.
+    Windows run in `workers` processes (0 = one per core), each task waiting for its window; with one worker
+    (or one window) they run one after the other here, so `--workers 1` holds one window in memory at a time.
     """
     config = load_config(config_path)
     lake = Lake(Path(home) / "lake")
@@ -204,10 +205,16 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
     try:
         with _worker_pool(workers, len(todo)):
             customers = gather_customers(home, config_path, first, last)
-            futures = [features_for_window.submit(home, config_path, lo, hi, customers) for lo, hi in todo]
-            for done, finished in enumerate(as_completed(futures), start=1):
-                advance(done, len(futures), f"window from {finished.result()['period_start']}")
-            results = [future.result() for future in futures]
+            if _workers.get("pool") is None:  # one worker: one window at a time, in this process
+                results = []
+                for done, (lo, hi) in enumerate(todo, start=1):
+                    results.append(features_for_window(home, config_path, lo, hi, customers))
+                    advance(done, len(todo), f"window from {results[-1]['period_start']}")
+            else:  # the tasks only wait for the pool's processes, which bound how many windows run at once
+                futures = [features_for_window.submit(home, config_path, lo, hi, customers) for lo, hi in todo]
+                for done, finished in enumerate(as_completed(futures), start=1):
+                    advance(done, len(futures), f"window from {finished.result()['period_start']}")
+                results = [future.result() for future in futures]
     finally:
         if customers:
             Path(customers).unlink(missing_ok=True)

@@ -66,6 +66,32 @@ def test_features_and_explained_rule_hits_land_in_the_lake(canonical_home, cente
     assert "Rule hits by behaviour" in result.output
 
 
+def test_one_worker_computes_one_window_at_a_time(canonical_home, monkeypatch):
+    """`--workers 1` is for a machine short of memory: never two windows in memory at once."""
+    import threading
+    import time
+
+    from pipelines import features_flow
+
+    compute, lock, running, most = features_flow.compute_window, threading.Lock(), [0], [0]
+
+    def watched(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)  # long enough for a second window to start, if anything would start one
+        try:
+            return compute(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(features_flow, "compute_window", watched)
+    result = CliRunner().invoke(cli, ["--home", str(canonical_home), "features", "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output.strip().splitlines()[-1])["windows"]) == 2 and most[0] == 1
+
+
 def test_rerunning_replaces_the_windows_and_leaves_no_stale_hits(canonical_home, tmp_path):
     lake = Lake(canonical_home / "lake")
     features(canonical_home)
