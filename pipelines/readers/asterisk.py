@@ -470,7 +470,9 @@ def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tupl
     talk = pd.to_numeric(ends.talk, errors="coerce")
     answered_at = (ends.epoch - talk.fillna(0)).clip(lower=start).where(answered)
     # a number pseudonymised by the incremental reader was long: only short numbers (extensions) stay as dialled
-    digits = number.fillna("").str.replace(r"\D", "", regex=True).str.len().where(~number.fillna("").str.startswith(CALLER_KEY), 99)
+    dialled = number.fillna("")
+    internal = (dialled.str.replace(r"\D", "", regex=True).str.len() <= settings.internal_number_max_digits) \
+        & ~dialled.str.startswith(CALLER_KEY)
     transferred = ends.event.eq("OUTTRANSFER")
     legs = pd.DataFrame({
         "call_id": ends.index, "parent_call_id": None, "queue": None, "remote_number": number.replace("", None).values,
@@ -486,7 +488,7 @@ def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tupl
     calls = _calls_frame(legs, pd.DataFrame())
     calls["started_at"] = _ts(start.values).array
     calls["enqueued_at"] = pd.NaT
-    calls["direction"] = np.where(digits.values <= settings.internal_number_max_digits, "internal", "outbound")
+    calls["direction"] = np.where(internal.values, "internal", "outbound")
     calls["disconnected_by"] = calls.disconnected_by.replace({"None": None})
     calls["transfer_kind"] = calls.transfer_kind.replace({"None": None})
     return calls.assign(file=legs.file.values), quarantine

@@ -516,16 +516,12 @@ def to_agent_states(statuses: pd.DataFrame) -> pd.DataFrame:
     return frame if "file" in statuses else frame.drop(columns=["file"])
 
 
-def to_offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
+def _offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
     """CONNECTING then CONNECTED / MISSED / REJECTED: an offer; a miss when the caller hung up is not the rep's.
 
-    With a `file` column, each offer names the file its result came from.
+    Besides the offers table's columns: whether a contact record shows the call answered by nobody, when the
+    result came, and (with a `file` column in the states) the file the result came from.
     """
-    return _offers(contact_states, calls).drop(columns=["answered_by_nobody", "done"])
-
-
-def _offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
-    """`to_offers`, and per offer whether any contact record shows the call answered, and when its result came."""
     states = contact_states.drop_duplicates(["rep_id", "call_id", "state", "since"]).sort_values(["rep_id", "call_id", "since"])
     ringing = states[states.state == "CONNECTING"].drop(columns=["file"], errors="ignore")
     results = states[states.state.isin(["CONNECTED", "MISSED", "REJECTED"])]
