@@ -194,7 +194,7 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity:
     settings = settings_for(fmt, logs, world, work / f"{tag}.yaml")
     started = time.perf_counter()
     try:
-        summary = run_flow(fmt, [str(logs)], str(home), config_path=str(settings) if settings else None)
+        summary = run_flow(fmt, [str(logs)], str(home), settings=str(settings) if settings else None)
     except RunFailed as failure:
         raise SystemExit(f"cadet run failed on {fmt} seed {seed}: {failure}") from None
     elapsed = time.perf_counter() - started

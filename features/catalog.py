@@ -205,7 +205,7 @@ def needs_of(name: str) -> tuple[str, ...]:
     return tuple(sorted({n for part in DERIVED[name][2] for n in FEATURES_BY_NAME[part].needs}))
 
 
-def evidence_of(name: str) -> tuple[str, float]:
+def evidence_of(name: str) -> tuple[str, float | None]:
     if name in FEATURES_BY_NAME:
         f = FEATURES_BY_NAME[name]
         return f.evidence, f.min_evidence

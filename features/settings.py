@@ -54,7 +54,7 @@ class FeatureSettings(BaseModel):
     examples_per_day: int = Field(5, ge=1, le=50, description="example call ids kept per rep, day and kind of evidence")
 
     @model_validator(mode="after")
-    def _bands_ascend(self) -> "FeatureSettings":
+    def _bands_ascend(self) -> FeatureSettings:
         if sorted(self.shift_band_hours) != list(self.shift_band_hours) or any(not 0 < h < 24 for h in self.shift_band_hours):
             raise ValueError("shift_band_hours must be ascending hours between 1 and 23")
         return self

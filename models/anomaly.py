@@ -34,6 +34,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.validation import check_is_fitted
 
 from features.catalog import feature_names
 
@@ -109,7 +110,12 @@ def null_centre(matrix: np.ndarray, rows: int, random_state: int, linked_at: flo
 
 
 class RepAnomalyModel(BaseEstimator):
-    """Isolation forest on clipped peer z-scores; `anomaly_score` in [0, 1], higher = more suspicious."""
+    """Isolation forest on clipped peer z-scores; scores in [0, 1], higher = more suspicious.
+
+    In PyOD's idiom: `decision_function(X)` scores new rows and
+    `decision_scores_` holds the training rows' scores, both in the one
+    direction cadet uses; `anomaly_score` is the domain's name for the same.
+    """
 
     def __init__(self, features=None, n_estimators=200, max_samples="auto", clip_z=8.0, null_rows=20000, linked_at=0.5,
                  random_state=0):
@@ -121,7 +127,7 @@ class RepAnomalyModel(BaseEstimator):
         self.clip_z = clip_z
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y=None) -> "RepAnomalyModel":
+    def fit(self, X: pd.DataFrame, y=None) -> RepAnomalyModel:
         wanted = list(self.features) if self.features is not None else default_features()
         # Features the source cannot show are empty everywhere: leave them out rather than pretend.
         self.features_in_ = usable_features(X, wanted)
@@ -141,6 +147,7 @@ class RepAnomalyModel(BaseEstimator):
         self.null_raw_ = np.sort(self._raw(null_centre(matrix, self.null_rows, self.random_state, self.linked_at)))
         # What the training data looked like, so a successor can tell how far its data drifted.
         self.feature_medians_ = {c: float(np.nanmedian(X[c])) for c in self.features_in_}
+        self.decision_scores_ = self.decision_function(X)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -148,6 +155,7 @@ class RepAnomalyModel(BaseEstimator):
         return self.anomaly_score(X)
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
         missing = [c for c in self.features_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"the table lacks features the model was trained on: {missing}")
@@ -157,10 +165,14 @@ class RepAnomalyModel(BaseEstimator):
         """Higher = more isolated (the forest's own score, negated)."""
         return -self.pipeline_.score_samples(matrix)
 
-    def anomaly_score(self, X: pd.DataFrame) -> np.ndarray:
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Share of null rep-windows less unusual than each row: in [0, 1], higher = more suspicious."""
         raw = self._raw(self._matrix(X))
         return np.searchsorted(self.null_raw_, raw, side="left") / len(self.null_raw_)
+
+    def anomaly_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The same as `decision_function`, under the name the report and the gates use."""
+        return self.decision_function(X)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """How much each feature drove each row's score: the drop in isolation when that feature is set to typical.

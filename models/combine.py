@@ -37,11 +37,24 @@ Pure: DataFrames in, DataFrame out.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.catalog import DERIVED, FEATURES_BY_NAME, suspicious_side
+
+
+class Tier(StrEnum):
+    """Where a rep-window lands, most urgent first."""
+
+    INVESTIGATE = "investigate"
+    WATCH = "watch"
+    CLEAR = "clear"
+
+
+TIERS = tuple(Tier)
 
 SCORE_COLUMNS = ["rep_id", "period_start", "period_end", "score", "tier", "behaviours", "anomaly_score", "rule_hits",
                  "rule_score", "model_score", "sustained", "top_features"]
@@ -65,7 +78,7 @@ class ScoringSettings(BaseModel):
     investigate_at: float = Field(0.7, gt=0, le=1, description="score from which a rep should be investigated")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ScoringSettings":
+    def _ordered(self) -> ScoringSettings:
         if self.watch_at >= self.investigate_at:
             raise ValueError("watch_at must be below investigate_at")
         unknown = set(self.severity_weights) - {"low", "medium", "high"}
@@ -91,7 +104,7 @@ def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind
     counts = np.ones(len(windows), dtype=bool) if counts is None else counts
     named = []
     for (_, row), tops, needed in zip(windows.iterrows(), top_features, counts):
-        codes = []
+        codes: list[str] = []
         if not needed:
             named.append(codes)
             continue
@@ -148,14 +161,14 @@ def combine(windows: pd.DataFrame, hits: pd.DataFrame, anomaly: np.ndarray, top_
     previous = first.groupby(out.rep_id).shift(1)
     out["sustained"] = (previous >= settings.watch_at).fillna(False).astype(bool) & (first >= settings.watch_at)
     out["score"] = np.where(out.sustained, 1 - (1 - first) * (1 - settings.sustained_bonus), first).clip(0, 1)
-    out["tier"] = np.select([out.score >= settings.investigate_at, out.score >= settings.watch_at], ["investigate", "watch"],
-                            default="clear")
+    out["tier"] = np.select([out.score >= settings.investigate_at, out.score >= settings.watch_at],
+                            [Tier.INVESTIGATE.value, Tier.WATCH.value], default=Tier.CLEAR.value)
     behaviours = []
     for codes, thin, tier, model_codes in zip(out["codes"], out["thin_codes"], out.tier, out.model_codes):
         found = list(codes) if isinstance(codes, list) else []
-        if tier != "clear" and isinstance(thin, list):
+        if tier != Tier.CLEAR and isinstance(thin, list):
             found += [c for c in thin if c not in found]
-        if not found and tier != "clear":
+        if not found and tier != Tier.CLEAR:
             found = list(model_codes)
         behaviours.append(found)
     out["behaviours"] = behaviours

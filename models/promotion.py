@@ -69,7 +69,7 @@ def promotion_gates(candidate: RepAnomalyModel, champion: RepAnomalyModel | None
         gates.append(Gate("score stability", True, None, settings.min_score_stability,
                           "too few rep-windows to compare rankings; not blocking"))
     drift = {c: abs(candidate.feature_medians_[c] - champion.feature_medians_[c]) for c in shared}
-    worst = max(drift, key=drift.get) if drift else None
+    worst = max(drift, key=lambda c: drift[c]) if drift else None
     value = drift[worst] if worst else 0.0
     gates.append(Gate("feature drift", value <= settings.max_feature_drift, value, settings.max_feature_drift,
                       f"largest shift of a feature's median z: {value:.2f} ({worst})" if worst else "no shared features"))
@@ -85,7 +85,8 @@ def _confirmed_gate(candidate: RepAnomalyModel, champion: RepAnomalyModel, windo
     mine = confirmed_precision(windows, candidate.anomaly_score(windows), verdicts)
     if mine is None:
         return Gate("confirmed flags", True, None, None, "no confirmed flag falls in the training range; not blocking")
-    theirs, k = confirmed_precision(windows, champion.anomaly_score(windows), verdicts)
+    # the same confirmed flags fall in the range for both models, so the champion's share exists too
+    theirs, k = confirmed_precision(windows, champion.anomaly_score(windows), verdicts) or (0.0, mine[1])
     value, limit = mine[0], theirs - review.max_confirmed_drop
     return Gate("confirmed flags", value >= limit, value, limit,
                 f"of the {k} rep-windows it finds most unusual, {value:.0%} are analyst-confirmed flags "

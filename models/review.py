@@ -7,12 +7,22 @@ Pure: verdict and score frames in, frames out.  The store lives in
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-VERDICTS = ("confirmed", "dismissed", "needs-more-data")
+
+class Verdict(StrEnum):
+    """What an analyst decided about a flag."""
+
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+    NEEDS_MORE_DATA = "needs-more-data"
+
+
+VERDICTS = tuple(Verdict)
 VERDICT_COLUMNS = ["rep_id", "period_start", "period_end", "verdict", "reason", "reviewer", "recorded_at", "note",
                    "behaviours", "rule_hits"]
 

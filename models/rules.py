@@ -19,6 +19,7 @@ cloned, configured with `set_params` and tested like estimators.
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Literal
 
 import numpy as np
@@ -26,10 +27,20 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.stats import poisson
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, needs_of
 
-SEVERITIES = ("low", "medium", "high")
+
+class Severity(StrEnum):
+    """How strongly a hit points at avoidance, weakest first (the order hits are ranked in)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+SEVERITIES = tuple(Severity)
 # A hit is a case on its own only when chance at the peers' rate is below one in a million; only a count can say
 # that (a few long pauses make minutes per hour jump), so durations and ratios always need corroboration.
 OVERWHELMING_CHANCE = 1e-6
@@ -98,7 +109,7 @@ class RuleSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _has_threshold_and_renders(self) -> "RuleSpec":
+    def _has_threshold_and_renders(self) -> RuleSpec:
         if self.min_value is None and self.min_z is None:
             raise ValueError("give min_value, min_z or both")
         try:
@@ -113,7 +124,7 @@ class RulesConfig(BaseModel):
     rules: list[RuleSpec]
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "RulesConfig":
+    def _unique_ids(self) -> RulesConfig:
         ids = [r.id for r in self.rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -153,14 +164,14 @@ class Rule(BaseEstimator):
         self.fallback_for = fallback_for
 
     @classmethod
-    def from_spec(cls, spec: RuleSpec) -> "Rule":
+    def from_spec(cls, spec: RuleSpec) -> Rule:
         return cls(rule_id=spec.id, code=spec.code, feature=spec.feature, min_value=spec.min_value, min_z=spec.min_z,
                    context=tuple(c.model_dump() for c in spec.context), min_evidence=dict(spec.min_evidence),
                    min_days=spec.min_days, sustained_days=spec.sustained_days,
                    lenient_for_new_hires=spec.lenient_for_new_hires, max_chance=spec.max_chance, overwhelming_z=spec.overwhelming_z,
                    severity=spec.severity, evidence=spec.evidence, examples=spec.examples, fallback_for=spec.fallback_for)
 
-    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "Rule":
+    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> Rule:
         """Check the features exist and record whether the source can show them."""
         features = [self.feature, *[c["feature"] for c in self.context]]
         missing = [f for f in features if f not in X.columns]
@@ -194,9 +205,8 @@ class Rule(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> pd.Series:
         """True where the window features satisfy every condition and the evidence minimums (days not yet counted)."""
-        if not hasattr(self, "feature_names_in_"):
-            self.fit(X)
-        if not self.observable_ or getattr(self, "superseded_", False):
+        check_is_fitted(self, "feature_names_in_")
+        if not self.observable_ or self.superseded_:
             return pd.Series(False, index=X.index)
         value = X[self.feature]
         hit = value.notna()
@@ -229,7 +239,7 @@ class Rule(BaseEstimator):
         return pd.Series(poisson.sf(np.ceil(count) - 1, expected), index=X.index)
 
     def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None,
-                lookup: "EvidenceLookup | None" = None) -> pd.DataFrame:
+                lookup: EvidenceLookup | None = None) -> pd.DataFrame:
         """Hits with their numbers, days seen and up to five example call ids."""
         lookup = lookup or EvidenceLookup(daily, evidence)
         hit = self.predict(X)
@@ -277,7 +287,7 @@ class Rule(BaseEstimator):
             })
         return pd.DataFrame(out, columns=HIT_COLUMNS)
 
-    def _days_seen(self, rows: pd.DataFrame, limits: pd.Series, lookup: "EvidenceLookup") -> pd.Series:
+    def _days_seen(self, rows: pd.DataFrame, limits: pd.Series, lookup: EvidenceLookup) -> pd.Series:
         """Days in the window on which the rep's own daily value crossed the rep's threshold.
 
         The robust miss rate counts days by the plain miss rate; a derived
@@ -346,10 +356,10 @@ class RuleSet(BaseEstimator):
         self.rules = rules
 
     @classmethod
-    def from_config(cls, config: RulesConfig) -> "RuleSet":
+    def from_config(cls, config: RulesConfig) -> RuleSet:
         return cls(rules=tuple(Rule.from_spec(spec) for spec in config.rules))
 
-    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> "RuleSet":
+    def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> RuleSet:
         self.rules_ = [rule.fit(X, observable=observable) for rule in self.rules]
         judging = {r.rule_id for r in self.rules_ if r.observable_}
         for rule in self.rules_:
@@ -358,6 +368,7 @@ class RuleSet(BaseEstimator):
 
     def not_observable(self) -> pd.DataFrame:
         """Rules that cannot judge anyone from this source, and what the source is missing."""
+        check_is_fitted(self, "rules_")
         rows = [{"rule_id": r.rule_id, "code": r.code, "feature": r.feature,
                  "missing": "; ".join(OBSERVABLE_FROM[n] for n in r.not_observable_)}
                 for r in self.rules_ if r.not_observable_]
@@ -365,8 +376,7 @@ class RuleSet(BaseEstimator):
 
     def evaluate(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None) -> pd.DataFrame:
         """Every hit of every rule, most severe first."""
-        if not hasattr(self, "rules_"):
-            self.fit(X)
+        check_is_fitted(self, "rules_")
         lookup = EvidenceLookup(daily, evidence)
         hits = [rule.explain(X, daily, evidence, lookup) for rule in self.rules_ if rule.observable_]
         hits = [h for h in hits if len(h)]

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import click
 
-from pipelines.config import ConfigError, load_config
+from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.failures import EXIT_INTERRUPTED, EXIT_THIN_DATA, RunFailed, error_chain, on_interrupt, was_interrupted
+from pipelines.home import Home
+from pipelines.inputs import SOURCES
 
-FORMATS = ("canonical", "asterisk", "amazon-connect")
+FORMATS = tuple(s.value for s in SOURCES)
 _command_home: Path | None = None  # the --home of the command being run
 
 MAIN_HELP = """\
@@ -40,33 +42,30 @@ under --home, ./cadet-data by default.  Settings come from --config FILE
 
 
 class Context:
-    def __init__(self, home: Path, config_path: Path | None):
+    """What every command runs with: the home, and the settings read once for the whole command."""
+
+    def __init__(self, home: Home, config_path: Path | None):
         self.home = home
         self.config_path = config_path
-        self._config = None
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings file and its rules, read on first use; a bad one stops the command with key and reason."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return self._settings
 
     @property
     def config(self):
-        if self._config is None:
-            try:
-                self._config = load_config(self.config_path)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from exc
-        return self._config
-
-    @property
-    def config_file(self) -> str | None:
-        """The settings file as the flows take it (a string, or None for the defaults)."""
-        return str(self.config_path) if self.config_path else None
+        return self.settings.config
 
     def check_rules(self) -> None:
-        """A bad rules file stops the command here, naming the rule and the reason, before Prefect starts."""
-        from pipelines.config import load_rules
-
-        try:
-            load_rules(self.config, self.config_path)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+        """A bad settings or rules file stops the command here, naming the rule and the reason, before Prefect starts."""
+        self.settings  # noqa: B018
 
 
 @click.group(help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -93,7 +92,7 @@ class Context:
 def cli(ctx: click.Context, home: Path, config_path: Path | None) -> None:
     global _command_home
     _command_home = home.absolute()  # flow runs name the home unambiguously; an error after the command names it too
-    ctx.obj = Context(home=_command_home, config_path=config_path)
+    ctx.obj = Context(home=Home.of(_command_home), config_path=config_path)
     if config_path is not None:
         ctx.obj.config  # fail early on a bad settings file, naming key and reason  # noqa: B018
 
@@ -182,7 +181,7 @@ Examples:
 @click.option("--quiet", is_flag=True, help="No progress bars; print only the summary.")
 @click.pass_obj
 def simulate(obj: Context, reps, days, seed, fmt, out, file_format, workers, quiet):
-    out = out or obj.home / "simulated" / fmt
+    out = out or obj.home.simulated(fmt)
     center, paths, elapsed = run_simulation(obj, reps, days, seed, fmt, out, file_format, workers, quiet)
     roles = {}
     for rep in center.truth["reps"]:
@@ -301,9 +300,9 @@ def _print_flags(lake, truth) -> None:
                f"{others} other reps flagged (medium or high); low hits are watch items, see rule_hits in the lake.")
 
 
-def demo_input_folder(home: Path) -> Path:
+def demo_input_folder(home: Home) -> Path:
     """Where the demo's simulated export goes: beside the home, e.g. ./cadet-data-demo-input."""
-    return home.parent / f"{home.name}-demo-input"
+    return home.root.parent / f"{home.root.name}-demo-input"
 
 
 def _print_frame(title, frame) -> None:
@@ -354,10 +353,10 @@ def _working(message: str):
     return console.status(message)
 
 
-def _prefect_defaults(home: Path) -> None:
+def _prefect_defaults(home: Home) -> None:
     """Embedded defaults for Prefect, unless the user configured it (e.g. PREFECT_API_URL for a server)."""
     if "PREFECT_HOME" not in os.environ:
-        prefect_home = (home / "prefect").resolve()
+        prefect_home = home.prefect
         prefect_home.mkdir(parents=True, exist_ok=True)  # Prefect does not create missing parents
         os.environ["PREFECT_HOME"] = str(prefect_home)
     # the temporary local server migrates its database on first start: give it time
@@ -485,7 +484,7 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
 
     try:
         with _flow_progress(f"ingest {source}"):
-            summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file)
+            summary = ingest_flow(source, [str(p) for p in paths], str(obj.home), obj.settings)
     except RunFailed as failure:
         if failure.summary.get("files"):
             _print_ingest(failure.summary)
@@ -627,7 +626,7 @@ def _stage(obj: Context, name: str, progress, flow_ref: str, start: str | None, 
     from pipelines.lake import Lake
 
     _check_range(start, end)
-    lake = Lake(obj.home / "lake")
+    lake = Lake(obj.home.lake)
     if name == "features" and not lake.days("calls"):
         _fail(name, RunFailed(f"the lake under {obj.home} has no calls yet: run `cadet ingest` (or `cadet run`) on the "
                               "platform's logs first, or pass the --home that holds them"))
@@ -640,7 +639,7 @@ def _stage(obj: Context, name: str, progress, flow_ref: str, start: str | None, 
     flow = getattr(importlib.import_module(module), function)
     try:
         with progress:
-            return flow(str(obj.home), obj.config_file, start, end, *args)
+            return flow(str(obj.home), obj.settings, start, end, *args)
     except RunFailed as failure:
         _fail(name, failure)
 
@@ -665,7 +664,7 @@ def _check_source(source: str, paths) -> None:
         raise click.BadParameter(mismatch, param_hint="--source")
 
 
-def _hold_home(home: Path, name: str) -> None:
+def _hold_home(home: Home, name: str) -> None:
     """Take the home's lock for the rest of the command, before Prefect starts: a second cadet on the same home
     is told at once who holds it (the flows take the same lock, so a run started elsewhere is guarded too)."""
     from pipelines.locking import HomeBusy, home_lock
@@ -794,7 +793,7 @@ def run(obj: Context, source: str, start, end, workers: int, only_changed: bool,
     failed = None
     try:
         with _flow_progress(f"run {source}"):
-            summary = run_flow(source, [str(p) for p in paths], str(obj.home), obj.config_file, _iso(start), _iso(end),
+            summary = run_flow(source, [str(p) for p in paths], str(obj.home), obj.settings, _iso(start), _iso(end),
                                workers, only_changed)
     except RunFailed as failure:
         failed, summary = failure, {"ingest": None, "features": None, "trained": None, "score": None} | failure.summary
@@ -866,7 +865,7 @@ def report(obj: Context, folder: Path | None):
 
     folder = folder or latest_report(obj.home)
     if folder is None or not (folder / "scores.parquet").exists():
-        click.echo(f"cadet report: no scores under {obj.home / 'reports'}: run `cadet score` (or `cadet run`) first", err=True)
+        click.echo(f"cadet report: no scores under {obj.home.reports}: run `cadet score` (or `cadet run`) first", err=True)
         sys.exit(1)
     with _working("writing the report"):
         written = write_report(obj.home, folder, obj.config)
@@ -930,7 +929,7 @@ def review(obj: Context, rep_id, verdict, reviewer, reason, note, window, report
         raise click.UsageError("say who reviewed: --by NAME (or set CADET_REVIEWER)")
     folder = report_dir or latest_report(obj.home)
     if folder is None:
-        click.echo(f"cadet review: no scores under {obj.home / 'reports'}: run `cadet score` first", err=True)
+        click.echo(f"cadet review: no scores under {obj.home.reports}: run `cadet score` first", err=True)
         sys.exit(1)
     scores = pd.read_parquet(folder / "scores.parquet")
     mine = scores[scores.rep_id == rep_id]
@@ -1008,7 +1007,7 @@ def serve(obj: Context, source: str, nightly_cron: str, retrain_cron: str, paths
     _prefect_defaults(obj.home)
     from pipelines.schedule import serve_schedules
 
-    home = obj.home.resolve()
+    home = obj.home.root.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config_path = str(obj.config_path.resolve()) if obj.config_path else None
     click.echo(f"serving cadet-run/nightly ({nightly_cron}) and cadet-train/weekly-retrain ({retrain_cron}), "
@@ -1038,9 +1037,9 @@ Example:
 )
 @click.pass_obj
 def new_key(obj: Context):
-    from pipelines.privacy import KEY_ENV, KEY_FILE, create_key
+    from pipelines.privacy import KEY_ENV, create_key
 
-    path = obj.home / KEY_FILE
+    path = obj.home.pseudonym_key
     if path.exists():
         raise click.UsageError(f"{path} exists: cadet never replaces a key (move it aside yourself if you must)")
     if os.environ.get(KEY_ENV):

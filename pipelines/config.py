@@ -20,7 +20,7 @@ from features.settings import FeatureSettings
 from models.combine import ScoringSettings
 from models.promotion import TrainingSettings
 from models.review import ReviewSettings
-
+from models.rules import RulesConfig
 
 CONFOUNDER_TYPES: tuple[str, ...] = (
     "harder_queue",
@@ -138,7 +138,7 @@ class SimulationConfig(Section):
     honest: HonestConfig = Field(default_factory=HonestConfig)
 
     @model_validator(mode="after")
-    def _queues_make_sense(self) -> "SimulationConfig":
+    def _queues_make_sense(self) -> SimulationConfig:
         names = [q.name for q in self.queues]
         if len(set(names)) != len(names):
             raise ValueError(f"queue names must be unique, got {names}")
@@ -252,10 +252,8 @@ def bundled_rules_path() -> Path:
     raise ConfigError("cadet's rules.yaml is missing from this installation; pass one with rules_file in the settings")
 
 
-def load_rules(config: CadetConfig, settings_path: Path | str | None = None):
+def load_rules(config: CadetConfig, settings_path: Path | str | None = None) -> RulesConfig:
     """The rule checks named by the settings (relative paths are read next to the settings file)."""
-    from models.rules import RulesConfig
-
     if config.rules_file is None:
         path = bundled_rules_path()
     else:
@@ -283,3 +281,28 @@ def load_rules(config: CadetConfig, settings_path: Path | str | None = None):
             reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"  {key}: {reason}")
         raise ConfigError(f"{path}: invalid rules\n" + "\n".join(problems)) from exc
+
+
+class Settings(BaseModel):
+    """Everything one command runs with: the settings file and the rules it names, read once and passed down whole.
+
+    Frozen, so no stage can change what another sees; `file` is where they came
+    from (None: the built-in defaults), for messages and for MLflow.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: CadetConfig = Field(default_factory=CadetConfig)
+    rules: RulesConfig
+    file: str | None = None
+
+
+def load_settings(path: Path | str | None) -> Settings:
+    """The settings file (or the defaults) and its rules file, each checked, as one object."""
+    config = load_config(path)
+    return Settings(config=config, rules=load_rules(config, path), file=str(path) if path is not None else None)
+
+
+def settings_of(given: Settings | Path | str | None) -> Settings:
+    """A flow's `settings` parameter: the settings already loaded (a parent flow's), or the file to load them from."""
+    return given if isinstance(given, Settings) else load_settings(given)

@@ -7,8 +7,13 @@ which is what the quarantine needs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
+
+from models.combine import TIERS
+from models.rules import SEVERITIES
 
 CHANNELS = ["voice", "chat", "email"]
 DIRECTIONS = ["inbound", "outbound", "internal"]
@@ -159,14 +164,8 @@ REPS = pa.DataFrameSchema(
     name="reps",
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    "calls": CALLS,
-    "offers": OFFERS,
-    "agent_states": AGENT_STATES_SCHEMA,
-    "surveys": SURVEYS,
-    "schedules": SCHEDULES,
-    "reps": REPS,
-}
+# The canonical tables by name (each schema's own), in the order ingest lands them.
+SCHEMAS: dict[str, pa.DataFrameSchema] = {s.name: s for s in (CALLS, OFFERS, AGENT_STATES_SCHEMA, SURVEYS, SCHEDULES, REPS)}
 
 # What a column a file does not have at all means.  Empty usually says "not known" already; a
 # transfer_kind left empty says "not transferred", so a file without the column says "unknown".
@@ -178,3 +177,105 @@ VERSION_COLUMN = {"calls": "updated_at", "surveys": "updated_at"}
 
 # The columns a file must have to be recognised as a table.
 REQUIRED_COLUMNS = {name: [c for c, col in schema.columns.items() if not col.nullable] for name, schema in SCHEMAS.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Contracts of the derived tables, between the stages: features -> lake -> scoring -> report.  Each is checked
+# where a stage hands its table on (see `check`), so a fault in cadet stops there, naming the rows, instead of
+# reaching a report about a person.  Text and date columns are checked by value, not by dtype: the same column
+# arrives as Python objects from a stage and as Arrow strings from the lake.
+
+def _one_row_per_rep_and(df: pd.DataFrame, column: str) -> pd.Series:
+    return ~df.duplicated(["rep_id", column])
+
+
+class RepDaySums(pa.DataFrameModel):
+    """`rep_day_features`: one row per rep and local day, every sum a count or a duration (never negative)."""
+
+    rep_id: Any = pa.Field(nullable=False)
+    day: Any = pa.Field(nullable=False)
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check(error="one row per rep and day")
+    def _one_row_per_rep_and_day(cls, df: pd.DataFrame) -> pd.Series:
+        return _one_row_per_rep_and(df, "day")
+
+    @pa.dataframe_check(error="a day sum is missing or negative (sums are counts and durations)")
+    def _sums_are_counts_or_durations(cls, df: pd.DataFrame) -> pd.Series:
+        from features.daily import SUM_COLUMNS
+
+        if any(c not in df for c in SUM_COLUMNS):
+            return pd.Series(False, index=df.index)
+        counted = [c for c in SUM_COLUMNS if "log_ratio" not in c]  # a sum of log ratios has a sign
+        return (df[counted].fillna(0) >= 0).all(axis=1)
+
+
+class RepWindowFeatures(pa.DataFrameModel):
+    """`rep_window_features`: one row per rep and window; the window ends on or after it starts."""
+
+    rep_id: Any = pa.Field(nullable=False)
+    period_start: Any = pa.Field(nullable=False)
+    period_end: Any = pa.Field(nullable=False)
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check(error="one row per rep and window")
+    def _one_row_per_rep_and_window(cls, df: pd.DataFrame) -> pd.Series:
+        return _one_row_per_rep_and(df, "period_start")
+
+    @pa.dataframe_check(error="period_end before period_start")
+    def _window_in_order(cls, df: pd.DataFrame) -> pd.Series:
+        return pd.Series(pd.to_datetime(df.period_end) >= pd.to_datetime(df.period_start), index=df.index)
+
+
+class RuleHits(pa.DataFrameModel):
+    """`rule_hits`: each hit names its rep, window, rule, behaviour code and a known severity."""
+
+    rep_id: Any = pa.Field(nullable=False)
+    period_start: Any = pa.Field(nullable=False)
+    rule_id: Any = pa.Field(nullable=False)
+    code: Any = pa.Field(nullable=False)
+    severity: Any = pa.Field(isin=[str(s) for s in SEVERITIES])
+
+    class Config:
+        strict = False
+
+
+class Scores(pa.DataFrameModel):
+    """`scores.parquet`: one score in [0, 1] per rep and window (higher = more suspicious), and its tier."""
+
+    rep_id: Any = pa.Field(nullable=False)
+    period_start: Any = pa.Field(nullable=False)
+    score: float = pa.Field(ge=0, le=1, nullable=False)
+    anomaly_score: float = pa.Field(ge=0, le=1, nullable=True)
+    tier: Any = pa.Field(isin=[str(t) for t in TIERS])
+
+    class Config:
+        strict = False
+
+    @pa.dataframe_check(error="one score per rep and window")
+    def _one_score_per_rep_and_window(cls, df: pd.DataFrame) -> pd.Series:
+        return _one_row_per_rep_and(df, "period_start")
+
+
+class StageContractBroken(RuntimeError):
+    """A stage produced a table that breaks its contract: a fault in cadet, never in the input rows."""
+
+
+def check(model: type[pa.DataFrameModel], frame: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """`frame` held to `model`, every failure collected (lazy), and handed on unchanged."""
+    if frame.empty and not len(frame.columns):
+        return frame
+    try:
+        model.validate(frame, lazy=True)
+        return frame
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        rows = cases.groupby(cases["check"].astype(str))["index"].nunique().sort_values(ascending=False)
+        said = "; ".join(f"{check}: {count} row(s)" if count else f"{check}: the whole column"
+                         for check, count in rows.head(5).items())
+        raise StageContractBroken(f"{stage} produced a {model.__name__} table that breaks its contract ({said}); "
+                                  "a fault in cadet, not in the input rows: please report it with the run's log") from None

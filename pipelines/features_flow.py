@@ -2,7 +2,7 @@
 
 Reads only the days a window needs (plus a short look-back for repeat callers),
 so memory follows the window, not the lake; windows are independent and run
-in parallel worker processes, one per core by default.  Writes, per window, into the lake:
+in Prefect's process pool, one worker per core by default.  Writes, per window, into the lake:
 `rep_day_features`, `rep_window_features`, `call_evidence`, `rule_hits` and
 `rules_not_observable`; re-running a window replaces exactly its days.
 """
@@ -12,10 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,27 +19,20 @@ import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from features.daily import rep_day_features
 from features.windows import rep_window_features, windows
 from models.rules import RuleSet
-from pipelines.config import CadetConfig, load_config, load_rules
+from pipelines.config import CadetConfig, Settings, settings_of
+from pipelines.contracts import RepDaySums, RepWindowFeatures, RuleHits, check
 from pipelines.failures import RunFailed
-from pipelines.locking import holding_home
+from pipelines.home import Home
 from pipelines.lake import Lake
+from pipelines.locking import holding_home
 from pipelines.orphans import end_with
 from pipelines.progress import advance
-from pipelines.storage import atomic_path
-
-INPUT_TABLES = ("calls", "offers", "agent_states", "surveys", "schedules")
-OUTPUT_TABLES = {
-    "rep_day_features": "day",
-    "rep_window_features": "period_start",
-    "call_evidence": "day",
-    "rule_hits": "period_start",
-    "rules_not_observable": "period_start",
-}
+from pipelines.tables import CATALOG, DERIVED_TABLES, INPUT_TABLES
 
 
 def lake_date_range(lake: Lake) -> tuple[dt.date, dt.date] | None:
@@ -58,7 +47,7 @@ def read_window(lake: Lake, start: dt.date, end: dt.date, config: CadetConfig) -
     spans = {"calls": (start - dt.timedelta(days=back), end + dt.timedelta(days=back)),
              "surveys": (start - dt.timedelta(days=1), end + dt.timedelta(days=3))}
     tables = {}
-    for name in INPUT_TABLES:
+    for name in (n for n in INPUT_TABLES if CATALOG[n].day_column is not None):
         lo, hi = spans.get(name, (start - dt.timedelta(days=1), end + dt.timedelta(days=1)))
         tables[name] = lake.read(name, lo, hi).to_pandas()
     tables["reps"] = lake.read("reps").to_pandas()
@@ -88,37 +77,39 @@ def _as_lake_rows(frame: pd.DataFrame, date_columns: list[str]) -> pa.Table:
     return table
 
 
-def compute_window(home: str, config_path: str | None, start: dt.date, end: dt.date, customers: str | None = None) -> dict:
+def compute_window(home: Home, settings: Settings, start: dt.date, end: dt.date,
+                   customers: np.ndarray | None = None) -> dict:
     """Read a window's days, compute its features and rule hits, write them; returns the window's summary.
 
-    `customers` is a .npy file of caller keys known to have called in (the
-    flow gathers them once for the whole range); without it they are read here.
+    `customers` are the caller keys known to have called in (the flow gathers
+    them once for the whole range); without them they are read here.
     """
-    config = load_config(config_path)
-    rules = RuleSet.from_config(load_rules(config, config_path))
-    lake = Lake(Path(home) / "lake")
+    config = settings.config
+    rules = RuleSet.from_config(settings.rules)
+    lake = Lake(home.lake)
     tables = read_window(lake, start, end, config)
-    known = np.load(customers) if customers else known_customers(lake, start, end, config)
+    known = customers if customers is not None else known_customers(lake, start, end, config)
     daily = rep_day_features(tables, config.features, config.site.timezone, config.site.allotted_wrapup_seconds,
                              start, end, known)
     window = rep_window_features(daily.sums, tables["reps"], daily.rep_queues, daily.observable, config.features, start, end)
     every_day = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     if window.empty:  # a week the centre was closed, or its logs are missing: nothing to judge, said so
-        nothing = pa.table({})
-        for name in ("rep_day_features", "call_evidence"):
-            lake.write(name, nothing, "day", replace_days=every_day)
-        for name in ("rep_window_features", "rule_hits", "rules_not_observable"):
-            lake.write(name, nothing, "period_start", replace_days=[start])
+        for name in DERIVED_TABLES:
+            lake.write(name, pa.table({}), CATALOG[name].day_column,
+                       replace_days=every_day if CATALOG[name].day_column == "day" else [start])
         return {"period_start": start.isoformat(), "period_end": end.isoformat(), "reps": 0, "rep_days": 0, "hits": 0,
                 "hits_by_severity": {}, "hits_by_code": {}, "flagged_reps": 0, "not_observable": [],
                 "observable": daily.observable, "empty": "no rep worked in these days (no calls, offers or presence)"}
+    check(RepDaySums, daily.sums, "features")
+    check(RepWindowFeatures, window, "features")
     rules.fit(window, observable=daily.observable)
-    hits = rules.evaluate(window, daily.sums, daily.evidence)
+    hits = check(RuleHits, rules.evaluate(window, daily.sums, daily.evidence), "the rule checks")
     blind = rules.not_observable().assign(period_start=start, period_end=end)
-    lake.write("rep_day_features", _as_lake_rows(daily.sums, ["day"]), "day", replace_days=every_day)
-    lake.write("call_evidence", _as_lake_rows(daily.evidence, ["day"]), "day", replace_days=every_day)
+    for name, frame in (("rep_day_features", daily.sums), ("call_evidence", daily.evidence)):
+        lake.write(name, _as_lake_rows(frame, ["day"]), CATALOG[name].day_column, replace_days=every_day)
     for name, frame in (("rep_window_features", window), ("rule_hits", hits), ("rules_not_observable", blind)):
-        lake.write(name, _as_lake_rows(frame, ["period_start", "period_end"]), "period_start", replace_days=[start])
+        lake.write(name, _as_lake_rows(frame, ["period_start", "period_end"]), CATALOG[name].day_column,
+                   replace_days=[start])
     return {
         "period_start": start.isoformat(), "period_end": end.isoformat(),
         "reps": int(window.rep_id.nunique()) if len(window) else 0,
@@ -132,67 +123,43 @@ def compute_window(home: str, config_path: str | None, start: dt.date, end: dt.d
     }
 
 
-_workers: dict[str, ProcessPoolExecutor] = {}
-
-
 @task(name="features and rules for one window", cache_policy=NO_CACHE)
-def features_for_window(home: str, config_path: str | None, start: dt.date, end: dt.date, customers: str | None = None) -> dict:
-    """One window, in a worker process when the flow has them (windows are independent)."""
-    pool = _workers.get("pool")
-    if pool is None:
-        return compute_window(home, config_path, start, end, customers)
-    return pool.submit(compute_window, home, config_path, start, end, customers).result()
+def features_for_window(home: Home, settings: Settings, start: dt.date, end: dt.date,
+                        customers: np.ndarray | None = None) -> dict:
+    """One window (windows are independent, so the flow runs them in Prefect's process pool)."""
+    return compute_window(home, settings, start, end, customers)
 
 
 @task(name="gather known customers", cache_policy=NO_CACHE)
-def gather_customers(home: str, config_path: str | None, first: dt.date, last: dt.date) -> str:
-    """Caller keys that called in around the range, once for every window (pseudonyms only, removed after the run)."""
-    config = load_config(config_path)
-    keys = known_customers(Lake(Path(home) / "lake"), first, last, config)
-    folder = Path(home) / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"customers-{first}-{last}-{os.getpid()}.npy"
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, keys)
-    return str(path)
+def gather_customers(home: Home, settings: Settings, first: dt.date, last: dt.date) -> np.ndarray:
+    """Caller keys that called in around the range, once for every window (pseudonyms only)."""
+    return known_customers(Lake(home.lake), first, last, settings.config)
 
 
-def _warm_up() -> None:
-    import features.daily  # noqa: F401
-    import models.rules  # noqa: F401
+def window_runner(workers: int, windows_to_do: int) -> ProcessPoolTaskRunner | None:
+    """Prefect's process pool for the windows, `workers` processes (0 = one per core); None when one would do.
 
-
-@contextmanager
-def _worker_pool(workers: int, windows_to_do: int):
-    """Worker processes for the windows; none when one would do.  Memory grows with workers x window."""
+    Memory grows with workers x window.  Each worker watches this process and
+    leaves with it, even after a kill -9 (see `pipelines.orphans`).
+    """
     workers = min(workers or os.cpu_count() or 1, windows_to_do)
     if workers <= 1:
-        yield
-        return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=end_with,
-                               initargs=(os.getpid(), 0.0))
-    for _ in range(workers):
-        pool.submit(_warm_up)  # start the workers and their imports while the flow gathers the customers
-    _workers["pool"] = pool
-    try:
-        yield
-    finally:
-        _workers.pop("pool", None)
-        pool.shutdown(cancel_futures=True)
+        return None
+    return ProcessPoolTaskRunner(max_workers=workers, initializer=end_with, initargs=(os.getpid(), 0.0))
 
 
-@flow(name="cadet-features", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="cadet-features", log_prints=False)
 @holding_home("cadet features")
-def features_flow(home: str, config_path: str | None = None, start: str | None = None, end: str | None = None,
+def features_flow(home: str, settings: Settings | str | None = None, start: str | None = None, end: str | None = None,
                   workers: int = 0) -> dict:
     """Features and rule hits for every window in [start, end] (default: every day in the lake).
 
-    Windows run in `workers` processes (0 = one per core), each task waiting for its window; with one worker
-    (or one window) they run one after the other here, so `--workers 1` holds one window in memory at a time.
+    `settings` is a settings file, or the settings a parent flow already loaded.
+    Windows run in `workers` processes of Prefect's process pool (0 = one per core); with one worker (or one
+    window) they run one after the other here, so `--workers 1` holds one window in memory at a time.
     """
-    config = load_config(config_path)
-    lake = Lake(Path(home) / "lake")
+    home, settings = Home.of(home), settings_of(settings)
+    lake = Lake(home.lake)
     found = lake_date_range(lake)
     if found is None:
         raise RunFailed("the lake has no calls yet: run `cadet ingest` (or `cadet run`) on the platform's logs first")
@@ -200,22 +167,19 @@ def features_flow(home: str, config_path: str | None = None, start: str | None =
     last = dt.date.fromisoformat(end) if end else found[1]
     if last < first:
         raise RunFailed(f"--end {last} is before --start {first}: swap them")
-    todo = windows(first, last, config.features.window_days)
-    customers = None
-    try:
-        with _worker_pool(workers, len(todo)):
-            customers = gather_customers(home, config_path, first, last)
-            if _workers.get("pool") is None:  # one worker: one window at a time, in this process
-                results = []
-                for done, (lo, hi) in enumerate(todo, start=1):
-                    results.append(features_for_window(home, config_path, lo, hi, customers))
-                    advance(done, len(todo), f"window from {results[-1]['period_start']}")
-            else:  # the tasks only wait for the pool's processes, which bound how many windows run at once
-                futures = [features_for_window.submit(home, config_path, lo, hi, customers) for lo, hi in todo]
-                for done, finished in enumerate(as_completed(futures), start=1):
-                    advance(done, len(futures), f"window from {finished.result()['period_start']}")
-                results = [future.result() for future in futures]
-    finally:
-        if customers:
-            Path(customers).unlink(missing_ok=True)
+    todo = windows(first, last, settings.config.features.window_days)
+    customers = gather_customers(home, settings, first, last)
+    runner = window_runner(workers, len(todo))
+    if runner is None:  # one window at a time, in this process
+        results = []
+        for done, (lo, hi) in enumerate(todo, start=1):
+            results.append(features_for_window(home, settings, lo, hi, customers))
+            advance(done, len(todo), f"window from {results[-1]['period_start']}")
+    else:
+        with runner:
+            futures = [runner.submit(features_for_window, {"home": home, "settings": settings, "start": lo, "end": hi,
+                                                           "customers": customers}) for lo, hi in todo]
+            for done, finished in enumerate(as_completed(futures), start=1):
+                advance(done, len(futures), f"window from {finished.result()['period_start']}")
+            results = [future.result() for future in futures]
     return {"lake": str(lake.root), "start": first.isoformat(), "end": last.isoformat(), "windows": results}

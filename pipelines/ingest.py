@@ -22,38 +22,21 @@ from pandera import errors as pa_errors
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.contracts import SCHEMAS, VERSION_COLUMN
-from pipelines.inputs import find_input_files, wrong_source
+from pipelines.config import CadetConfig, Settings, settings_of
+from pipelines.contracts import VERSION_COLUMN
 from pipelines.failures import RunFailed
-from pipelines.locking import holding_home
+from pipelines.home import Home
+from pipelines.inputs import find_input_files, wrong_source
 from pipelines.lake import Lake
+from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.config import CadetConfig, load_config
 from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.readers.connect import CARRY_COLUMNS as CONNECT_CARRY_COLUMNS
 from pipelines.readers.connect import ConnectHistory, read_connect_incremental
-from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.storage import atomic_path
-
-
-# How each lake table is keyed (a row with the same key replaces the stored one) and dated.
-LAKE_KEYS = {
-    "calls": ["call_id"],
-    "offers": ["call_id", "rep_id", "offered_at"],
-    "agent_states": ["rep_id", "started_at"],
-    "surveys": ["call_id"],
-    "schedules": ["rep_id", "activity", "starts_at"],
-    "reps": ["rep_id"],
-}
-DAY_COLUMN = {
-    "calls": "started_at",
-    "offers": "offered_at",
-    "agent_states": "started_at",
-    "surveys": "surveyed_at",
-    "schedules": "starts_at",
-    "reps": None,
-}
+from pipelines.tables import CATALOG, INPUT_TABLES
 
 
 @dataclass
@@ -117,7 +100,7 @@ def _protect(result: ReadResult, key: bytes) -> ReadResult:
 
 
 @task(name="read canonical file", cache_policy=NO_CACHE)
-def read_canonical_file(path: Path, home: Path) -> list[ReadResult | FileReport]:
+def read_canonical_file(path: Path, home: Home) -> list[ReadResult | FileReport]:
     """One file: typed good rows and quarantined bad rows, numbers already pseudonymised."""
     try:
         result = read_canonical(path)
@@ -147,7 +130,7 @@ def _reader_fault(files: str, error: Exception) -> FileReport:
         "please report it with the run's log (not the file, which holds caller numbers)"))
 
 
-def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult | FileReport]:
+def _platform_results(reader, files: list[Path], home: Home) -> list[ReadResult | FileReport]:
     """A platform's files read together, held to the contracts, numbers pseudonymised."""
     try:
         results = reader(files)
@@ -159,21 +142,21 @@ def _platform_results(reader, files: list[Path], home: Path) -> list[ReadResult 
     return [_protect(enforce_contract(r), key) for r in results]
 
 
-ASTERISK_CARRY = "asterisk_carry"  # lake table: what the next Asterisk ingest continues (see AsteriskHistory)
+ASTERISK_CARRY = CATALOG["asterisk_carry"]  # what the next Asterisk ingest continues (see AsteriskHistory)
 
 
 @task(name="read asterisk files", cache_policy=NO_CACHE)
-def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
+def read_asterisk_files(files: list[Path], home: Home, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
     """queue_log, CDRs and surveys of one center together, continuing what earlier ingests left open.
 
     Returns the results and the events to carry over (None when nothing was read).
     """
-    lake = Lake(home / "lake")
+    lake = Lake(home.lake)
     stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]).to_pandas()
     queued = stored[stored.queue.notna() & stored.enqueued_at.notna()] if len(stored) else stored
     landed = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
                        if len(queued) else [], index=queued.call_id.to_numpy() if len(queued) else [], dtype="int64")
-    carried = lake.read(ASTERISK_CARRY).to_pandas()
+    carried = lake.read(ASTERISK_CARRY.name).to_pandas()
     reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
     reps |= set(stored.rep_id.dropna()) if len(stored) else set()
     history = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed, load_key(home),
@@ -190,34 +173,27 @@ def read_asterisk_files(files: list[Path], home: Path, config: CadetConfig) -> t
     if not carry:
         return outcomes, None
     frame = carry[0].astype({"epoch": "int64", "n_fields": "int64"})
-    return outcomes, pa.Table.from_pandas(frame, schema=CARRY_SCHEMA, preserve_index=False)
-
-
-CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("epoch", pa.int64())]
-                         + [(c, pa.string()) for c in CARRY_COLUMNS[2:9]] + [("n_fields", pa.int64())])
+    return outcomes, pa.Table.from_pandas(frame, schema=ASTERISK_CARRY.storage, preserve_index=False)
 
 
 @task(name="carry open calls over", cache_policy=NO_CACHE)
-def write_carry(home: Path, table: str, carry: pa.Table) -> None:
+def write_carry(home: Home, table: str, carry: pa.Table) -> None:
     """After the tables landed: a run killed before this leaves the old carry, which the next run re-reads whole."""
-    Lake(home / "lake").write(table, carry, None)
+    Lake(home.lake).write(table, carry, CATALOG[table].day_column)
 
 
-CONNECT_CARRY = "connect_carry"  # lake table: what the next Amazon Connect ingest continues (see ConnectHistory)
-CONNECT_CARRY_SCHEMA = pa.schema([("kind", pa.string()), ("rep_id", pa.string()), ("call_id", pa.string()),
-                                  ("event_at", pa.timestamp("us", tz="UTC")), ("event", pa.string()), ("status", pa.string()),
-                                  ("status_type", pa.string()), ("since", pa.timestamp("us", tz="UTC")), ("state", pa.string())])
+CONNECT_CARRY = CATALOG["connect_carry"]  # what the next Amazon Connect ingest continues (see ConnectHistory)
 
 
 @task(name="read amazon connect files", cache_policy=NO_CACHE)
-def read_connect_files(files: list[Path], home: Path, config: CadetConfig
+def read_connect_files(files: list[Path], home: Home, config: CadetConfig
                        ) -> tuple[list[ReadResult | FileReport], pa.Table | None, pd.DataFrame | None]:
     """Contact records and agent events together (offers need both), continuing what earlier ingests left open.
 
     Returns the results, the events to carry over, and the transfers that complete contacts landed before.
     """
-    lake = Lake(home / "lake")
-    carried = lake.read(CONNECT_CARRY).to_pandas()
+    lake = Lake(home.lake)
+    carried = lake.read(CONNECT_CARRY.name).to_pandas()
     known = ["call_id", "answered_at", "ended_at", "queue"]
     stored = lake.read("calls", columns=known).to_pandas()
     history = ConnectHistory(carried if len(carried) else pd.DataFrame(columns=CONNECT_CARRY_COLUMNS),
@@ -235,14 +211,14 @@ def read_connect_files(files: list[Path], home: Path, config: CadetConfig
     frame = carry[0][0].reindex(columns=CONNECT_CARRY_COLUMNS)
     for column in ("event_at", "since"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return outcomes, pa.Table.from_pandas(frame, schema=CONNECT_CARRY_SCHEMA, preserve_index=False), carry[0][1]
+    return outcomes, pa.Table.from_pandas(frame, schema=CONNECT_CARRY.storage, preserve_index=False), carry[0][1]
 
 
 @task(name="complete earlier transfers", cache_policy=NO_CACHE)
-def complete_transfers(home: Path, transfers: pd.DataFrame, tier2_queues: list[str]) -> list[str]:
+def complete_transfers(home: Home, transfers: pd.DataFrame, tier2_queues: list[str]) -> list[str]:
     """A contact landed in an earlier run, whose transfer leg's record came only now: its transfer, as one run
     over both records would have it (to that queue, an escalation when it is a tier-2 queue). Returns the days."""
-    lake = Lake(home / "lake")
+    lake = Lake(home.lake)
     if transfers is None or transfers.empty or not lake.days("calls"):
         return []
     started = pd.to_datetime(transfers.next_started_at, utc=True)
@@ -269,7 +245,8 @@ def complete_transfers(home: Path, transfers: pd.DataFrame, tier2_queues: list[s
                                  pa.array(after[column][changed].tolist(), pa.string() if pa.types.is_null(kind_of) else kind_of))
     get_run_logger().info("%d contacts landed before were completed with the transfer their next contact's record shows",
                           int(changed.sum()))
-    touched = lake.upsert("calls", table, DAY_COLUMN["calls"], LAKE_KEYS["calls"])
+    calls = CATALOG["calls"]
+    touched = lake.upsert(calls.name, table, calls.day_column, calls.key_columns)
     return sorted(day.isoformat() for day in touched if day is not None)
 
 
@@ -288,7 +265,7 @@ def row_text(rows: pd.DataFrame) -> list[str]:
 
 def enforce_contract(result: ReadResult) -> ReadResult:
     """Rows a platform reader rebuilt must meet the same contract as canonical input."""
-    schema = SCHEMAS[result.table]
+    schema = CATALOG[result.table].contract
     absent = [name for name, column in schema.columns.items() if column.nullable and name not in result.good]
     if absent:  # a column this source has no way to fill (a record version, for a log without versions) is not known
         result = dataclasses.replace(result, good=result.good.assign(**{name: None for name in absent}))
@@ -322,10 +299,10 @@ def enforce_contract(result: ReadResult) -> ReadResult:
         return dataclasses.replace(result, good=good, quarantine=pd.concat([result.quarantine, extra], ignore_index=True))
 
 
-def _quarantine_path(home: Path, source_file: Path) -> Path:
+def _quarantine_path(home: Home, source_file: Path) -> Path:
     """One quarantine file per input file, so re-reading a file replaces its quarantine."""
     digest = hashlib.sha256(str(source_file.resolve()).encode()).hexdigest()[:12]
-    return home / "quarantine" / f"{source_file.name}-{digest}.parquet"
+    return home.quarantine / f"{source_file.name}-{digest}.parquet"
 
 
 def _quarantine_by_file(results: list[ReadResult]) -> dict[Path, pd.DataFrame]:
@@ -336,7 +313,7 @@ def _quarantine_by_file(results: list[ReadResult]) -> dict[Path, pd.DataFrame]:
 
 
 @task(name="write quarantine", cache_policy=NO_CACHE)
-def write_quarantine(home: Path, source_file: Path, quarantine: pd.DataFrame) -> None:
+def write_quarantine(home: Home, source_file: Path, quarantine: pd.DataFrame) -> None:
     path = _quarantine_path(home, source_file)
     if quarantine.empty:
         path.unlink(missing_ok=True)
@@ -346,7 +323,7 @@ def write_quarantine(home: Path, source_file: Path, quarantine: pd.DataFrame) ->
 
 
 @task(name="land table in lake", cache_policy=NO_CACHE)
-def land_table(home: Path, table: str, frames: list[pd.DataFrame]) -> list[str]:
+def land_table(home: Home, table: str, frames: list[pd.DataFrame]) -> list[str]:
     """Merge one table's good rows into the lake by key; returns the UTC days it touched."""
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
@@ -356,7 +333,7 @@ def land_table(home: Path, table: str, frames: list[pd.DataFrame]) -> list[str]:
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
         arrow = pa.Table.from_pandas(rows, preserve_index=False)
-    touched = Lake(home / "lake").upsert(table, arrow, DAY_COLUMN[table], LAKE_KEYS[table])
+    touched = Lake(home.lake).upsert(table, arrow, CATALOG[table].day_column, CATALOG[table].key_columns)
     return sorted(day.isoformat() for day in touched if day is not None)
 
 
@@ -406,7 +383,7 @@ def _one_record_per_key(results: list[ReadResult], table: str) -> None:
     mine = [r for r in results if r.table == table and len(r.good)]
     if not mine:
         return
-    key, version = LAKE_KEYS[table], VERSION_COLUMN.get(table)
+    key, version = CATALOG[table].key_columns, VERSION_COLUMN.get(table)
     columns = key + ([version] if version else [])
     rows = pd.concat([r.good[columns].assign(__result=n, __row=np.arange(len(r.good))) for n, r in enumerate(mine)],
                      ignore_index=True)
@@ -428,9 +405,9 @@ def _not_older_than_lake(lake: Lake, results: list[ReadResult], table: str) -> N
     mine = [r for r in results if r.table == table and len(r.good) and version in r.good]
     if not mine or not lake.days(table):
         return
-    key = LAKE_KEYS[table]
-    incoming = pd.concat([r.good[key + [DAY_COLUMN[table]]] for r in mine], ignore_index=True)
-    days = pd.to_datetime(incoming[DAY_COLUMN[table]], utc=True).dt.date.dropna()
+    key, day = CATALOG[table].key_columns, CATALOG[table].day_column
+    incoming = pd.concat([r.good[key + [day]] for r in mine], ignore_index=True)
+    days = pd.to_datetime(incoming[day], utc=True).dt.date.dropna()
     stored = lake.read(table, days.min(), days.max(), columns=key + [version]).to_pandas()
     if table == "surveys":  # a survey is part of its contact's record: the call's newer version outdates it too
         calls = lake.read("calls", days.min() - dt.timedelta(days=1), days.max(), columns=["call_id", "updated_at"])
@@ -455,72 +432,73 @@ EXPECTED_FILES = {
 
 @flow(name="cadet-ingest", log_prints=True)
 @holding_home("cadet ingest")
-def ingest_flow(source: str, paths: list[str], home: str, config_path: str | None = None, only_changed: bool = False) -> dict:
+def ingest_flow(source: str, paths: list[str], home: str, settings: Settings | str | None = None,
+                only_changed: bool = False) -> dict:
     """Read every input file, quarantine what is bad, land what is good.
 
     With `only_changed` (scheduled runs over a drop folder), files whose size
     and modification time match their last ingest are skipped: canonical files
     one by one; a platform's files (read together, they refer to each other)
-    all at once when none changed.
+    all at once when none changed.  `settings` is a settings file, or the settings a parent flow already loaded.
     """
-    home_path = Path(home)
-    config = load_config(config_path)
+    home = Home.of(home)
+    config = settings_of(settings).config
     try:
-        load_key(home_path)  # before anything is read: a lost key stops the run, it is not replaced
+        load_key(home)  # before anything is read: a lost key stops the run, it is not replaced
     except PseudonymKeyError as exc:
         raise RunFailed(str(exc)) from None
     mismatch = wrong_source(source, [Path(p) for p in paths])
     if mismatch:
         raise RunFailed(mismatch)
     files = find_input_files(source, [Path(p) for p in paths])
-    unchanged = unchanged_files(home_path, files) if only_changed else []
+    unchanged = unchanged_files(home, files) if only_changed else []
     if source == "canonical" or len(unchanged) == len(files):
         files = [f for f in files if f not in unchanged]
     else:
         unchanged = []
-    steps = (len(files) if source == "canonical" else 1) + len(SCHEMAS)
+    steps = (len(files) if source == "canonical" else 1) + len(INPUT_TABLES)
     if not files and not unchanged:
         raise RunFailed(f"no {source} files in {', '.join(map(str, paths))}: {EXPECTED_FILES[source]}",
-                        IngestSummary(lake=str(home_path / "lake"), quarantine=str(home_path / "quarantine")).as_dict()
+                        IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine)).as_dict()
                         | {"days": [], "unchanged": []})
     carry = transfers = None
     if not files:  # everything was ingested before, unchanged: nothing to read (a platform's reader would call it missing)
         outcomes = []
     elif source == "asterisk":
         advance(0, steps, f"reading {len(files)} Asterisk files")
-        outcomes, carry = read_asterisk_files(files, home_path, config)
+        outcomes, carry = read_asterisk_files(files, home, config)
         advance(1, steps, "read")
     elif source == "amazon-connect":
         advance(0, steps, f"reading {len(files)} Amazon Connect files")
-        outcomes, carry, transfers = read_connect_files(files, home_path, config)
+        outcomes, carry, transfers = read_connect_files(files, home, config)
         advance(1, steps, "read")
     else:
         outcomes = []
         for done, path in enumerate(files, start=1):
             advance(done - 1, steps, f"reading {path.name}")
-            outcomes.extend(read_canonical_file(path, home_path))
+            outcomes.extend(read_canonical_file(path, home))
     results = [o for o in outcomes if isinstance(o, ReadResult)]
     _date_surveys(results)
-    for table in SCHEMAS:
+    for table in INPUT_TABLES:
         _one_record_per_key(results, table)
-        _not_older_than_lake(Lake(home_path / "lake"), results, table)
+        _not_older_than_lake(Lake(home.lake), results, table)
     for path, quarantine in _quarantine_by_file(results).items():
-        write_quarantine(home_path, path, quarantine)
+        write_quarantine(home, path, quarantine)
     days: set[str] = set()
-    for done, table in enumerate(SCHEMAS, start=steps - len(SCHEMAS) + 1):
+    for done, table in enumerate(INPUT_TABLES, start=steps - len(INPUT_TABLES) + 1):
         frames = [r.good for r in results if r.table == table]
         if frames:
             advance(done - 1, steps, f"landing {table}")
-            days.update(land_table(home_path, table, frames))
+            days.update(land_table(home, table, frames))
     if source == "amazon-connect" and transfers is not None:
-        days.update(complete_transfers(home_path, transfers, config.ingest.connect.tier2_queues))
+        days.update(complete_transfers(home, transfers, config.ingest.connect.tier2_queues))
     if carry is not None:
-        write_carry(home_path, ASTERISK_CARRY if source == "asterisk" else CONNECT_CARRY, carry)
+        write_carry(home, (ASTERISK_CARRY if source == "asterisk" else CONNECT_CARRY).name, carry)
     advance(steps, steps, "done")
-    summary = _summary(home_path, outcomes)
+    summary = _summary(home, outcomes)
     for warning in summary.warnings:
         get_run_logger().warning(warning)
-    record_ingest(home_path, source, summary)
+    record_ingest(home, source, summary)
     result = summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
     if files and summary.landed == 0:
         raise RunFailed("nothing usable was read: see the problems listed per file and the quarantine", result)
@@ -528,12 +506,12 @@ def ingest_flow(source: str, paths: list[str], home: str, config_path: str | Non
 
 
 def _modified_at(stat) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=stat.st_mtime_ns // 1000)
 
 
-def unchanged_files(home: Path, files: list[Path]) -> list[Path]:
+def unchanged_files(home: Home, files: list[Path]) -> list[Path]:
     """The files whose size and modification time are those recorded at their last ingest."""
-    runs = Lake(home / "lake").read("ingest_runs")
+    runs = Lake(home.lake).read(INGEST_RUNS.name)
     if runs.num_rows == 0:
         return []
     seen = {(r["file"], r["file_bytes"], r["file_modified_at"]) for r in runs.to_pylist()}
@@ -545,15 +523,11 @@ def unchanged_files(home: Path, files: list[Path]) -> list[Path]:
     return out
 
 
-INGEST_RUNS_SCHEMA = pa.schema([
-    ("file", pa.string()), ("source", pa.string()), ("table", pa.string()), ("read", pa.int64()), ("landed", pa.int64()),
-    ("quarantined", pa.int64()), ("error", pa.string()), ("file_bytes", pa.int64()),
-    ("file_modified_at", pa.timestamp("us", tz="UTC")),
-])
+INGEST_RUNS = CATALOG["ingest_runs"]
 
 
 @task(name="record the ingest", cache_policy=NO_CACHE)
-def record_ingest(home: Path, source: str, summary: IngestSummary) -> None:
+def record_ingest(home: Home, source: str, summary: IngestSummary) -> None:
     """One `ingest_runs` row per input file (its latest ingest): which platforms fed the lake, how much landed.
 
     Keyed by file, with the file's size and modification time, so re-ingesting
@@ -568,13 +542,13 @@ def record_ingest(home: Path, source: str, summary: IngestSummary) -> None:
                      "file_bytes": stat.st_size if stat else None,
                      "file_modified_at": _modified_at(stat) if stat else None})
     if rows:
-        table = pa.Table.from_pylist(rows, schema=INGEST_RUNS_SCHEMA)
-        Lake(home / "lake").upsert("ingest_runs", table, None, ["file"])
+        table = pa.Table.from_pylist(rows, schema=INGEST_RUNS.storage)
+        Lake(home.lake).upsert(INGEST_RUNS.name, table, INGEST_RUNS.day_column, INGEST_RUNS.key_columns)
 
 
-def _summary(home: Path, outcomes: list[ReadResult | FileReport]) -> IngestSummary:
+def _summary(home: Home, outcomes: list[ReadResult | FileReport]) -> IngestSummary:
     """One line per input file, adding up what each table took from it."""
-    summary = IngestSummary(lake=str(home / "lake"), quarantine=str(home / "quarantine"))
+    summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
     by_file: dict[str, FileReport] = {}
     for outcome in outcomes:
         if isinstance(outcome, FileReport):

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
-SOURCES = ("canonical", "asterisk", "amazon-connect")
+
+class Source(StrEnum):
+    """The logs cadet reads: its own canonical tables, or a platform's exports."""
+
+    CANONICAL = "canonical"
+    ASTERISK = "asterisk"
+    AMAZON_CONNECT = "amazon-connect"
+
+
+SOURCES = tuple(Source)
 
 
 def find_input_files(source: str, paths: list[Path]) -> list[Path]:

@@ -214,7 +214,7 @@ def _asterisk_timezone(profile: Profile, events: pd.DataFrame, cdr: pd.DataFrame
         return
     local_epoch = (joined.local - pd.Timestamp(0)).dt.total_seconds()
     offset = int(round(float(np.median(local_epoch - joined.epoch)) / 900.0) * 900)
-    day = dt.datetime.fromtimestamp(int(joined.epoch.median()), dt.timezone.utc)
+    day = dt.datetime.fromtimestamp(int(joined.epoch.median()), dt.UTC)
     configured_offset = int(ZoneInfo(configured).utcoffset(day.replace(tzinfo=None)).total_seconds())
     sign = "+" if offset >= 0 else "-"
     text = f"UTC{sign}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.failures import EXIT_BUSY, RunFailed, stop_if_interrupted
+from pipelines.home import Home
 
-LOCK_FILE = ".cadet.lock"
 _held: dict[Path, int] = {}
 _flows_in: dict[Path, int] = {}  # flows of this process running on each home
 _guard = threading.Lock()
@@ -67,7 +67,7 @@ def home_lock(home: str | Path, what: str):
                 _held[home] -= 1
         return
     home.mkdir(parents=True, exist_ok=True)
-    path = home / LOCK_FILE
+    path = Home(home).lock_file
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -75,7 +75,7 @@ def home_lock(home: str | Path, what: str):
         except BlockingIOError:
             raise busy(home, _holder(path)) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what,
-                "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+                "since": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
         os.ftruncate(handle, 0)
         os.pwrite(handle, json.dumps(info).encode(), 0)
         with _guard:
@@ -90,6 +90,21 @@ def home_lock(home: str | Path, what: str):
         os.close(handle)
 
 
+def _flow_starts(home: Path) -> bool:
+    """Count a flow in on the home; True when it is the outermost one there."""
+    with _guard:
+        outermost = not _flows_in.get(home)
+        _flows_in[home] = _flows_in.get(home, 0) + 1
+    return outermost
+
+
+def _flow_ends(home: Path) -> None:
+    with _guard:
+        _flows_in[home] -= 1
+
+
+# The wrapper below reaches this module's state only through functions: Prefect's process pool pickles the
+# running flow (wrapper included) for its workers, and a lock cannot be pickled.
 def holding_home(what: str):
     """Decorate a flow function taking `home`: its whole body runs under the home's lock.
 
@@ -106,9 +121,7 @@ def holding_home(what: str):
             stop_if_interrupted()
             home = Path(signature.bind(*args, **kwargs).arguments["home"]).absolute()
             with home_lock(home, what):
-                with _guard:
-                    outermost = not _flows_in.get(home)
-                    _flows_in[home] = _flows_in.get(home, 0) + 1
+                outermost = _flow_starts(home)
                 try:
                     if outermost:
                         from prefect import get_run_logger
@@ -125,9 +138,11 @@ def holding_home(what: str):
                     scrub_exception(error)
                     raise
                 finally:
-                    with _guard:
-                        _flows_in[home] -= 1
+                    _flow_ends(home)
 
+        # Prefect builds a flow's parameter model from its signature, resolving names in the wrapper's module:
+        # hand it the flow's own annotations, already resolved where they were written.
+        locked.__signature__ = inspect.signature(function, eval_str=True)  # type: ignore[attr-defined]
         return locked
 
     return decorate

@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lake import Lake
 from pipelines.failures import error_chain
+from pipelines.home import Home
+from pipelines.lake import Lake
 
 KEY_ENV = "CADET_PSEUDONYM_KEY"
-KEY_FILE = Path("secrets") / "pseudonym.key"
 
 log = logging.getLogger("cadet.privacy")
 _NOT_DIGIT = re.compile(r"\D")
@@ -34,7 +34,7 @@ class PseudonymKeyError(ValueError):
     """The pseudonymisation key is unusable; the message says how to fix it."""
 
 
-def load_key(home: Path) -> bytes:
+def load_key(home: Home | Path | str) -> bytes:
     """The key from $CADET_PSEUDONYM_KEY, else `<home>/secrets/pseudonym.key`, created on first use.
 
     A missing key file over a lake that already holds callers is refused, never
@@ -50,7 +50,7 @@ def load_key(home: Path) -> bytes:
         if len(key) < 16:
             raise PseudonymKeyError(f"${KEY_ENV} is too short: use at least 16 characters (e.g. `openssl rand -hex 32`)")
         return key[:64]
-    path = Path(home) / KEY_FILE
+    path = Home.of(home).pseudonym_key
     if path.exists():
         _only_owner_reads(path)
         key = path.read_text(encoding="utf-8").strip().encode("utf-8")
@@ -79,13 +79,13 @@ def _only_owner_reads(path: Path) -> None:
                 "reads it can test whether a given number called", path, mode)
 
 
-def _lake_has_callers(home: Path) -> bool:
-    return bool(Lake(Path(home) / "lake").days("calls"))
+def _lake_has_callers(home: Home | Path | str) -> bool:
+    return bool(Lake(Home.of(home).lake).days("calls"))
 
 
-def create_key(home: Path) -> bytes:
+def create_key(home: Home | Path | str) -> bytes:
     """A new random key in `<home>/secrets/pseudonym.key` (never over an existing one)."""
-    path = Path(home) / KEY_FILE
+    path = Home.of(home).pseudonym_key
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     key = secrets.token_hex(32)

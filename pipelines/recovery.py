@@ -18,6 +18,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from pipelines.home import Home
+
 HOME_TAG = "cadet.home"  # on every MLflow run: which home's run it is, on a tracking server several homes share
 ABANDONED = "its cadet process ended without finishing (killed, or the machine stopped); found by the next run on the home"
 
@@ -43,23 +45,25 @@ def settle_abandoned_runs(home: str | Path, logger: logging.Logger | logging.Log
 
 
 LEFTOVERS = (".*.tmp",)  # pipelines.storage.atomic_path's temporaries
-LEFTOVER_FOLDERS = {"tmp": ("customers-*.npy",)}  # caller pseudonyms handed to feature workers
+HANDED_OVER = ("customers-*.npy",)  # in the scratch folder: caller pseudonyms earlier versions handed to workers
 
 
-def remove_leftovers(home: Path) -> int:
+def remove_leftovers(home: Home | Path | str) -> int:
     """Half-written temporaries and the workers' hand-over files of a killed run: under the lock, none is in use.
 
     Prefect's own folder is left to Prefect.
     """
+    place = Home.of(home)
+    home = place.root
     removed = 0
     for path in home.glob(LEFTOVERS[0]) if home.is_dir() else ():
         with contextlib.suppress(OSError):
             path.unlink()
             removed += 1
     for child in home.iterdir() if home.is_dir() else ():
-        if not child.is_dir() or child.name == "prefect":
+        if not child.is_dir() or child.resolve() == place.prefect:
             continue
-        patterns = LEFTOVERS + LEFTOVER_FOLDERS.get(child.name, ())
+        patterns = LEFTOVERS + (HANDED_OVER if child == place.scratch else ())
         for pattern in patterns:
             for path in child.rglob(pattern):
                 with contextlib.suppress(OSError):
@@ -91,14 +95,12 @@ def _crash_flow_runs(home: Path, settled: dict) -> int:
 
 
 def _kill_mlflow_runs(home: Path, settled: dict) -> int:
-    from pipelines.tracking import EXPERIMENT, own_database, tracking_uri
+    from pipelines.tracking import EXPERIMENT, MlflowStore, own_database
 
     database = own_database(home)
     if database is not None and not _has_running_runs(database):
         return 0  # the common case, answered without importing MLflow
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri(home))
+    client = MlflowStore(home).client
     found = client.get_experiment_by_name(EXPERIMENT)
     if found is None:
         return 0
@@ -109,7 +111,7 @@ def _kill_mlflow_runs(home: Path, settled: dict) -> int:
     for run in client.search_runs([found.experiment_id], filter_string=query, max_results=500):
         client.set_terminated(run.info.run_id, status="KILLED")
         killed += 1
-        folder = home / "reports" / run.info.run_id
+        folder = Home.of(home).report_folder(run.info.run_id)
         if folder.is_dir():
             shutil.rmtree(folder)
             settled["report_folders"] += 1

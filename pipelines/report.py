@@ -21,19 +21,21 @@ import pandas as pd
 
 from features.catalog import DERIVED, FEATURES_BY_NAME, feature_values
 from features.daily import MISSED_RESULTS
-from pipelines.config import CadetConfig
-from pipelines.contracts import SCHEMAS
-from pipelines.lake import Lake
+from models.combine import TIERS
 from models.review import apply_verdicts
 from models.rules import HIT_COLUMNS
-from pipelines.review import read_verdicts
+from pipelines.config import CadetConfig
+from pipelines.contracts import SCHEMAS
+from pipelines.home import Home
+from pipelines.lake import Lake
 from pipelines.report_plots import _fmt, day_timeline, legend, peer_strip
+from pipelines.review import read_verdicts
 from pipelines.storage import write_text_atomic
 
 REPORT_FILE = "report.html"
 CSV_FILE = "flagged.csv"
 META_FILE = "report.json"
-TIER_ORDER = {"investigate": 0, "watch": 1, "clear": 2}
+TIER_ORDER = {str(tier): rank for rank, tier in enumerate(TIERS)}
 STATE_COLUMNS = list(SCHEMAS["agent_states"].columns)
 OFFER_COLUMNS = list(SCHEMAS["offers"].columns)
 
@@ -80,11 +82,11 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
-def read_report_data(home: Path, folder: Path, config: CadetConfig) -> ReportData:
+def read_report_data(home: Home | Path | str, folder: Path, config: CadetConfig) -> ReportData:
     """The scores of `folder` and, from the lake, the hits, features and activity of the reps on a list."""
     scores = apply_verdicts(pd.read_parquet(folder / "scores.parquet"), read_verdicts(home), config.review)
     meta = json.loads((folder / META_FILE).read_text()) if (folder / META_FILE).exists() else {}
-    lake = Lake(home / "lake")
+    lake = Lake(Home.of(home).lake)
     first, last = scores.period_start.min(), scores.period_start.max()
     # a window with no rule hit (or a lake without day features) reads as an empty table with no columns
     hits = _dates(lake.read("rule_hits", first, last).to_pandas(), "period_start", "period_end")
@@ -202,7 +204,7 @@ def summary_section(data: ReportData) -> str:
     lines = [f'<section id="summary"><h2>Summary</h2><div class="cards">'
              f'<div class="card"><b>{best.rep_id.nunique():,}</b>reps scored</div>'
              f'<div class="card"><b>{len(scores):,}</b>rep-windows</div>']
-    for tier in ("investigate", "watch", "clear"):
+    for tier in TIERS:
         lines.append(f'<div class="card tier-{tier}"><b>{int(tiers.get(tier, 0)):,}</b>{tier}</div>')
     dismissed = scores[scores.previously_dismissed].rep_id.nunique()
     lines.append(f'<div class="card"><b>{dismissed:,}</b>previously dismissed</div></div>')
@@ -356,7 +358,7 @@ def render_report(data: ReportData, config: CadetConfig) -> str:
     more = "" if len(flagged) <= len(shown) else (
         f'<p class="muted">{len(flagged) - len(shown)} more flagged reps are in the ranking and in {CSV_FILE}; raise '
         f'report.max_rep_sections to see their sections.</p>')
-    generated = escape(str(data.meta.get("generated_at", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))))
+    generated = escape(str(data.meta.get("generated_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
             "content='width=device-width,initial-scale=1'><title>cadet report</title>"
             f"<style>{CSS}</style></head><body><header><h1>cadet: call-avoidance report</h1>"
@@ -396,7 +398,7 @@ def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def write_report(home: Path, folder: Path, config: CadetConfig) -> dict:
+def write_report(home: Home | Path | str, folder: Path, config: CadetConfig) -> dict:
     """report.html and flagged.csv next to the folder's scores.parquet, each written atomically."""
     data = read_report_data(home, folder, config)
     html = render_report(data, config)
@@ -408,7 +410,7 @@ def write_report(home: Path, folder: Path, config: CadetConfig) -> dict:
                                                                               config.report.max_rep_sections))}
 
 
-def latest_report(home: Path) -> Path | None:
+def latest_report(home: Home | Path | str) -> Path | None:
     """The newest report folder (by its scores file's time), or None."""
-    found = sorted((home / "reports").glob("*/scores.parquet"), key=lambda p: p.stat().st_mtime)
+    found = sorted(Home.of(home).reports.glob("*/scores.parquet"), key=lambda p: p.stat().st_mtime)
     return found[-1].parent if found else None

@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from models.review import VERDICT_COLUMNS, VERDICTS
+from pipelines.home import Home
 from pipelines.storage import write_text_atomic
 
 
-def reviews_folder(home: Path) -> Path:
-    return Path(home) / "reviews"
+def reviews_folder(home: Home | Path | str) -> Path:
+    return Home.of(home).reviews
 
 
 def record_verdict(home: Path, rep_id: str, period_start: dt.date, period_end: dt.date, verdict: str, reviewer: str,
@@ -34,7 +35,7 @@ def record_verdict(home: Path, rep_id: str, period_start: dt.date, period_end: d
         raise ValueError("a dismissal needs a reason (--reason), so the next analyst knows why the flag was wrong")
     if not reviewer.strip():
         raise ValueError("say who reviewed (--by)")
-    recorded = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    recorded = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     record = {"rep_id": rep_id, "period_start": period_start.isoformat(), "period_end": period_end.isoformat(),
               "verdict": verdict, "reason": reason, "reviewer": reviewer, "recorded_at": recorded.isoformat(),
               "note": note, "behaviours": sorted(behaviours or []), "rule_hits": sorted(rule_hits or [])}

@@ -26,12 +26,12 @@ def deployments(source: str, paths: list[str], home: str, config_path: str | Non
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["cadet"]}
     nightly = run_flow.to_deployment(
         name=NIGHTLY, schedules=[Cron(nightly_cron, timezone=timezone)],
-        parameters={"source": source, "paths": paths, "home": home, "config_path": config_path, "only_changed": True},
+        parameters={"source": source, "paths": paths, "home": home, "settings": config_path, "only_changed": True},
         description=f"Ingest new {source} logs from {', '.join(paths)}, recompute the windows they touch, score them "
                     "and write the analyst's report.", **common)
     weekly = train_flow.to_deployment(
         name=WEEKLY, schedules=[Cron(retrain_cron, timezone=timezone)],
-        parameters={"home": home, "config_path": config_path},
+        parameters={"home": home, "settings": config_path},
         description="Retrain the isolation forest on every window; the new model becomes the champion only through "
                     "the promotion gates.", **common)
     return [nightly, weekly]

@@ -170,7 +170,7 @@ def simulate(
 
 
 def _iso(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_truth(reps: Reps, plan: Plan, config: CadetConfig, n_reps: int, n_days: int, seed: int) -> dict:

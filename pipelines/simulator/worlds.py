@@ -55,7 +55,7 @@ def random_world(seed: int, intensity: float = 1.0, avoiders: bool = True) -> Wo
     u = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
     n_tier1 = int(rng.integers(2, 5))
     names = list(rng.choice(QUEUE_NAMES, size=n_tier1, replace=False))
-    talk = sorted((u(150, 420) for _ in range(n_tier1)))
+    talk = sorted(u(150, 420) for _ in range(n_tier1))
     if rng.random() < 0.6:  # often one queue is much harder (technical, claims): long calls are normal there
         talk[-1] *= u(1.4, 2.0)
     shares = rng.dirichlet(np.full(n_tier1, 3.0)) * u(0.82, 0.92)

@@ -251,7 +251,7 @@ def rows_single(single: tuple[list, list, list], epoch, order, fields) -> None:
 
 
 def _to_epoch(text: str) -> int:
-    return int(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
+    return int(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp())
 
 
 def _with_ids(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
@@ -318,7 +318,7 @@ ACCOUNT = "123456789012"
 INSTANCE = "arn:aws:connect:us-east-1:123456789012:instance/7d3b0a4e-1c2f-4e8a-9b6d-5f0e2a1c3d4b"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agent_arn(username: str) -> str:
     """Connect names agents by a UUID in their ARN; derive a stable one from the username."""
     return f"{INSTANCE}/agent/{uuid.uuid5(uuid.NAMESPACE_URL, 'cadet-sim/' + username)}"
@@ -501,7 +501,7 @@ def _write_agent_events(calls, offers, states, contact_id, index_of, enq_iso, en
 
     def contact(i, state_name, at):
         return (
-            '{"Channel":"VOICE","ConnectedToAgentTimestamp":null,"ContactId":"%s","InitialContactId":"%s",'
+            '{"Channel":"VOICE","ConnectedToAgentTimestamp":null,"ContactId":"%s","InitialContactId":"%s",'  # noqa: UP031 (JSON braces)
             '"InitiationMethod":"%s","Queue":{"ARN":"%s/queue/%s","Name":"%s"},"QueueTimestamp":"%s",'
             '"State":"%s","StateStartTimestamp":"%s"}'
             % (contact_id[i], contact_id[i], "TRANSFER" if parent_valid[i] else "INBOUND", INSTANCE, queue[i], queue[i],
@@ -547,7 +547,7 @@ def _agent_event(event_id, epoch, etype, rep, status, contact_json, user_of, pro
     profile = profile_of[rep]
     stamp = _iso1(epoch)
     return (
-        '{"AWSAccountId":"%s","AgentARN":"%s","CurrentAgentSnapshot":{"AgentStatus":{"ARN":"%s/agent-state/%s",'
+        '{"AWSAccountId":"%s","AgentARN":"%s","CurrentAgentSnapshot":{"AgentStatus":{"ARN":"%s/agent-state/%s",'  # noqa: UP031 (JSON braces)
         '"Name":"%s","StartTimestamp":"%s","Type":"%s"},"Configuration":{"AgentHierarchyGroups":null,"FirstName":"%s",'
         '"LastName":"","RoutingProfile":{"ARN":"%s/routing-profile/%s","Name":"%s"},"Username":"%s"},"Contacts":[%s]},'
         '"EventId":"%s","EventTimestamp":"%s","EventType":"%s","InstanceARN":"%s","Version":"2017-10-01"}'

@@ -10,7 +10,6 @@ from pipelines.config import AsteriskIngestConfig, ConnectIngestConfig
 from pipelines.ingest import enforce_contract
 from pipelines.readers.asterisk import read_asterisk
 from pipelines.readers.connect import read_connect
-
 from tests.conformance.test_asterisk import VENDOR
 from tests.pipelines.readers.test_asterisk import SNIPPET
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from models.anomaly import RepAnomalyModel
 
@@ -21,9 +22,13 @@ def test_it_follows_the_estimator_conventions():
     model = RepAnomalyModel(n_estimators=50, features=["z_miss_rate", "z_csat"])
     twin = clone(model)
     assert twin.get_params() == model.get_params()
+    with pytest.raises(NotFittedError):
+        model.decision_function(peers())
     assert model.fit(peers()) is model
     assert model.features_in_ == ["z_miss_rate", "z_csat"]
     assert not hasattr(twin, "pipeline_"), "nothing is learned before fit"
+    assert np.array_equal(model.decision_scores_, model.decision_function(peers())), "PyOD's training scores"
+    assert np.array_equal(model.anomaly_score(peers()), model.decision_function(peers()))
 
 
 def test_one_metric_out_of_line_scores_high_and_is_named():

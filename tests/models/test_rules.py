@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 import yaml
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from features.catalog import BEHAVIOUR_CODES
-from models.rules import HIT_COLUMNS, Rule, RuleSet, RulesConfig
+from models.rules import HIT_COLUMNS, Rule, RulesConfig, RuleSet
 from pipelines.config import CadetConfig, ConfigError, bundled_rules_path, load_rules
 
 START, END = dt.date(2026, 1, 5), dt.date(2026, 1, 11)
@@ -41,6 +42,10 @@ def test_rules_are_sklearn_estimators():
     assert twin.get_params() == r.get_params() and twin is not r
     twin.set_params(min_z=6.0)
     assert twin.min_z == 6.0 and r.min_z == 4.0
+    with pytest.raises(NotFittedError):
+        r.predict(window([dict(rep_id="a")]))  # a rule judges only the feature table it was fitted on
+    with pytest.raises(NotFittedError):
+        RuleSet(rules=(r,)).evaluate(window([dict(rep_id="a")]), daily("a", [0.2]))
     assert r.fit(window([dict(rep_id="a")])) is r
     assert list(r.feature_names_in_) == ["miss_rate"]
 

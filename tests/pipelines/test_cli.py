@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -109,7 +110,7 @@ def _new_key_failing_with(create_key, tmp_path, monkeypatch, capsys) -> tuple[in
 ])
 def test_a_home_that_cannot_be_written_is_named_in_one_line_with_exit_6(tmp_path, monkeypatch, capsys, error, says):
     def fails(home):
-        error.filename = str(home / "secrets" / "pseudonym.key")
+        error.filename = str(Path(home) / "secrets" / "pseudonym.key")
         raise error
 
     code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)

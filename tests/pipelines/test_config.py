@@ -70,3 +70,22 @@ def test_unreadable_and_non_yaml_files_are_explained(tmp_path):
     listed.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(listed)
+
+
+def test_settings_are_read_once_with_their_rules_and_cannot_be_changed_by_a_stage(tmp_path):
+    from pydantic import ValidationError
+
+    from pipelines.config import Settings, load_settings, settings_of
+
+    (tmp_path / "my_rules.yaml").write_text((ROOT / "configs" / "rules.yaml").read_text().replace("id: ", "id: site_", 1))
+    path = tmp_path / "site.yaml"
+    path.write_text("site:\n  timezone: Europe/Paris\nrules_file: my_rules.yaml\n")
+    settings = load_settings(path)
+    assert settings.config.site.timezone == "Europe/Paris" and settings.file == str(path)
+    assert settings.rules.rules[0].id.startswith("site_"), "a relative rules file is read next to the settings file"
+    assert settings_of(settings) is settings, "settings a parent flow loaded are passed down, not read again"
+    assert isinstance(settings_of(None), Settings) and settings_of(None).file is None
+    with pytest.raises(ValidationError):
+        settings.config.site.timezone = "UTC"
+    with pytest.raises(ValidationError):
+        settings.rules = settings_of(None).rules

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
-from pipelines.features_flow import OUTPUT_TABLES
-from pipelines.training import tracking_uri
 from pipelines.lake import Lake
 from pipelines.simulator import simulate
 from pipelines.simulator.writers import write_asterisk, write_canonical
+from pipelines.tables import DERIVED_TABLES
+from pipelines.tracking import tracking_uri
 
-OUTPUTS = tuple(OUTPUT_TABLES)
+OUTPUTS = DERIVED_TABLES
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ def _calls(ids, stamps):
     })
 
 
-T = [dt.datetime(2026, 1, 5, 23, 59, 59, tzinfo=dt.timezone.utc), dt.datetime(2026, 1, 6, 0, 0, 1, tzinfo=dt.timezone.utc)]
+T = [dt.datetime(2026, 1, 5, 23, 59, 59, tzinfo=dt.UTC), dt.datetime(2026, 1, 6, 0, 0, 1, tzinfo=dt.UTC)]
 
 
 def test_rows_land_in_their_utc_day(tmp_path):
@@ -83,6 +83,6 @@ def test_sub_second_timestamps_land_in_their_day_with_their_precision(tmp_path):
     written = lake.upsert("agent_states", rows, "started_at", ["rep_id", "started_at"])
     assert written == {dt.date(2024, 1, 8): 1, dt.date(2024, 1, 7): 1}
     stored = lake.read("agent_states", start=dt.date(2024, 1, 8))
-    assert stored["started_at"][0].as_py() == dt.datetime(2024, 1, 8, 7, 0, 28, 62000, tzinfo=dt.timezone.utc)
+    assert stored["started_at"][0].as_py() == dt.datetime(2024, 1, 8, 7, 0, 28, 62000, tzinfo=dt.UTC)
     assert lake.upsert("agent_states", rows, "started_at", ["rep_id", "started_at"]) == written
     assert lake.read("agent_states").num_rows == 2, "re-landing the same rows replaces them"

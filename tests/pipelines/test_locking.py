@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.locking import LOCK_FILE, HomeBusy, home_lock
+from pipelines.home import Home
+from pipelines.locking import HomeBusy, home_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLD = """
@@ -44,9 +45,9 @@ def test_a_second_process_is_refused_naming_the_holder(tmp_path, holder):
 def test_the_lock_of_a_killed_process_is_not_in_force(tmp_path, holder):
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    assert (tmp_path / LOCK_FILE).exists(), "the file stays behind, as after kill -9"
+    assert Home.of(tmp_path).lock_file.exists(), "the file stays behind, as after kill -9"
     with home_lock(tmp_path, "cadet run"):
-        assert "cadet run" in (tmp_path / LOCK_FILE).read_text()
+        assert "cadet run" in Home.of(tmp_path).lock_file.read_text()
 
 
 def test_nested_runs_of_one_process_share_the_hold(tmp_path):

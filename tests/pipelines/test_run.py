@@ -13,12 +13,12 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
-from pipelines.ingest import DAY_COLUMN
 from pipelines.lake import Lake
 from pipelines.run import windows_touched
-from pipelines.training import tracking_uri
 from pipelines.simulator import simulate
 from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
+from pipelines.tables import CATALOG
+from pipelines.tracking import tracking_uri
 
 SCORE_COLUMNS = {"rep_id": "string", "period_start": "date32[day]", "period_end": "date32[day]", "score": "double",
                  "tier": "string", "behaviours": "list<element: string>", "anomaly_score": "double",
@@ -79,7 +79,7 @@ def _days(tables: dict[str, pa.Table], first: dt.date, last: dt.date) -> dict[st
     """The simulated tables cut to [first, last] (UTC days), as a nightly export would hold them."""
     out = {}
     for name, table in tables.items():
-        column = DAY_COLUMN.get(name)
+        column = CATALOG[name].day_column if name in CATALOG else None
         if column is None:
             out[name] = table
             continue
@@ -226,3 +226,23 @@ def test_ctrl_c_stops_a_run_in_seconds_with_one_line_and_no_run_left_running(cen
     with sqlite3.connect(home / "prefect" / "prefect.db") as db:
         states = [state for (state,) in db.execute("SELECT state_type FROM flow_run")]
     assert states and "RUNNING" not in states, states
+
+
+def test_a_run_reads_its_settings_file_once_and_every_step_uses_it(prefect_server, center, tmp_path, monkeypatch):
+    """Settings read per step (and per window) could differ within one run if the file changed meanwhile."""
+    from pipelines import config as config_module
+
+    _one_rep_export(center, tmp_path / "export")
+    settings = tmp_path / "site.yaml"
+    settings.write_text("features:\n  window_days: 3\n")
+    reads = []
+    real = config_module.load_config
+    monkeypatch.setattr(config_module, "load_config", lambda path: reads.append(path) or real(path))
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "--config", str(settings), "run", "--source",
+                                      "canonical", "--json", str(tmp_path / "export")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-2])
+    spans = [(dt.date.fromisoformat(w["period_start"]), dt.date.fromisoformat(w["period_end"]))
+             for w in summary["features"]["windows"]]
+    assert len(spans) >= 3 and all((hi - lo).days <= 2 for lo, hi in spans), "the file's 3-day windows were used"
+    assert reads == [settings], f"the settings file was read {len(reads)} times in one run"

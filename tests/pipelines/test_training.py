@@ -10,10 +10,10 @@ from features.windows import rep_window_features
 from models.promotion import TrainingSettings
 from pipelines.config import CadetConfig
 from pipelines.failures import ServiceUnavailable
-from pipelines.training import CHAMPION, MODEL_NAME, champion_version, tracking_uri, train_and_register
-from tests.models.test_detection import lake_tables
-
 from pipelines.simulator import simulate
+from pipelines.tracking import CHAMPION, MODEL_NAME, MlflowStore, tracking_uri
+from pipelines.training import train_and_register
+from tests.models.test_detection import lake_tables
 
 
 def window_features(seed, n_reps=60, n_days=14):
@@ -50,23 +50,27 @@ def test_a_first_model_is_tracked_registered_and_promoted(store):
     first = train(store, window_features(seed=21))
     assert first["promoted"] and first["version"] == "1" and first["champion"] == "1"
     assert (store / "mlflow" / "mlflow.db").exists()
-    client = mlflow.MlflowClient(first["tracking_uri"])
+    client = MlflowStore(store).client
     run = client.get_run(first["run_id"])
     assert run.data.params["n_estimators"] == "100" and "rep_windows" in run.data.metrics
     assert run.data.tags["data_start"] == "2026-01-05" and run.data.tags["promoted"] == "true"
-    features = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/features.json")
+    with MlflowStore(store).active():
+        features = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/features.json")
+        promotion = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/promotion.json")
     assert "z_miss_rate" in features["features"] and features["feature_medians"]
-    promotion = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/promotion.json")
     assert promotion["promoted"] and promotion["gates"][0]["name"] == "first model"
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "1"
-    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
     windows = window_features(seed=21)
+    with MlflowStore(store).active():
+        model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+        served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")  # what `mlflow models serve` runs
+        served_scores = served.predict(windows[model.features_in_])
     scores = model.anomaly_score(windows)
     assert ((scores >= 0) & (scores <= 1)).all()
+    assert np.allclose(np.asarray(served_scores), scores), "the served model answers scores, not +1/-1 labels"
 
 
 def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(store):
-    import mlflow
 
     similar = train(store, window_features(seed=22))
     assert similar["promoted"], similar["gates"]
@@ -78,7 +82,7 @@ def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(stor
     assert not refused["promoted"] and refused["version"] == "3"
     failed = [g for g in refused["gates"] if not g["passed"]]
     assert [g["name"] for g in failed] == ["feature drift"] and "median z" in failed[0]["reason"]
-    client = mlflow.MlflowClient(refused["tracking_uri"])
+    client = MlflowStore(store).client
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2", "the champion stays"
     assert client.get_model_version(MODEL_NAME, "3").tags["role"] == "challenger"
     assert np.isfinite([g["value"] for g in refused["gates"] if g["value"] is not None]).all()
@@ -106,14 +110,14 @@ def test_an_mlflow_server_that_does_not_answer_is_never_taken_for_no_champion(tm
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with pytest.raises(ServiceUnavailable) as refused:
-        champion_version(tmp_path)
+        MlflowStore(tmp_path).champion_version()
     assert f"MLflow at http://127.0.0.1:{port}" in str(refused.value) and "reachable" in str(refused.value)
     assert refused.value.exit_code == 5
 
 
 def test_a_store_without_a_promoted_model_has_no_champion(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert champion_version(tmp_path) is None
+    assert MlflowStore(tmp_path).champion_version() is None
 
 
 def test_an_emptied_or_damaged_mlflow_store_is_refused_never_recreated(tmp_path, monkeypatch):
@@ -124,7 +128,7 @@ def test_an_emptied_or_damaged_mlflow_store_is_refused_never_recreated(tmp_path,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     trained = tmp_path / "trained"
     train(trained, window_features(seed=22, n_reps=30, n_days=7))
-    assert champion_version(trained) == "1"
+    assert MlflowStore(trained).champion_version() == "1"
     for damage, expected in (("emptied", "the registry was emptied"), ("overwritten", "is damaged")):
         home = tmp_path / damage
         shutil.copytree(trained / "mlflow", home / "mlflow")
@@ -136,7 +140,7 @@ def test_an_emptied_or_damaged_mlflow_store_is_refused_never_recreated(tmp_path,
                 handle.write(b"not a database, whatever MLflow thinks" * 4)
         damaged = database.read_bytes()
         with pytest.raises(StoreDamaged, match=expected) as refused:
-            champion_version(home)
+            MlflowStore(home).champion_version()
         assert "restore" in str(refused.value).lower() and "aside" in str(refused.value)
         assert database.read_bytes() == damaged, "left as it was for the user to restore, not recreated"
 
@@ -154,9 +158,9 @@ def test_a_store_whose_creation_was_cut_short_is_created_again_whole(tmp_path, m
     with monkeypatch.context() as patch:
         patch.setattr(mlflow.MlflowClient, "search_registered_models", cut_short)
         with pytest.raises(KeyboardInterrupt):
-            champion_version(tmp_path)
+            MlflowStore(tmp_path).champion_version()
     assert not database.exists() and not list(database.parent.glob(".*.tmp")), "nothing half-built left in place"
-    assert champion_version(tmp_path) is None and database.stat().st_size > 0
+    assert MlflowStore(tmp_path).champion_version() is None and database.stat().st_size > 0
 
 
 def test_an_unreadable_registry_record_is_refused_with_what_to_do(tmp_path, monkeypatch):
@@ -166,7 +170,7 @@ def test_an_unreadable_registry_record_is_refused_with_what_to_do(tmp_path, monk
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mlflow" / "registry.json").write_text("{half a record")
     with pytest.raises(StoreDamaged, match="registry.json.*cannot be read.*restore it") as refused:
-        champion_version(tmp_path)
+        MlflowStore(tmp_path).champion_version()
     assert refused.value.exit_code == 1
 
 
@@ -175,7 +179,6 @@ def test_a_tampered_champion_never_runs_code_and_a_changed_model_file_is_refused
     import pickle
 
     from pipelines.failures import StoreDamaged
-    from pipelines.training import champion_model
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     home = tmp_path / "home"
@@ -192,7 +195,7 @@ def test_a_tampered_champion_never_runs_code_and_a_changed_model_file_is_refused
     mlmodel = (artifacts / "MLmodel").read_text()
     (artifacts / "MLmodel").write_text(mlmodel.replace("pickled_model: model.skops", "pickled_model: model.pkl")
                                        .replace("serialization_format: skops", "serialization_format: cloudpickle"))
-    model, version = champion_model(home)
+    model, version = MlflowStore(home).champion_model()
     assert not marker.exists(), "the artifact's MLmodel chose pickle, and cadet did not follow it"
     scores = model.anomaly_score(windows)
     assert version == "1" and ((scores >= 0) & (scores <= 1)).all()
@@ -200,28 +203,28 @@ def test_a_tampered_champion_never_runs_code_and_a_changed_model_file_is_refused
     with open(artifacts / "model.skops", "ab") as changed:
         changed.write(b"\0")
     with pytest.raises(StoreDamaged, match="is not the one registered"):
-        champion_model(home)
+        MlflowStore(home).champion_model()
     assert not marker.exists()
 
 
 def test_a_store_another_program_holds_is_waited_for_then_refused_never_called_damaged(tmp_path, monkeypatch):
     import sqlite3
 
-    from pipelines import training
+    from pipelines import tracking
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert champion_version(tmp_path) is None  # builds the home's store
-    monkeypatch.setattr(training, "BUSY_WAIT_S", 1)
+    assert MlflowStore(tmp_path).champion_version() is None  # builds the home's store
+    monkeypatch.setattr(tracking, "BUSY_WAIT_S", 1)
     holder = sqlite3.connect(tmp_path / "mlflow" / "mlflow.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # as a backup tool or a long write elsewhere would
     try:
         with pytest.raises(ServiceUnavailable, match="locked by another program.*run this again") as refused:
-            champion_version(tmp_path)
+            MlflowStore(tmp_path).champion_version()
         assert "damaged" not in str(refused.value) and refused.value.exit_code == 5
     finally:
         holder.execute("COMMIT")
         holder.close()
-    assert champion_version(tmp_path) is None, "usable again once released"
+    assert MlflowStore(tmp_path).champion_version() is None, "usable again once released"
 
 
 def test_a_copied_or_moved_home_keeps_its_models_under_itself(tmp_path, monkeypatch):
@@ -229,7 +232,6 @@ def test_a_copied_or_moved_home_keeps_its_models_under_itself(tmp_path, monkeypa
     import shutil
 
     from pipelines.failures import StoreDamaged
-    from pipelines.training import champion_model
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     original, copy, moved = tmp_path / "original", tmp_path / "copy", tmp_path / "moved"
@@ -242,7 +244,7 @@ def test_a_copied_or_moved_home_keeps_its_models_under_itself(tmp_path, monkeypa
     assert any((copy / "mlflow" / "artifacts").rglob("*")) and second["version"] == "2"
 
     shutil.move(original, moved)  # the original's artifacts are gone from where its store said they were
-    model, version = champion_model(moved)
+    model, version = MlflowStore(moved).champion_model()
     assert version == "1" and len(model.anomaly_score(windows)) == len(windows)
 
     bare = tmp_path / "only-the-database"
@@ -250,4 +252,4 @@ def test_a_copied_or_moved_home_keeps_its_models_under_itself(tmp_path, monkeypa
     shutil.copy(copy / "mlflow" / "mlflow.db", bare / "mlflow" / "mlflow.db")
     shutil.copy(copy / "mlflow" / "registry.json", bare / "mlflow" / "registry.json")
     with pytest.raises(StoreDamaged, match="copied without its artifacts"):
-        champion_model(bare)
+        MlflowStore(bare).champion_model()
