@@ -189,14 +189,19 @@ def _one_row_per_rep_and(df: pd.DataFrame, column: str) -> pd.Series:
     return ~df.duplicated(["rep_id", column])
 
 
-class RepDaySums(pa.DataFrameModel):
-    """`rep_day_features`: one row per rep and local day, every sum a count or a duration (never negative)."""
+class _PerRep(pa.DataFrameModel):
+    """A derived table about reps: every row names its rep; other columns pass through unchecked."""
 
     rep_id: Any = pa.Field(nullable=False)
-    day: Any = pa.Field(nullable=False)
 
     class Config:
         strict = False
+
+
+class RepDaySums(_PerRep):
+    """`rep_day_features`: one row per rep and local day, every sum a count or a duration (never negative)."""
+
+    day: Any = pa.Field(nullable=False)
 
     @pa.dataframe_check(error="one row per rep and day")
     def _one_row_per_rep_and_day(cls, df: pd.DataFrame) -> pd.Series:
@@ -212,15 +217,11 @@ class RepDaySums(pa.DataFrameModel):
         return (df[counted].fillna(0) >= 0).all(axis=1)
 
 
-class RepWindowFeatures(pa.DataFrameModel):
+class RepWindowFeatures(_PerRep):
     """`rep_window_features`: one row per rep and window; the window ends on or after it starts."""
 
-    rep_id: Any = pa.Field(nullable=False)
     period_start: Any = pa.Field(nullable=False)
     period_end: Any = pa.Field(nullable=False)
-
-    class Config:
-        strict = False
 
     @pa.dataframe_check(error="one row per rep and window")
     def _one_row_per_rep_and_window(cls, df: pd.DataFrame) -> pd.Series:
@@ -231,30 +232,22 @@ class RepWindowFeatures(pa.DataFrameModel):
         return pd.Series(pd.to_datetime(df.period_end) >= pd.to_datetime(df.period_start), index=df.index)
 
 
-class RuleHits(pa.DataFrameModel):
+class RuleHits(_PerRep):
     """`rule_hits`: each hit names its rep, window, rule, behaviour code and a known severity."""
 
-    rep_id: Any = pa.Field(nullable=False)
     period_start: Any = pa.Field(nullable=False)
     rule_id: Any = pa.Field(nullable=False)
     code: Any = pa.Field(nullable=False)
     severity: Any = pa.Field(isin=[str(s) for s in SEVERITIES])
 
-    class Config:
-        strict = False
 
-
-class Scores(pa.DataFrameModel):
+class Scores(_PerRep):
     """`scores.parquet`: one score in [0, 1] per rep and window (higher = more suspicious), and its tier."""
 
-    rep_id: Any = pa.Field(nullable=False)
     period_start: Any = pa.Field(nullable=False)
     score: float = pa.Field(ge=0, le=1, nullable=False)
     anomaly_score: float = pa.Field(ge=0, le=1, nullable=True)
     tier: Any = pa.Field(isin=[str(t) for t in TIERS])
-
-    class Config:
-        strict = False
 
     @pa.dataframe_check(error="one score per rep and window")
     def _one_score_per_rep_and_window(cls, df: pd.DataFrame) -> pd.Series:

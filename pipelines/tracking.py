@@ -136,6 +136,7 @@ class MlflowStore:
     def __init__(self, home: Home | Path | str):
         self.home = Home.of(home)
         self.uri = tracking_uri(self.home)
+        self._verified = False
 
     @functools.cached_property
     def client(self):
@@ -172,6 +173,8 @@ class MlflowStore:
         promote the next model as the first: `StoreDamaged` instead, with what to do.
         A tracking server the user named is theirs to keep and is not checked here.
         """
+        if self._verified:  # once per store object: a stage's lookups, client and runs all follow one check
+            return
         database = own_database(self.home)
         if database is None:
             return
@@ -206,6 +209,7 @@ class MlflowStore:
                                f"was emptied or replaced. Restore mlflow.db from a backup, or move {database.parent} "
                                "aside to start a new registry on purpose")
         follow_moved_home(database, BUSY_WAIT_S)
+        self._verified = True
 
     def record_version(self, version: str) -> None:
         """cadet's own note of the newest version it registered, which `verify` holds the database to."""
