@@ -34,6 +34,12 @@ def store(tmp_path_factory, monkeypatch_module):
 
 
 @pytest.fixture(scope="module")
+def first(store):
+    """The home's first model, trained once for the module whichever of its tests runs first (or alone, under -n)."""
+    return train(store, window_features(seed=21))
+
+
+@pytest.fixture(scope="module")
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
@@ -44,10 +50,9 @@ def train(home, windows):
     return train_and_register(home, windows, TrainingSettings(n_estimators=100), rng)
 
 
-def test_a_first_model_is_tracked_registered_and_promoted(store):
+def test_a_first_model_is_tracked_registered_and_promoted(store, first):
     import mlflow
 
-    first = train(store, window_features(seed=21))
     assert first["promoted"] and first["version"] == "1" and first["champion"] == "1"
     assert (store / "mlflow" / "mlflow.db").exists()
     client = MlflowStore(store).client
@@ -70,7 +75,7 @@ def test_a_first_model_is_tracked_registered_and_promoted(store):
     assert np.allclose(np.asarray(served_scores), scores), "the served model answers scores, not +1/-1 labels"
 
 
-def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(store):
+def test_retraining_on_similar_data_is_promoted_and_on_drifted_data_refused(store, first):
 
     similar = train(store, window_features(seed=22))
     assert similar["promoted"], similar["gates"]
