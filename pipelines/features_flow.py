@@ -30,7 +30,7 @@ from pipelines.failures import RunFailed
 from pipelines.home import Home
 from pipelines.lake import Lake
 from pipelines.locking import holding_home
-from pipelines.orphans import end_with
+from pipelines.orphans import children_end_with_me
 from pipelines.progress import advance
 from pipelines.tables import CATALOG, DERIVED_TABLES, INPUT_TABLES
 
@@ -139,13 +139,13 @@ def gather_customers(home: Home, settings: Settings, first: dt.date, last: dt.da
 def window_runner(workers: int, windows_to_do: int) -> ProcessPoolTaskRunner | None:
     """Prefect's process pool for the windows, `workers` processes (0 = one per core); None when one would do.
 
-    Memory grows with workers x window.  Each worker watches this process and
-    leaves with it, even after a kill -9 (see `pipelines.orphans`).
+    Memory grows with workers x window.  Started inside `children_end_with_me`, each worker watches this
+    process and leaves with it, even after a kill -9 (see `pipelines.orphans`).
     """
     workers = min(workers or os.cpu_count() or 1, windows_to_do)
     if workers <= 1:
         return None
-    return ProcessPoolTaskRunner(max_workers=workers, initializer=end_with, initargs=(os.getpid(), 0.0))
+    return ProcessPoolTaskRunner(max_workers=workers)
 
 
 @flow(name="cadet-features", log_prints=False)
@@ -176,7 +176,7 @@ def features_flow(home: str, settings: Settings | str | None = None, start: str 
             results.append(features_for_window(home, settings, lo, hi, customers))
             advance(done, len(todo), f"window from {results[-1]['period_start']}")
     else:
-        with runner:
+        with children_end_with_me(), runner:
             futures = [runner.submit(features_for_window, {"home": home, "settings": settings, "start": lo, "end": hi,
                                                            "customers": customers}) for lo, hi in todo]
             for done, finished in enumerate(as_completed(futures), start=1):
