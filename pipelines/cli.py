@@ -1064,6 +1064,20 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
+        _run_command()
+    except SystemExit as leaving:
+        if leaving.code not in (0, None):
+            # cadet has said what went wrong; Prefect's log worker, flushing at exit to a server that failed with
+            # the same cause (a full disk, say), would add its own "Error logging to API" lines after it
+            import logging
+
+            logging.raiseExceptions = False
+        raise
+
+
+def _run_command() -> None:
+    """The command, its failures turned into one line and an exit code."""
+    try:
         cli.main(prog_name="cadet", standalone_mode=False)
         if was_interrupted():  # Prefect dropped it while the last flow run tore down: its work had finished
             raise click.exceptions.Abort()

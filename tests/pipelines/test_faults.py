@@ -8,6 +8,7 @@ the home is the "next command" that must find no record left Running.
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -203,3 +204,58 @@ def test_the_local_prefect_server_stops_when_its_cadet_is_killed(logs, tmp_path)
     run.send_signal(signal.SIGKILL)
     _finish(run)
     assert _all_gone(servers), f"killed {rng_delay:.1f} s after the server started: it outlived cadet"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 200 KB file system (tmpfs), too small for the logs' lake; needs root to mount."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode:
+        pytest.skip("mounting a small file system needs root")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mounts a tmpfs (Linux)")
+def test_a_disk_that_fills_during_ingest_is_named_in_one_line_and_the_next_ingest_lands_the_same(
+        logs, tmp_path, api_url, small_disk):
+    ingest = ("ingest", "--source", "canonical", str(logs))
+    clean = tmp_path / "clean"
+    assert _start(clean, logs, api_url, *ingest).wait(timeout=600) == 0
+
+    full = _start(small_disk / "home", logs, api_url, *ingest)
+    said = _finish(full).strip()
+    assert full.returncode == 6, said
+    assert f"the disk holding {small_disk / 'home'} is full" in said and "free some space" in said
+    assert len(said.splitlines()) == 1, said
+    assert list((small_disk / "home" / "lake").rglob("*.parquet")), "the disk filled before any day landed"
+
+    moved = tmp_path / "moved"  # the user frees space: here, the home moves to a roomy disk
+    shutil.copytree(small_disk / "home", moved, symlinks=True)
+    again = _start(moved, logs, api_url, *ingest)
+    assert again.wait(timeout=600) == 0, _finish(again)
+    after, uninterrupted = _lake(moved), _lake(clean)
+    assert after.keys() == uninterrupted.keys()
+    for part, frame in uninterrupted.items():
+        assert after[part].equals(frame), f"{part} differs from an ingest that had room"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bind-mounts the home read-only (Linux)")
+def test_a_read_only_home_is_named_in_one_line_and_left_as_it_was(logs, tmp_path, api_url):
+    home = tmp_path / "home"
+    assert _start(home, logs, api_url, "ingest", "--source", "canonical", str(logs / "reps.csv")).wait(600) == 0
+    before = {path: path.read_bytes() for path in home.rglob("*") if path.is_file()}
+    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(home), str(home)], capture_output=True).returncode:
+        pytest.skip("bind-mounting the home read-only needs root")
+    try:
+        assert subprocess.run(["mount", "-o", "remount,bind,ro", str(home)], capture_output=True).returncode == 0
+        run = _start(home, logs, api_url, "run", "--source", "canonical", str(logs))
+        said = _finish(run).strip()
+    finally:
+        subprocess.run(["umount", str(home)], check=True)
+    assert run.returncode == 6, said
+    assert f"{home} is on a read-only file system" in said and "remount it writable" in said
+    assert len(said.splitlines()) == 1, said
+    assert {path: path.read_bytes() for path in home.rglob("*") if path.is_file()} == before
