@@ -231,7 +231,7 @@ def demo(obj: Context, reps, days, seed):
     _hold_home(obj.home, "demo")
     try:
         with _flow_progress("demo"):
-            summary = run_flow("canonical", [str(out)], str(obj.home))
+            summary = run_flow("canonical", [str(out)], str(obj.home), obj.settings)
     except RunFailed as failure:
         _fail("demo", failure)
     ingested, scored = summary["ingest"], summary["score"]

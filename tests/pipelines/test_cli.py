@@ -177,3 +177,22 @@ def test_a_prefect_server_that_stops_answering_mid_run_is_one_line_and_exit_5(tm
     code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
     assert code == 5 and "the Prefect API at http://127.0.0.1:4200/api stopped answering" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_demo_detects_with_the_settings_file_it_simulated_with(runner, tmp_path, monkeypatch):
+    from pipelines import run
+    from pipelines.failures import RunFailed
+
+    handed = {}
+
+    def stop_after_handing_over(source, paths, home, settings=None, *rest, **named):
+        handed["settings"] = settings
+        raise RunFailed("stopped by the test once the run had its settings")
+
+    monkeypatch.setattr(run, "run_flow", stop_after_handing_over)
+    settings = tmp_path / "s.yaml"
+    settings.write_text("site:\n  name: lyon\nfeatures:\n  window_days: 3\n")
+    result = runner.invoke(cli, ["--home", str(tmp_path / "home"), "--config", str(settings), "demo", "--reps", "10",
+                                 "--days", "7"])
+    assert "stopped by the test" in result.output, result.output
+    assert handed["settings"].config.features.window_days == 3
