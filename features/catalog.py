@@ -9,6 +9,7 @@ reported as not observable, never zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,7 +178,26 @@ def suspicious_side(feature: str, z: float) -> bool:
     return z > 0 if higher else z < 0
 
 
-DERIVED = {"repeat_skip_lift": ("cherry_picking", repeat_skip_lift, ("repeat_skip_rate", "first_skip_rate"), 0.03, "share")}
+@dataclass(frozen=True)
+class DerivedFeature:
+    """A feature computed from other features, not from sums: observable when all its parts are."""
+
+    name: str
+    code: str
+    formula: Callable[[pd.DataFrame], pd.Series]
+    parts: tuple[str, ...]  # the features it is computed from; the first one's evidence stands for it
+    spread: float
+    unit: str
+
+    @property
+    def description(self) -> str:
+        return (self.formula.__doc__ or "").strip()
+
+
+DERIVED = {derived.name: derived for derived in (
+    DerivedFeature("repeat_skip_lift", "cherry_picking", repeat_skip_lift, ("repeat_skip_rate", "first_skip_rate"),
+                   0.03, "share"),
+)}
 
 
 def feature_values(sums: pd.DataFrame, observable: dict[str, bool]) -> pd.DataFrame:
@@ -188,28 +208,28 @@ def feature_values(sums: pd.DataFrame, observable: dict[str, bool]) -> pd.DataFr
             out[feature.name] = feature.value(sums)
         else:
             out[feature.name] = np.nan
-    for name, (_, formula, _, _, _) in DERIVED.items():
-        out[name] = formula(out)
+    for name, derived in DERIVED.items():
+        out[name] = derived.formula(out)
     return out
 
 
 def spread_of(name: str) -> float:
     if name in FEATURES_BY_NAME:
         return FEATURES_BY_NAME[name].spread
-    return DERIVED[name][3]
+    return DERIVED[name].spread
 
 
 def needs_of(name: str) -> tuple[str, ...]:
     if name in FEATURES_BY_NAME:
         return FEATURES_BY_NAME[name].needs
-    return tuple(sorted({n for part in DERIVED[name][2] for n in FEATURES_BY_NAME[part].needs}))
+    return tuple(sorted({n for part in DERIVED[name].parts for n in FEATURES_BY_NAME[part].needs}))
 
 
 def evidence_of(name: str) -> tuple[str, float | None]:
     if name in FEATURES_BY_NAME:
         f = FEATURES_BY_NAME[name]
         return f.evidence, f.min_evidence
-    first = FEATURES_BY_NAME[DERIVED[name][2][0]]
+    first = FEATURES_BY_NAME[DERIVED[name].parts[0]]
     return first.evidence, first.min_evidence
 
 

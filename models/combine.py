@@ -90,7 +90,7 @@ class ScoringSettings(BaseModel):
 def _code_of(feature: str) -> str | None:
     if feature in FEATURES_BY_NAME:
         return FEATURES_BY_NAME[feature].code
-    return DERIVED[feature][0] if feature in DERIVED else None
+    return DERIVED[feature].code if feature in DERIVED else None
 
 
 def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind: pd.DataFrame | None = None,

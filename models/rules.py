@@ -298,7 +298,7 @@ class Rule(BaseEstimator):
         if name in FEATURES_BY_NAME:
             days = days.assign(_value=FEATURES_BY_NAME[name].value(days))
         else:
-            days = days.assign(_value=np.where(days[FEATURES_BY_NAME[DERIVED[name][2][0]].numerator] > 0, np.inf, -np.inf))
+            days = days.assign(_value=np.where(days[FEATURES_BY_NAME[DERIVED[name].parts[0]].numerator] > 0, np.inf, -np.inf))
         wanted = pd.DataFrame({"rep_id": rows.rep_id.to_numpy(), "start": rows.period_start.to_numpy(),
                                "end": rows.period_end.to_numpy(), "limit": limits.to_numpy(), "_hit": rows.index})
         joined = wanted.merge(days[["rep_id", "day", "_value"]], on="rep_id")

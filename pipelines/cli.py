@@ -529,7 +529,7 @@ def features(obj: Context, start, end, list_features: bool, workers: int, as_jso
         from features.catalog import DERIVED, FEATURES
 
         rows = [(f.name, f.code or "(context)", f.unit, ", ".join(f.needs) or "-", f.description) for f in FEATURES]
-        rows += [(name, code, unit, "offers, callers", formula.__doc__.strip()) for name, (code, formula, _, _, unit) in DERIVED.items()]
+        rows += [(d.name, d.code, d.unit, "offers, callers", d.description) for d in DERIVED.values()]
         _print_rows("Features", ["feature", "behaviour", "unit", "needs", "meaning"], rows)
         return
     obj.check_rules()

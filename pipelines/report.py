@@ -61,7 +61,7 @@ def _described(name: str) -> tuple[str, str]:
     if name in FEATURES_BY_NAME:
         return FEATURES_BY_NAME[name].unit, FEATURES_BY_NAME[name].description
     if name in DERIVED:
-        return DERIVED[name][4], (DERIVED[name][1].__doc__ or "").strip()
+        return DERIVED[name].unit, DERIVED[name].description
     return "", ""
 
 
