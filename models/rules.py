@@ -13,7 +13,9 @@ not observable instead of judging anyone.
 
 Rules follow scikit-learn's estimator conventions (`__init__` stores
 parameters, `fit` returns self, learned state ends in `_`), so they can be
-cloned, configured with `set_params` and tested like estimators.
+cloned, configured with `set_params` and tested like estimators.  A rule's one
+parameter is its `RuleSpec`, the validated entry of rules.yaml, so the fields
+and their defaults are declared once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.stats import poisson
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from features.catalog import BEHAVIOUR_CODES, DERIVED, FEATURES_BY_NAME, OBSERVABLE_FROM, evidence_of, feature_names, needs_of
@@ -143,48 +145,23 @@ def _sample_fields() -> dict:
 class Rule(BaseEstimator):
     """A rule check; see the module docstring.  `predict` gives hits, `explain` their evidence."""
 
-    def __init__(self, rule_id="rule", code="missed_calls", feature="miss_rate", min_value=None, min_z=None, context=(),
-                 min_evidence=None, min_days=1, sustained_days=3, lenient_for_new_hires=False, max_chance=0.001,
-                 overwhelming_z=8.0, severity="medium", evidence="{rep}: {value}", examples=None, fallback_for=None):
-        self.rule_id = rule_id
-        self.code = code
-        self.feature = feature
-        self.min_value = min_value
-        self.min_z = min_z
-        self.context = context
-        self.min_evidence = min_evidence
-        self.min_days = min_days
-        self.sustained_days = sustained_days
-        self.lenient_for_new_hires = lenient_for_new_hires
-        self.max_chance = max_chance
-        self.overwhelming_z = overwhelming_z
-        self.severity = severity
-        self.evidence = evidence
-        self.examples = examples
-        self.fallback_for = fallback_for
-
-    @classmethod
-    def from_spec(cls, spec: RuleSpec) -> Rule:
-        return cls(rule_id=spec.id, code=spec.code, feature=spec.feature, min_value=spec.min_value, min_z=spec.min_z,
-                   context=tuple(c.model_dump() for c in spec.context), min_evidence=dict(spec.min_evidence),
-                   min_days=spec.min_days, sustained_days=spec.sustained_days,
-                   lenient_for_new_hires=spec.lenient_for_new_hires, max_chance=spec.max_chance, overwhelming_z=spec.overwhelming_z,
-                   severity=spec.severity, evidence=spec.evidence, examples=spec.examples, fallback_for=spec.fallback_for)
+    def __init__(self, spec: RuleSpec):
+        self.spec = spec
 
     def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> Rule:
         """Check the features exist and record whether the source can show them."""
-        features = [self.feature, *[c["feature"] for c in self.context]]
+        features = [self.spec.feature, *[c.feature for c in self.spec.context]]
         missing = [f for f in features if f not in X.columns]
         if missing:
-            raise ValueError(f"rule {self.rule_id}: features {missing} are not in the feature table")
+            raise ValueError(f"rule {self.spec.id}: features {missing} are not in the feature table")
         self.feature_names_in_ = np.array(features, dtype=object)
         # The rule stands on its own feature; a context the source cannot show is skipped (and the hit says so).
-        needs = sorted(needs_of(self.feature))
-        shown = observable if observable is not None else {n: bool(X[self.feature].notna().any()) for n in needs}
+        needs = sorted(needs_of(self.spec.feature))
+        shown = observable if observable is not None else {n: bool(X[self.spec.feature].notna().any()) for n in needs}
         self.not_observable_ = [n for n in needs if not shown.get(n, False)]
         self.superseded_ = False  # set by RuleSet when the rule it stands in for can judge
-        self.context_not_observable_ = [c["feature"] for c in self.context
-                                        if any(not shown.get(n, bool(X[c["feature"]].notna().any())) for n in needs_of(c["feature"]))]
+        self.context_not_observable_ = [c.feature for c in self.spec.context
+                                        if any(not shown.get(n, bool(X[c.feature].notna().any())) for n in needs_of(c.feature))]
         return self
 
     @property
@@ -194,13 +171,13 @@ class Rule(BaseEstimator):
     def threshold(self, X: pd.DataFrame) -> pd.Series:
         """The value each rep must reach: the larger of `min_value` and peer median + `min_z` spreads."""
         limit = pd.Series(-np.inf, index=X.index)
-        if self.min_value is not None:
-            limit = np.maximum(limit, self.min_value)
-        if self.min_z is not None:
-            z, value = X[f"z_{self.feature}"], X[self.feature]
+        if self.spec.min_value is not None:
+            limit = np.maximum(limit, self.spec.min_value)
+        if self.spec.min_z is not None:
+            z, value = X[f"z_{self.spec.feature}"], X[self.spec.feature]
             with np.errstate(divide="ignore", invalid="ignore"):
-                spread = (value - X[f"peer_{self.feature}"]) / z
-            limit = np.maximum(limit, X[f"peer_{self.feature}"] + self.min_z * spread.where(np.isfinite(spread)))
+                spread = (value - X[f"peer_{self.spec.feature}"]) / z
+            limit = np.maximum(limit, X[f"peer_{self.spec.feature}"] + self.spec.min_z * spread.where(np.isfinite(spread)))
         return limit
 
     def predict(self, X: pd.DataFrame) -> pd.Series:
@@ -208,19 +185,19 @@ class Rule(BaseEstimator):
         check_is_fitted(self, "feature_names_in_")
         if not self.observable_ or self.superseded_:
             return pd.Series(False, index=X.index)
-        value = X[self.feature]
+        value = X[self.spec.feature]
         hit = value.notna()
-        if self.min_value is not None:
-            hit &= value >= self.min_value
-        if self.min_z is not None:
-            hit &= X[f"z_{self.feature}"].fillna(-np.inf) >= self.min_z
-        for cond in self.context:
+        if self.spec.min_value is not None:
+            hit &= value >= self.spec.min_value
+        if self.spec.min_z is not None:
+            hit &= X[f"z_{self.spec.feature}"].fillna(-np.inf) >= self.spec.min_z
+        for cond in self.spec.context:
             hit &= _holds(X, cond)
-        for column, minimum in (self.min_evidence or {}).items():
+        for column, minimum in (self.spec.min_evidence or {}).items():
             hit &= X[column].fillna(0) >= minimum
         chance = self.chance(X)
         if chance is not None:
-            hit &= chance.fillna(1.0) <= self.max_chance
+            hit &= chance.fillna(1.0) <= self.spec.max_chance
         return hit
 
     def chance(self, X: pd.DataFrame) -> pd.Series | None:
@@ -230,10 +207,10 @@ class Rule(BaseEstimator):
         spread (a centre where most reps have none still has chance events).
         None when the feature does not count events or the sums are absent.
         """
-        spec = FEATURES_BY_NAME.get(self.feature)
+        spec = FEATURES_BY_NAME.get(self.spec.feature)
         if spec is None or not spec.counts_events or spec.numerator not in X or spec.denominator not in X:
             return None
-        rate = np.maximum(X[f"peer_{self.feature}"].fillna(0.0), spec.spread) / spec.scale
+        rate = np.maximum(X[f"peer_{self.spec.feature}"].fillna(0.0), spec.spread) / spec.scale
         expected = rate * X[spec.denominator].astype("float64")
         count = X[spec.numerator].astype("float64")
         return pd.Series(poisson.sf(np.ceil(count) - 1, expected), index=X.index)
@@ -248,41 +225,41 @@ class Rule(BaseEstimator):
             return pd.DataFrame(columns=HIT_COLUMNS)
         limits = self.threshold(X)[hit]
         days_seen = self._days_seen(rows, limits, lookup)
-        keep = days_seen >= self.min_days
+        keep = days_seen >= self.spec.min_days
         rows, limits, days_seen = rows[keep], limits[keep], days_seen[keep]
-        evidence_name, _ = evidence_of(self.feature)
-        examples = lookup.examples_for(rows, self.examples)
+        evidence_name, _ = evidence_of(self.spec.feature)
+        examples = lookup.examples_for(rows, self.spec.examples)
         chance = self.chance(rows)
         out = []
         for (i, row), example_calls in zip(rows.iterrows(), examples):
             fields = {
-                "rep": row.rep_id, "value": row[self.feature], "peer_median": _num(row[f"peer_{self.feature}"]),
-                "z": _num(row[f"z_{self.feature}"]), "threshold": _num(limits[i]), "days_seen": int(days_seen[i]),
+                "rep": row.rep_id, "value": row[self.spec.feature], "peer_median": _num(row[f"peer_{self.spec.feature}"]),
+                "z": _num(row[f"z_{self.spec.feature}"]), "threshold": _num(limits[i]), "days_seen": int(days_seen[i]),
                 "days_active": int(row.days_active), "peer_group": row.peer_group, "n_peers": int(row.n_peers),
                 "evidence_count": float(row[evidence_name]), "evidence_name": evidence_name,
             }
-            solid = days_seen[i] >= self.sustained_days and all(
-                float(row[column]) >= 2 * minimum for column, minimum in (self.min_evidence or {}).items()
+            solid = days_seen[i] >= self.spec.sustained_days and all(
+                float(row[column]) >= 2 * minimum for column, minimum in (self.spec.min_evidence or {}).items()
             )
-            text = self.evidence.format(**fields)
+            text = self.spec.evidence.format(**fields)
             if self.context_not_observable_:
                 text += (f" Not checked, because this source cannot show it: {', '.join(self.context_not_observable_)}.")
             if not solid:
                 text += (f" Thin evidence ({fields['days_seen']} days, {fields['evidence_count']:.0f} {evidence_name}):"
                          " a watch item, not a finding on its own.")
-            if self.lenient_for_new_hires and bool(row.get("new_hire", False)):
+            if self.spec.lenient_for_new_hires and bool(row.get("new_hire", False)):
                 solid = False
                 text += " New hire, compared with new hires: slower work is expected while learning; a watch item."
             out.append({
                 "rep_id": row.rep_id, "period_start": row.period_start, "period_end": row.period_end,
-                "rule_id": self.rule_id, "code": self.code, "severity": self.severity if solid else "low",
-                "feature": self.feature,
-                "value": float(row[self.feature]), "peer_median": fields["peer_median"], "z": fields["z"],
+                "rule_id": self.spec.id, "code": self.spec.code, "severity": self.spec.severity if solid else "low",
+                "feature": self.spec.feature,
+                "value": float(row[self.spec.feature]), "peer_median": fields["peer_median"], "z": fields["z"],
                 "threshold": fields["threshold"], "days_seen": fields["days_seen"], "days_active": fields["days_active"],
                 "peer_group": row.peer_group, "n_peers": fields["n_peers"],
                 "evidence": text,
                 "examples": example_calls,
-                "overwhelming": bool(solid and np.isfinite(fields["z"]) and fields["z"] >= self.overwhelming_z
+                "overwhelming": bool(solid and np.isfinite(fields["z"]) and fields["z"] >= self.spec.overwhelming_z
                                      and chance is not None and chance.loc[i] <= OVERWHELMING_CHANCE),
             })
         return pd.DataFrame(out, columns=HIT_COLUMNS)
@@ -293,7 +270,7 @@ class Rule(BaseEstimator):
         The robust miss rate counts days by the plain miss rate; a derived
         feature counts the days with any of its evidence (e.g. a skipped repeat caller).
         """
-        name = "miss_rate" if self.feature == "miss_rate_excl_worst_day" else self.feature
+        name = "miss_rate" if self.spec.feature == "miss_rate_excl_worst_day" else self.spec.feature
         days = lookup.days_of(rows.rep_id)
         if name in FEATURES_BY_NAME:
             days = days.assign(_value=FEATURES_BY_NAME[name].value(days))
@@ -334,17 +311,17 @@ def _num(value) -> float:
     return float(value) if value is not None and not (isinstance(value, float) and math.isnan(value)) else float("nan")
 
 
-def _holds(X: pd.DataFrame, cond: dict) -> pd.Series:
-    value, z = X[cond["feature"]], X[f"z_{cond['feature']}"]
+def _holds(X: pd.DataFrame, cond: Condition) -> pd.Series:
+    value, z = X[cond.feature], X[f"z_{cond.feature}"]
     ok = pd.Series(True, index=X.index)
-    if cond.get("min_value") is not None:
-        ok &= value >= cond["min_value"]
-    if cond.get("max_value") is not None:
-        ok &= value <= cond["max_value"]
-    if cond.get("min_z") is not None:
-        ok &= z >= cond["min_z"]
-    if cond.get("max_z") is not None:
-        ok &= z <= cond["max_z"]
+    if cond.min_value is not None:
+        ok &= value >= cond.min_value
+    if cond.max_value is not None:
+        ok &= value <= cond.max_value
+    if cond.min_z is not None:
+        ok &= z >= cond.min_z
+    if cond.max_z is not None:
+        ok &= z <= cond.max_z
     # A context feature the source cannot show does not block the rule: it only ever adds a doubt.
     return ok | value.isna()
 
@@ -357,19 +334,19 @@ class RuleSet(BaseEstimator):
 
     @classmethod
     def from_config(cls, config: RulesConfig) -> RuleSet:
-        return cls(rules=tuple(Rule.from_spec(spec) for spec in config.rules))
+        return cls(rules=tuple(Rule(spec) for spec in config.rules))
 
     def fit(self, X: pd.DataFrame, y=None, observable: dict[str, bool] | None = None) -> RuleSet:
-        self.rules_ = [rule.fit(X, observable=observable) for rule in self.rules]
-        judging = {r.rule_id for r in self.rules_ if r.observable_}
+        self.rules_ = [clone(rule).fit(X, observable=observable) for rule in self.rules]
+        judging = {r.spec.id for r in self.rules_ if r.observable_}
         for rule in self.rules_:
-            rule.superseded_ = bool(rule.fallback_for) and rule.fallback_for in judging
+            rule.superseded_ = bool(rule.spec.fallback_for) and rule.spec.fallback_for in judging
         return self
 
     def not_observable(self) -> pd.DataFrame:
         """Rules that cannot judge anyone from this source, and what the source is missing."""
         check_is_fitted(self, "rules_")
-        rows = [{"rule_id": r.rule_id, "code": r.code, "feature": r.feature,
+        rows = [{"rule_id": r.spec.id, "code": r.spec.code, "feature": r.spec.feature,
                  "missing": "; ".join(OBSERVABLE_FROM[n] for n in r.not_observable_)}
                 for r in self.rules_ if r.not_observable_]
         return pd.DataFrame(rows, columns=["rule_id", "code", "feature", "missing"])

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.catalog import BEHAVIOUR_CODES
-from models.rules import HIT_COLUMNS, Rule, RulesConfig, RuleSet
+from models.rules import HIT_COLUMNS, Rule, RulesConfig, RuleSet, RuleSpec
 from pipelines.config import CadetConfig, ConfigError, bundled_rules_path, load_rules
 
 START, END = dt.date(2026, 1, 5), dt.date(2026, 1, 11)
@@ -28,20 +28,20 @@ def daily(rep, rates, offers=40):
 
 
 def rule(**params):
-    base = dict(rule_id="missed.test", code="missed_calls", feature="miss_rate", min_value=0.08, min_z=4.0,
+    base = dict(id="missed.test", code="missed_calls", feature="miss_rate", min_value=0.08, min_z=4.0,
                 min_evidence={"offers_acted": 40}, min_days=2, severity="high",
                 evidence="{rep} missed {value:.0%} (peers {peer_median:.0%}, z {z:.1f}) on {days_seen} of {days_active} days",
                 examples="missed_offer")
     base.update(params)
-    return Rule(**base)
+    return Rule(RuleSpec(**base))
 
 
 def test_rules_are_sklearn_estimators():
     r = rule()
     twin = clone(r)
     assert twin.get_params() == r.get_params() and twin is not r
-    twin.set_params(min_z=6.0)
-    assert twin.min_z == 6.0 and r.min_z == 4.0
+    twin.set_params(spec=r.spec.model_copy(update={"min_z": 6.0}))
+    assert twin.spec.min_z == 6.0 and r.spec.min_z == 4.0
     with pytest.raises(NotFittedError):
         r.predict(window([dict(rep_id="a")]))  # a rule judges only the feature table it was fitted on
     with pytest.raises(NotFittedError):
@@ -103,7 +103,7 @@ def test_a_context_the_source_cannot_show_is_skipped_and_the_hit_says_it_was_not
 def test_a_rule_the_source_cannot_feed_judges_nobody_and_says_why():
     X = window([dict(rep_id="a", hold_seconds_per_call=float("nan"), peer_hold_seconds_per_call=float("nan"),
                      z_hold_seconds_per_call=float("nan"), hold_observed_calls=0.0)])
-    hold = rule(rule_id="long_hold.test", code="long_hold", feature="hold_seconds_per_call", min_value=30,
+    hold = rule(id="long_hold.test", code="long_hold", feature="hold_seconds_per_call", min_value=30,
                 min_evidence={"hold_observed_calls": 40}, examples=None)
     rules = RuleSet(rules=(hold, rule())).fit(X, observable={"hold": False, "offers": True})
     assert rules.evaluate(X, daily("a", [0.0] * 5)).empty
@@ -153,8 +153,8 @@ def personal_calls_window(rows):
 
 def test_a_handful_of_events_is_not_a_finding_however_high_the_z():
     """A rule on a count asks whether chance at the peers' rate explains the count: three calls in a week can."""
-    rule = Rule(rule_id="personal.test", code="personal_calls", feature="personal_calls_per_shift", min_value=0.5,
-                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=1, severity="high", evidence="{rep}")
+    rule = Rule(RuleSpec(id="personal.test", code="personal_calls", feature="personal_calls_per_shift", min_value=0.5,
+                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=1, severity="high", evidence="{rep}"))
     X = personal_calls_window([
         dict(rep_id="three_calls", personal_calls=3.0, personal_calls_per_shift=0.6, z_personal_calls_per_shift=4.5),
         dict(rep_id="fifteen_calls", personal_calls=15.0, personal_calls_per_shift=3.0, z_personal_calls_per_shift=9.0),
@@ -174,8 +174,8 @@ def test_a_sustained_hit_far_beyond_peers_with_ample_evidence_is_overwhelming():
 
 def test_a_duration_is_never_overwhelming_on_its_own():
     """Four long technical pauses make minutes per hour jump: far beyond peers, yet chance cannot be judged."""
-    tech = Rule(rule_id="tech.test", code="tech_excuse", feature="technical_minutes_per_shift_hour", min_value=1.5,
-                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=2, severity="high", evidence="{rep}")
+    tech = Rule(RuleSpec(id="tech.test", code="tech_excuse", feature="technical_minutes_per_shift_hour", min_value=1.5,
+                min_z=4.0, min_evidence={"shift_seconds": 57600}, min_days=2, severity="high", evidence="{rep}"))
     X = pd.DataFrame([dict(rep_id="a", period_start=START, period_end=END, peer_group="g", n_peers=30, days_active=5,
                            new_hire=False, shift_seconds=5 * 8 * 3600.0, technical_seconds=4 * 1800.0,
                            technical_minutes_per_shift_hour=3.0, peer_technical_minutes_per_shift_hour=0.0,
@@ -188,10 +188,10 @@ def test_a_duration_is_never_overwhelming_on_its_own():
 
 def test_a_fallback_rule_judges_only_where_the_stronger_rule_cannot():
     """Very short calls stand in for early hang-ups only when the log does not say who hung up."""
-    strong = Rule(rule_id="early.strong", code="early_hangup", feature="early_hangup_rate", min_value=0.05, min_z=4.0,
-                  severity="high", evidence="{rep}")
-    weak = Rule(rule_id="early.weak", code="early_hangup", feature="short_call_rate", min_value=0.05, min_z=4.0,
-                severity="medium", evidence="{rep}", fallback_for="early.strong")
+    strong = Rule(RuleSpec(id="early.strong", code="early_hangup", feature="early_hangup_rate", min_value=0.05, min_z=4.0,
+                  severity="high", evidence="{rep}"))
+    weak = Rule(RuleSpec(id="early.weak", code="early_hangup", feature="short_call_rate", min_value=0.05, min_z=4.0,
+                severity="medium", evidence="{rep}", fallback_for="early.strong"))
     X = pd.DataFrame([dict(rep_id="a", period_start=START, period_end=END, answered=300.0, early_hangup_rate=0.15,
                            peer_early_hangup_rate=0.01, z_early_hangup_rate=9.0, short_call_rate=0.18,
                            peer_short_call_rate=0.03, z_short_call_rate=9.0)])
