@@ -207,12 +207,12 @@ class Rule(BaseEstimator):
         spread (a centre where most reps have none still has chance events).
         None when the feature does not count events or the sums are absent.
         """
-        spec = FEATURES_BY_NAME.get(self.spec.feature)
-        if spec is None or not spec.counts_events or spec.numerator not in X or spec.denominator not in X:
+        counted = FEATURES_BY_NAME.get(self.spec.feature)
+        if counted is None or not counted.counts_events or counted.numerator not in X or counted.denominator not in X:
             return None
-        rate = np.maximum(X[f"peer_{self.spec.feature}"].fillna(0.0), spec.spread) / spec.scale
-        expected = rate * X[spec.denominator].astype("float64")
-        count = X[spec.numerator].astype("float64")
+        rate = np.maximum(X[f"peer_{self.spec.feature}"].fillna(0.0), counted.spread) / counted.scale
+        expected = rate * X[counted.denominator].astype("float64")
+        count = X[counted.numerator].astype("float64")
         return pd.Series(poisson.sf(np.ceil(count) - 1, expected), index=X.index)
 
     def explain(self, X: pd.DataFrame, daily: pd.DataFrame, evidence: pd.DataFrame | None = None,
