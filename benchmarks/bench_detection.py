@@ -5,7 +5,7 @@
     uv run python benchmarks/bench_detection.py --seeds 1003 --formats asterisk --reps 200 --days 21
 
 Held-out protocol: with `--worlds held-out` (the default) every seed draws its
-own centre (`pipelines.simulator.worlds.random_world`: queues and call
+own centre (`simulator.worlds.random_world`: queues and call
 lengths, ring timeout, patience, staffing, honest rates of every act an
 avoider overdoes and how much reps differ, confounder shares, time zone, the
 site's names for its IVR extension, wrap-up pause and self-service line).
@@ -62,7 +62,7 @@ NAIVE_KPIS = ["answer_rate", "aht_seconds", "hold_seconds", "wrapup_seconds", "t
 
 
 def write_logs(center, fmt: str, folder: Path, seed: int, timezone: str, world=None) -> None:
-    from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
+    from simulator.writers import write_amazon_connect, write_asterisk, write_canonical
 
     if fmt == "canonical":
         write_canonical(center.tables, folder, "csv")
@@ -84,7 +84,7 @@ def settings_for(fmt: str, logs: Path, world, out: Path) -> Path | None:
 
     if world is None:
         return None
-    site = {"site": dict(world.config["site"])}
+    site = {"site": dict(world.site)}
     if fmt != "canonical":
         files = find_input_files(fmt, [logs])
         proposed = yaml.safe_load(render(inspect_logs(fmt, files, CadetConfig(**site)), "benchmark")) or {}
@@ -175,21 +175,21 @@ def one_center(seed: int, fmt: str, reps: int, days: int, work: Path, intensity:
                avoiders: bool = True) -> dict:
     import pandas as pd
 
-    from pipelines.config import CadetConfig
+    from pipelines.config import SiteConfig
     from pipelines.failures import RunFailed
     from pipelines.run import run_flow
-    from pipelines.simulator import simulate
-    from pipelines.simulator.worlds import random_world
+    from simulator import SimulationConfig, simulate
+    from simulator.worlds import random_world
 
     world = random_world(seed, intensity, avoiders) if worlds == "held-out" else None
     if world:
-        config = CadetConfig(**world.config)
+        simulated, site = SimulationConfig(**world.simulation), SiteConfig(**world.site)
     else:
-        config = CadetConfig(simulation={"avoidance": {"intensity": intensity, "share": 0.12 if avoiders else 0.0}})
-    center = simulate(config, n_reps=reps, n_days=days, seed=seed)
+        simulated, site = SimulationConfig(avoidance={"intensity": intensity, "share": 0.12 if avoiders else 0.0}), SiteConfig()
+    center = simulate(simulated, n_reps=reps, n_days=days, seed=seed, site=site)
     tag = f"{fmt}-{seed}-{intensity:g}-{'a' if avoiders else 'none'}"
     logs, home = work / f"{tag}-logs", work / f"{tag}-home"
-    write_logs(center, fmt, logs, seed, config.site.timezone, world)
+    write_logs(center, fmt, logs, seed, site.timezone, world)
     (logs / "truth.json").unlink(missing_ok=True)
     settings = settings_for(fmt, logs, world, work / f"{tag}.yaml")
     started = time.perf_counter()

@@ -36,6 +36,28 @@ class ReviewSettings(BaseModel):
                                       description="how far below the champion's precision on confirmed flags a new model may fall")
 
 
+class NoSuchWindow(LookupError):
+    """The rep or the window a verdict names is not among the scores; the message says what there is."""
+
+
+def window_under_review(scores: pd.DataFrame, rep_id: str, window_start: dt.date | None) -> pd.Series:
+    """The scored window a verdict on `rep_id` is for: the one starting `window_start`, else the rep's highest-scored.
+
+    A verdict becomes a training label, so it must name the window the analyst
+    looked at; with none named, that is the one the report put first.
+    """
+    mine = scores[scores.rep_id == rep_id]
+    if mine.empty:
+        raise NoSuchWindow(f"{rep_id!r} is not in the scores; check the rep id in the report")
+    if window_start is None:
+        return mine.sort_values("score", ascending=False, kind="stable").iloc[0]
+    chosen = mine[mine.period_start == window_start]
+    if chosen.empty:
+        raise NoSuchWindow(f"no window starting {window_start} for {rep_id}; windows: "
+                           + ", ".join(str(d) for d in sorted(mine.period_start)))
+    return chosen.iloc[0]
+
+
 def latest_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The verdict in force for each rep and window: the last one recorded (the store is append-only)."""
     if verdicts.empty:

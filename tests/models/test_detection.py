@@ -15,7 +15,7 @@ from features.windows import rep_window_features
 from models.rules import RuleSet
 from pipelines.config import CadetConfig, load_rules
 from pipelines.privacy import pseudonymise
-from pipelines.simulator import simulate
+from simulator import SimulationConfig, simulate
 
 CENTERS = [(120, 14, 3), (160, 14, 11), (300, 21, 7)]
 
@@ -32,7 +32,7 @@ def lake_tables(center):
 
 def detect(n_reps, n_days, seed):
     config = CadetConfig()
-    center = simulate(config, n_reps=n_reps, n_days=n_days, seed=seed, workers=1)
+    center = simulate(SimulationConfig(), n_reps=n_reps, n_days=n_days, seed=seed, workers=1)
     tables = lake_tables(center)
     start = dt.date.fromisoformat(center.truth["start_date"])
     end = start + dt.timedelta(days=n_days - 1)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.promotion import TrainingSettings, promotion_gates
-from models.review import ReviewSettings, apply_verdicts, confirmed_precision, latest_verdicts
+from models.review import NoSuchWindow, ReviewSettings, apply_verdicts, confirmed_precision, latest_verdicts, window_under_review
 
 W1, W2, W3 = dt.date(2026, 1, 5), dt.date(2026, 1, 12), dt.date(2026, 3, 2)
 
@@ -84,3 +84,16 @@ def test_without_confirmed_flags_the_gate_says_so_and_does_not_block():
     assert gate.passed and "no analyst verdicts" in gate.reason
     only_dismissed = pd.DataFrame([verdict("r1", W1, "dismissed")])
     assert confirmed_precision(windows, np.zeros(10), only_dismissed) is None
+
+
+def test_a_verdict_is_for_the_named_window_else_the_reps_highest_scored_one():
+    table = scores(("agent1", W1, "watch", ["long_hold"]), ("agent1", W2, "investigate", ["long_hold"]),
+                   ("agent2", W1, "clear", []))
+    table["score"] = [0.5, 0.8, 0.1]
+    assert window_under_review(table, "agent1", None).period_start == W2
+    assert window_under_review(table, "agent1", W1).score == 0.5
+    with pytest.raises(NoSuchWindow, match="windows: 2026-01-05, 2026-01-12"):
+        window_under_review(table, "agent1", W3)
+    with pytest.raises(NoSuchWindow, match="'agent9' is not in the scores"):
+        window_under_review(table, "agent9", None)
+    assert len(table) == 3 and list(table.score) == [0.5, 0.8, 0.1], "the scores are left as they were"

@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 import pytest
@@ -18,57 +17,6 @@ def test_main_help_explains_home_config_and_commands(runner):
     for word in ("--home", "CADET_HOME", "./cadet-data", "--config", "simulate", "demo", "ingest", "score", "report", "run",
                  "review", "serve"):
         assert word in result.output
-
-
-def test_simulate_help_explains_every_option(runner):
-    result = runner.invoke(cli, ["simulate", "--help"])
-    assert result.exit_code == 0
-    for option in ("--reps", "--days", "--seed", "--format", "--out", "--file-format", "--workers", "--quiet"):
-        assert option in result.output
-    for fmt in ("canonical", "asterisk", "amazon-connect", "truth.json", "queue_log", "contact_records"):
-        assert fmt in result.output
-
-
-def test_simulate_writes_files_under_home_by_default(runner, tmp_path):
-    result = runner.invoke(cli, ["--home", str(tmp_path), "simulate", "--reps", "8", "--days", "2", "--quiet"])
-    assert result.exit_code == 0, result.output
-    out = tmp_path / "simulated" / "canonical"
-    assert {p.name for p in out.iterdir()} == {
-        "calls.csv", "offers.csv", "agent_states.csv", "surveys.csv", "schedules.csv", "reps.csv", "truth.json",
-    }
-    truth = json.loads((out / "truth.json").read_text())
-    assert truth["format"] == "canonical" and len(truth["reps"]) == 8
-    assert "simulated 8 reps x 2 days" in result.output
-
-
-def test_home_comes_from_the_environment(runner, tmp_path):
-    result = runner.invoke(cli, ["simulate", "--reps", "3", "--days", "1", "--quiet", "--format", "asterisk"], env={"CADET_HOME": str(tmp_path)})
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "simulated" / "asterisk" / "queue_log").exists()
-
-
-def test_bad_settings_file_stops_with_key_and_reason(runner, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("simulation:\n  target_occupancy: 3\n")
-    result = runner.invoke(cli, ["--config", str(bad), "simulate", "--reps", "2", "--days", "1"])
-    assert result.exit_code != 0
-    assert "simulation.target_occupancy" in result.output and "less than 1" in result.output
-
-
-def test_settings_file_changes_the_simulation(runner, tmp_path):
-    settings = tmp_path / "s.yaml"
-    settings.write_text("site:\n  name: lyon\n")
-    out = tmp_path / "out"
-    result = runner.invoke(cli, ["--config", str(settings), "simulate", "--reps", "4", "--days", "1", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "lyon" in (out / "reps.csv").read_text()
-
-
-def test_invalid_option_values_are_refused(runner):
-    result = runner.invoke(cli, ["simulate", "--reps", "0"])
-    assert result.exit_code == 2 and "--reps" in result.output
-    result = runner.invoke(cli, ["simulate", "--format", "genesys"])
-    assert result.exit_code == 2 and "canonical" in result.output
 
 
 @pytest.mark.parametrize("command, message", [
@@ -177,22 +125,3 @@ def test_a_prefect_server_that_stops_answering_mid_run_is_one_line_and_exit_5(tm
     code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
     assert code == 5 and "the Prefect API at http://127.0.0.1:4200/api stopped answering" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-
-
-def test_the_demo_detects_with_the_settings_file_it_simulated_with(runner, tmp_path, monkeypatch):
-    from pipelines import run
-    from pipelines.failures import RunFailed
-
-    handed = {}
-
-    def stop_after_handing_over(source, paths, home, settings=None, *rest, **named):
-        handed["settings"] = settings
-        raise RunFailed("stopped by the test once the run had its settings")
-
-    monkeypatch.setattr(run, "run_flow", stop_after_handing_over)
-    settings = tmp_path / "s.yaml"
-    settings.write_text("site:\n  name: lyon\nfeatures:\n  window_days: 3\n")
-    result = runner.invoke(cli, ["--home", str(tmp_path / "home"), "--config", str(settings), "demo", "--reps", "10",
-                                 "--days", "7"])
-    assert "stopped by the test" in result.output, result.output
-    assert handed["settings"].config.features.window_days == 3

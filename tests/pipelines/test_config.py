@@ -11,7 +11,6 @@ def test_no_file_means_working_defaults():
     config = load_config(None)
     assert config == CadetConfig()
     assert config.site.timezone == "UTC"
-    assert {q.name for q in config.simulation.queues} >= {"general", "tier2"}
 
 
 def test_shipped_settings_file_spells_out_exactly_the_defaults():
@@ -20,11 +19,19 @@ def test_shipped_settings_file_spells_out_exactly_the_defaults():
 
 def test_partial_file_overrides_only_what_it_names(tmp_path):
     path = tmp_path / "site.yaml"
-    path.write_text("site:\n  timezone: Europe/Paris\nsimulation:\n  avoidance:\n    intensity: 0.5\n")
+    path.write_text("site:\n  timezone: Europe/Paris\nfeatures:\n  min_peers: 5\n")
     config = load_config(path)
     assert config.site.timezone == "Europe/Paris"
-    assert config.simulation.avoidance.intensity == 0.5
-    assert config.simulation.ring_timeout_seconds == CadetConfig().simulation.ring_timeout_seconds
+    assert config.features.min_peers == 5
+    assert config.features.window_days == CadetConfig().features.window_days
+    assert config.site.allotted_wrapup_seconds == CadetConfig().site.allotted_wrapup_seconds
+
+
+def test_a_simulated_centre_in_the_site_settings_is_sent_to_its_own_file(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("site:\n  timezone: Europe/Paris\nsimulation:\n  avoidance:\n    intensity: 0.5\n")
+    message = str(pytest.raises(ConfigError, load_config, path).value)
+    assert "simulation:" in message and "--world" in message and "configs/simulation.yaml" in message
 
 
 def test_round_trip_through_yaml(tmp_path):
@@ -37,10 +44,8 @@ def test_round_trip_through_yaml(tmp_path):
     "text, key, reason",
     [
         ("site:\n  timezone: Mars/Olympus\n", "site.timezone", "unknown time zone"),
-        ("simulation:\n  ring_timeout_seconds: 2\n", "simulation.ring_timeout_seconds", "greater than or equal to 5"),
-        ("simulation:\n  avoidance:\n    behaviours: [napping]\n", "simulation.avoidance.behaviours", "unknown behaviour code"),
+        ("features:\n  min_peers: 0\n", "features.min_peers", "greater than or equal to 3"),
         ("site:\n  time_zone: UTC\n", "site.time_zone", "unknown key"),
-        ("simulation:\n  queues:\n  - name: a\n    share_of_reps: 1\n    mean_talk_seconds: 10\n    tier: 2\n", "simulation", "tier-1 queue"),
     ],
 )
 def test_invalid_file_names_the_key_and_the_reason(tmp_path, text, key, reason):
@@ -54,9 +59,9 @@ def test_invalid_file_names_the_key_and_the_reason(tmp_path, text, key, reason):
 
 def test_every_error_is_reported_at_once(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("site:\n  timezone: Nowhere/Else\nsimulation:\n  survey_share: 2\n")
+    path.write_text("site:\n  timezone: Nowhere/Else\nfeatures:\n  peak_share: 2\n")
     message = str(pytest.raises(ConfigError, load_config, path).value)
-    assert "site.timezone" in message and "simulation.survey_share" in message
+    assert "site.timezone" in message and "features.peak_share" in message
 
 
 def test_unreadable_and_non_yaml_files_are_explained(tmp_path):

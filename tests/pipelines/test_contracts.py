@@ -12,7 +12,7 @@ from models.combine import ScoringSettings, combine
 from models.rules import RuleSet
 from pipelines.config import load_settings
 from pipelines.contracts import RepDaySums, RepWindowFeatures, RuleHits, Scores, StageContractBroken, check
-from pipelines.simulator import simulate
+from simulator import SimulationConfig, simulate
 from tests.models.test_detection import lake_tables
 
 
@@ -20,7 +20,7 @@ from tests.models.test_detection import lake_tables
 def stages():
     settings = load_settings(None)
     config = settings.config
-    center = simulate(config, n_reps=40, n_days=7, seed=5, workers=1)
+    center = simulate(SimulationConfig(), n_reps=40, n_days=7, seed=5, workers=1)
     tables = lake_tables(center)
     start = dt.date.fromisoformat(center.truth["start_date"])
     end = start + dt.timedelta(days=6)

@@ -19,9 +19,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import CadetConfig
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_canonical
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_canonical
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("CADET_FAULT_SEED", random.SystemRandom().randrange(10_000)))
@@ -43,7 +42,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("logs")
-    center = simulate(CadetConfig(), n_reps=30, n_days=9, seed=11, workers=1)
+    center = simulate(SimulationConfig(), n_reps=30, n_days=9, seed=11, workers=1)
     write_canonical(center.tables, folder, "csv")
     (folder / "truth.json").unlink(missing_ok=True)
     return folder

@@ -9,19 +9,18 @@ import yaml
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig
 from pipelines.lake import Lake
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_asterisk, write_canonical
 from pipelines.tables import DERIVED_TABLES
 from pipelines.tracking import tracking_uri
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_asterisk, write_canonical
 
 OUTPUTS = DERIVED_TABLES
 
 
 @pytest.fixture(scope="module")
 def center():
-    return simulate(CadetConfig(), n_reps=60, n_days=9, seed=4, workers=1)
+    return simulate(SimulationConfig(), n_reps=60, n_days=9, seed=4, workers=1)
 
 
 def ingest(home, source, folder):
@@ -194,7 +193,7 @@ def test_a_week_without_data_is_an_empty_window_and_the_others_are_judged(prefec
 
     import pyarrow.compute as pc
 
-    center = simulate(CadetConfig(), n_reps=10, n_days=15, seed=12, workers=1)
+    center = simulate(SimulationConfig(), n_reps=10, n_days=15, seed=12, workers=1)
     first = min(center.tables["calls"]["started_at"].to_pylist()).date()
     closed = (first + dt.timedelta(days=7), first + dt.timedelta(days=13))  # the second week: no logs at all
     tables = {}

@@ -8,15 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig
 from pipelines.lake import Lake
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_amazon_connect, write_asterisk, write_canonical
 
 
 @pytest.fixture(scope="module")
 def center():
-    return simulate(CadetConfig(), n_reps=12, n_days=3, seed=8, workers=1)
+    return simulate(SimulationConfig(), n_reps=12, n_days=3, seed=8, workers=1)
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from pipelines.privacy import KEY_ENV
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect, write_asterisk
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_amazon_connect, write_asterisk
 
 TABLES = ("calls", "offers", "agent_states", "surveys", "schedules", "reps")
 
@@ -28,7 +27,7 @@ def one_key(monkeypatch):
 
 @pytest.fixture(scope="module")
 def center():
-    return simulate(CadetConfig(), n_reps=10, n_days=3, seed=21, workers=1)
+    return simulate(SimulationConfig(), n_reps=10, n_days=3, seed=21, workers=1)
 
 
 def ingest(home, source, *folders):
@@ -224,7 +223,7 @@ def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server,
 @pytest.fixture(scope="module")
 def small_asterisk(tmp_path_factory):
     """A small centre's logs, and the lake one clean ingest of them lands (the reference)."""
-    center = simulate(CadetConfig(), n_reps=6, n_days=2, seed=33, workers=1)
+    center = simulate(SimulationConfig(), n_reps=6, n_days=2, seed=33, workers=1)
     folder = tmp_path_factory.mktemp("small") / "all"
     write_asterisk(center.tables, center.truth, folder, "UTC")
     (folder / "truth.json").unlink(missing_ok=True)

@@ -6,12 +6,13 @@ import yaml
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig, QueueConfig, SimulationConfig, load_config
+from pipelines.config import CadetConfig, load_config
 from pipelines.ingest import enforce_contract
 from pipelines.readers.asterisk import read_asterisk
 from pipelines.readers.connect import read_connect
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect, write_asterisk
+from simulator import simulate
+from simulator.settings import QueueConfig, SimulationConfig
+from simulator.writers import write_amazon_connect, write_asterisk
 
 SELF_SERVICE_NUMBER = "+18005550142"
 
@@ -22,8 +23,7 @@ def center():
     queues = [QueueConfig(name="general", share_of_reps=0.45, mean_talk_seconds=240),
               QueueConfig(name="billing", share_of_reps=0.3, mean_talk_seconds=300),
               QueueConfig(name="escalations", tier=2, share_of_reps=0.25, mean_talk_seconds=540, direct_volume_factor=0.35)]
-    config = CadetConfig(simulation=SimulationConfig(queues=queues, ring_timeout_seconds=10))
-    return simulate(config, n_reps=40, n_days=5, seed=12, workers=1)
+    return simulate(SimulationConfig(queues=queues, ring_timeout_seconds=10), n_reps=40, n_days=5, seed=12, workers=1)
 
 
 def _inspect(folder, source, tmp_path):

@@ -157,13 +157,12 @@ def test_an_error_quoting_a_caller_reaches_no_log_no_run_state_and_no_table_unma
 
     from pipelines import ingest
     from pipelines.cli import cli
-    from pipelines.config import CadetConfig
-    from pipelines.simulator import simulate
-    from pipelines.simulator.writers import write_canonical
+    from simulator import SimulationConfig, simulate
+    from simulator.writers import write_canonical
 
     monkeypatch.setenv(KEY_ENV, KEY.decode())
     logs = tmp_path / "logs"
-    write_canonical(simulate(CadetConfig(), n_reps=6, n_days=2, seed=3, workers=1).tables, logs, "csv")
+    write_canonical(simulate(SimulationConfig(), n_reps=6, n_days=2, seed=3, workers=1).tables, logs, "csv")
     read = ingest.read_canonical
 
     def faulty(path):

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
 from pipelines.report_plots import day_timeline, peer_strip
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_canonical
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_canonical
 
 HOSTILE = 'agent<b>&"x\'</b>'
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -38,7 +38,7 @@ def _renamed(tables: dict[str, pa.Table], old: str, new: str) -> dict[str, pa.Ta
 @pytest.fixture(scope="module")
 def scored(prefect_server, tmp_path_factory):
     """A center whose first avoider has an id full of HTML, run end to end; returns (home, report folder, truth)."""
-    center = simulate(CadetConfig(), n_reps=60, n_days=9, seed=4, workers=1)
+    center = simulate(SimulationConfig(), n_reps=60, n_days=9, seed=4, workers=1)
     avoider = next(r["rep_id"] for r in center.truth["reps"] if r["role"] == "avoider")
     logs = tmp_path_factory.mktemp("logs")
     write_canonical(_renamed(center.tables, avoider, HOSTILE), logs, "csv")

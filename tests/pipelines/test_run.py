@@ -12,13 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig
 from pipelines.lake import Lake
 from pipelines.run import windows_touched
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect, write_asterisk, write_canonical
 from pipelines.tables import CATALOG
 from pipelines.tracking import tracking_uri
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_amazon_connect, write_asterisk, write_canonical
 
 SCORE_COLUMNS = {"rep_id": "string", "period_start": "date32[day]", "period_end": "date32[day]", "score": "double",
                  "tier": "string", "behaviours": "list<element: string>", "anomaly_score": "double",
@@ -28,7 +27,7 @@ FORMAT_IDS = {"canonical": "canonical", "asterisk": "asterisk", "amazon-connect"
 
 @pytest.fixture(scope="module")
 def center():
-    return simulate(CadetConfig(), n_reps=60, n_days=9, seed=4, workers=1)
+    return simulate(SimulationConfig(), n_reps=60, n_days=9, seed=4, workers=1)
 
 
 def run(home: Path, *args: str):
@@ -89,7 +88,7 @@ def _days(tables: dict[str, pa.Table], first: dt.date, last: dt.date) -> dict[st
 
 
 def test_a_second_run_scores_only_the_new_windows_like_a_full_scoring_would(prefect_server, tmp_path):
-    two_weeks = simulate(CadetConfig(), n_reps=60, n_days=14, seed=9, workers=1)
+    two_weeks = simulate(SimulationConfig(), n_reps=60, n_days=14, seed=9, workers=1)
     calls_days = pc.cast(pc.cast(two_weeks.tables["calls"]["started_at"], pa.timestamp("s", tz="UTC")), pa.date32())
     first = pc.min(calls_days).as_py()
     second = first + dt.timedelta(days=7)
@@ -147,7 +146,7 @@ def test_run_on_unusable_input_says_so_fails_in_prefect_and_exits_1(prefect_serv
 
 @pytest.mark.parametrize("source", ["asterisk", "amazon-connect"])
 def test_a_scheduled_run_with_nothing_new_ends_successfully_for_platform_logs(prefect_server, tmp_path, source):
-    small = simulate(CadetConfig(), n_reps=12, n_days=3, seed=9, workers=1)
+    small = simulate(SimulationConfig(), n_reps=12, n_days=3, seed=9, workers=1)
     logs = tmp_path / "logs"
     if source == "asterisk":
         write_asterisk(small.tables, small.truth, logs, "UTC")

@@ -15,9 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.config import CadetConfig
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_canonical
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_canonical
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +78,7 @@ def _trigger(name, env, timeout=400):
 def _serving(tmp_path, url, *serve_options):
     """A drop folder of canonical files and `cadet serve` over it against the server at `url`."""
     drop = tmp_path / "drop"
-    center = simulate(CadetConfig(), n_reps=30, n_days=7, seed=5, workers=1)
+    center = simulate(SimulationConfig(), n_reps=30, n_days=7, seed=5, workers=1)
     write_canonical(center.tables, drop, "csv")
     (drop / "truth.json").unlink(missing_ok=True)
     home = tmp_path / "home"

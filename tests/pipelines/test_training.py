@@ -10,15 +10,15 @@ from features.windows import rep_window_features
 from models.promotion import TrainingSettings
 from pipelines.config import CadetConfig
 from pipelines.failures import ServiceUnavailable
-from pipelines.simulator import simulate
 from pipelines.tracking import CHAMPION, MODEL_NAME, MlflowStore, tracking_uri
 from pipelines.training import train_and_register
+from simulator import SimulationConfig, simulate
 from tests.models.test_detection import lake_tables
 
 
 def window_features(seed, n_reps=60, n_days=14):
     config = CadetConfig()
-    center = simulate(config, n_reps=n_reps, n_days=n_days, seed=seed, workers=1)
+    center = simulate(SimulationConfig(), n_reps=n_reps, n_days=n_days, seed=seed, workers=1)
     tables = lake_tables(center)
     start = dt.date.fromisoformat(center.truth["start_date"])
     end = start + dt.timedelta(days=n_days - 1)

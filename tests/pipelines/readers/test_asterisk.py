@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from pipelines.config import AsteriskIngestConfig, CadetConfig, SiteConfig
 from pipelines.readers.asterisk import read_asterisk, read_queue_log, rebuild_calls, rebuild_presence
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_asterisk
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_asterisk
 
 SETTINGS = AsteriskIngestConfig()
 
@@ -162,7 +162,7 @@ def test_random_garbage_lines_never_crash_and_are_all_accounted_for(tmp_path, ga
 
 def test_simulated_asterisk_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
     config = CadetConfig(site=SiteConfig(timezone="America/Chicago"))
-    center = simulate(config, n_reps=30, n_days=8, seed=5, workers=1)
+    center = simulate(SimulationConfig(), n_reps=30, n_days=8, seed=5, site=config.site, workers=1)
     write_asterisk(center.tables, center.truth, tmp_path, "America/Chicago")
     files = sorted(p for p in tmp_path.iterdir() if p.name != "truth.json")
     results = read_asterisk(files, config.ingest.asterisk, "America/Chicago")

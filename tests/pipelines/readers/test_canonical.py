@@ -5,10 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.config import CadetConfig
 from pipelines.readers.canonical import UnreadableFile, read_canonical_csv
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_canonical
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_canonical
 
 HEADER = (
     "call_id,parent_call_id,channel,direction,queue,remote_number,started_at,enqueued_at,answered_at,ended_at,"
@@ -80,7 +79,7 @@ def test_offsets_are_converted_to_utc(tmp_path):
 
 
 def test_simulated_canonical_files_land_whole(tmp_path):
-    center = simulate(CadetConfig(), n_reps=10, n_days=2, seed=4, workers=1)
+    center = simulate(SimulationConfig(), n_reps=10, n_days=2, seed=4, workers=1)
     write_canonical(center.tables, tmp_path, "csv")
     for name, table in center.tables.items():
         result = read_canonical_csv(tmp_path / f"{name}.csv")
@@ -135,7 +134,7 @@ def test_parquet_files_land_whole_and_bad_rows_are_quarantined(tmp_path):
 
     from pipelines.readers.canonical import read_canonical
 
-    center = simulate(CadetConfig(), n_reps=8, n_days=2, seed=4, workers=1)
+    center = simulate(SimulationConfig(), n_reps=8, n_days=2, seed=4, workers=1)
     write_canonical(center.tables, tmp_path, "parquet")
     for name, table in center.tables.items():
         result = read_canonical(tmp_path / f"{name}.parquet")

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from pipelines.config import CadetConfig, ConnectIngestConfig
 from pipelines.readers.connect import read_connect, read_contact_records, read_json_objects
-from pipelines.simulator import simulate
-from pipelines.simulator.writers import write_amazon_connect
+from simulator import SimulationConfig, simulate
+from simulator.writers import write_amazon_connect
 
 SETTINGS = ConnectIngestConfig()
 
@@ -102,7 +102,7 @@ def test_random_garbage_never_crashes(tmp_path, garbage):
 
 def test_simulated_connect_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
     config = CadetConfig()
-    center = simulate(config, n_reps=30, n_days=8, seed=5, workers=1)
+    center = simulate(SimulationConfig(), n_reps=30, n_days=8, seed=5, workers=1)
     write_amazon_connect(center.tables, center.truth, tmp_path, seed=5)
     results = read_connect(sorted(p for p in tmp_path.iterdir() if p.name != "truth.json"), config.ingest.connect)
     assert all(r.quarantined == 0 for r in results)

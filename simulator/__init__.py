@@ -2,7 +2,7 @@
 
 `simulate()` returns the center as cadet's canonical tables (see
 docs/data-model.md) plus a truth record saying which reps avoid calls and which
-merely look odd for a good reason.  The writers in `pipelines.simulator.writers`
+merely look odd for a good reason.  The writers in `simulator.writers`
 turn those tables into files: canonical CSV/Parquet, Asterisk, Amazon Connect.
 """
 
@@ -20,14 +20,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
-from pipelines.config import CadetConfig
-from pipelines.simulator.engine import ChunkInput, run_chunk
-from pipelines.simulator.plan import Plan, build_plan
-from pipelines.simulator.population import Reps, draw_reps, rep_ids
-from pipelines.simulator.tables import assemble_tables
+from pipelines.config import SiteConfig
+from simulator.engine import ChunkInput, run_chunk
+from simulator.plan import Plan, build_plan
+from simulator.population import Reps, draw_reps, rep_ids
+from simulator.settings import SimulationConfig
+from simulator.tables import assemble_tables
 
 CHUNK_DAYS = 7
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[int, int, str], None]  # (done, total, what), as cadet's flows report
 
 
 @dataclass
@@ -47,8 +48,7 @@ class Center:
         return 2 * calls.num_rows + offers.num_rows + 2 * states.num_rows
 
 
-def _chunk_inputs(reps: Reps, plan: Plan, cfg: CadetConfig, n_days: int, seeds: list[int]) -> list[ChunkInput]:
-    sim = cfg.simulation
+def _chunk_inputs(reps: Reps, plan: Plan, sim: SimulationConfig, site: SiteConfig, n_days: int, seeds: list[int]) -> list[ChunkInput]:
     n_chunks = math.ceil(n_days / CHUNK_DAYS)
     params = {k: v.tolist() for k, v in reps.params.items()}
     queued = plan.arrival_ivr == 0
@@ -60,7 +60,7 @@ def _chunk_inputs(reps: Reps, plan: Plan, cfg: CadetConfig, n_days: int, seeds: 
             inputs.append(None)
             continue
         # The chunk owns everything from its first local midnight to the next chunk's.
-        lo, hi = _local_midnight(cfg, day_lo), _local_midnight(cfg, day_hi)
+        lo, hi = _local_midnight(sim, site, day_lo), _local_midnight(sim, site, day_hi)
         s = (plan.shift_day >= day_lo) & (plan.shift_day < day_hi)
         b = (plan.block_start >= lo) & (plan.block_start < hi)
         a = queued & (plan.arrival_time >= lo) & (plan.arrival_time < hi)
@@ -105,67 +105,71 @@ def _chunk_inputs(reps: Reps, plan: Plan, cfg: CadetConfig, n_days: int, seeds: 
     return inputs
 
 
-def _local_midnight(config: CadetConfig, day_index: int) -> int:
-    date = config.simulation.start_date + dt.timedelta(days=day_index)
-    return int(dt.datetime.combine(date, dt.time(0), tzinfo=ZoneInfo(config.site.timezone)).timestamp())
+def _local_midnight(sim: SimulationConfig, site: SiteConfig, day_index: int) -> int:
+    date = sim.start_date + dt.timedelta(days=day_index)
+    return int(dt.datetime.combine(date, dt.time(0), tzinfo=ZoneInfo(site.timezone)).timestamp())
 
 
 def _run_chunks(inputs: list[ChunkInput | None], workers: int, progress: Progress) -> list[dict[str, np.ndarray]]:
     todo = [i for i in inputs if i is not None]
     results: list = [None] * len(todo)
-    progress("routing calls, week by week", 0, len(todo))
+    progress(0, len(todo), "routing calls, week by week")
     if workers <= 1 or len(todo) <= 1:
         for k, chunk in enumerate(todo):
             results[k] = run_chunk(chunk)
-            progress("routing calls, week by week", k + 1, len(todo))
+            progress(k + 1, len(todo), "routing calls, week by week")
         return results
     # spawn, not fork: the parent may hold pyarrow/Prefect threads that fork would copy mid-state.
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_chunk, chunk): k for k, chunk in enumerate(todo)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
-            progress("routing calls, week by week", done, len(todo))
+            progress(done, len(todo), "routing calls, week by week")
     return results
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
+def _no_progress(done: int, total: int, what: str) -> None:
     return None
 
 
 def simulate(
-    config: CadetConfig,
+    world: SimulationConfig,
     n_reps: int,
     n_days: int,
     seed: int,
+    site: SiteConfig | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Center:
-    """Simulate `n_reps` reps over `n_days` days; the same arguments always give the same center."""
+    """Simulate `n_reps` reps over `n_days` days of `world` at `site` (cadet's default site when None).
+
+    The same arguments always give the same center.
+    """
     progress = progress or _no_progress
     if n_reps < 1:
         raise ValueError("a center needs at least 1 rep")
     if n_days < 1:
         raise ValueError("simulate at least 1 day")
-    sim = config.simulation
+    sim, site = world, site or SiteConfig()
     root = np.random.SeedSequence(seed)
     pop_seq, plan_seq, chunk_seq, table_seq = root.spawn(4)
     n_chunks = math.ceil(n_days / CHUNK_DAYS)
     chunk_seeds = [int(s.generate_state(1)[0]) for s in chunk_seq.spawn(n_chunks)]
 
-    progress("drawing reps, rosters and demand", 0, 1)
-    reps = draw_reps(n_reps, sim, np.random.default_rng(pop_seq), config.site.allotted_wrapup_seconds)
-    plan = build_plan(reps, sim, n_days, config.site.timezone, np.random.default_rng(plan_seq))
-    inputs = _chunk_inputs(reps, plan, config, n_days, chunk_seeds)
+    progress(0, 1, "drawing reps, rosters and demand")
+    reps = draw_reps(n_reps, sim, np.random.default_rng(pop_seq), site.allotted_wrapup_seconds)
+    plan = build_plan(reps, sim, n_days, site.timezone, np.random.default_rng(plan_seq))
+    inputs = _chunk_inputs(reps, plan, sim, site, n_days, chunk_seeds)
     if workers is None:
         workers = os.cpu_count() or 1
         if n_reps * n_days < 3000:  # process start-up costs more than it saves
             workers = 1
-    progress("drawing reps, rosters and demand", 1, 1)
+    progress(1, 1, "drawing reps, rosters and demand")
     results = _run_chunks(inputs, workers, progress)
-    progress("assembling canonical tables", 0, 1)
-    tables = assemble_tables(reps, plan, results, config, np.random.default_rng(table_seq))
-    truth = build_truth(reps, plan, config, n_reps, n_days, seed)
-    progress("assembling canonical tables", 1, 1)
+    progress(0, 1, "assembling canonical tables")
+    tables = assemble_tables(reps, plan, results, sim, site, np.random.default_rng(table_seq))
+    truth = build_truth(reps, plan, sim, site, n_reps, n_days, seed)
+    progress(1, 1, "assembling canonical tables")
     return Center(tables=tables, truth=truth, n_reps=n_reps, n_days=n_days, seed=seed)
 
 
@@ -173,10 +177,10 @@ def _iso(epoch: int) -> str:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_truth(reps: Reps, plan: Plan, config: CadetConfig, n_reps: int, n_days: int, seed: int) -> dict:
+def build_truth(reps: Reps, plan: Plan, sim: SimulationConfig, site: SiteConfig, n_reps: int, n_days: int, seed: int) -> dict:
     """What really happened: each rep's role and behaviours, and the site events."""
     ids = rep_ids(reps.ext)
-    queue_names = [q.name for q in config.simulation.queues]
+    queue_names = [q.name for q in sim.queues]
     rows = []
     for i in range(n_reps):
         rows.append(
@@ -198,9 +202,9 @@ def build_truth(reps: Reps, plan: Plan, config: CadetConfig, n_reps: int, n_days
         "seed": seed,
         "n_reps": n_reps,
         "n_days": n_days,
-        "start_date": config.simulation.start_date.isoformat(),
-        "site": config.site.name,
-        "timezone": config.site.timezone,
+        "start_date": sim.start_date.isoformat(),
+        "site": site.name,
+        "timezone": site.timezone,
         "reps": rows,
         "outages": [{"start": _iso(s), "end": _iso(e), "reason": "Technical"} for s, e in plan.outages],
         "dnd_windows": [
@@ -214,4 +218,4 @@ def build_truth(reps: Reps, plan: Plan, config: CadetConfig, n_reps: int, n_days
     }
 
 
-__all__ = ["Center", "simulate"]
+__all__ = ["Center", "SimulationConfig", "simulate"]

@@ -29,23 +29,25 @@ WRAPUP_REASONS = ("ACW", "Wrap-up", "wrapup", "AfterCall")
 
 @dataclass(frozen=True)
 class World:
-    """Settings for `CadetConfig(**world.config)` plus the site conventions the log writers need."""
+    """A drawn centre: its site (`SiteConfig(**world.site)`), its world (`SimulationConfig(**world.simulation)`),
+    and the site conventions the log writers need."""
 
     seed: int
-    config: dict
+    site: dict
+    simulation: dict
     self_service_extension: str
     wrapup_reason: str
     self_service_number: str
 
     def describe(self) -> str:
-        sim = self.config["simulation"]
+        sim = self.simulation
         queues = ", ".join(f"{q['name']} {q['mean_talk_seconds']:.0f}s" for q in sim["queues"])
         honest = sim["honest"]
         return (f"world {self.seed}: queues [{queues}], ring timeout {sim['ring_timeout_seconds']} s, "
                 f"patience {sim['mean_patience_seconds']:.0f} s, occupancy {sim['target_occupancy']:.2f}, "
                 f"avoiders {sim['avoidance']['share']:.0%} at {sim['avoidance']['intensity']:.2f}, "
                 f"honest personal calls {honest['personal_calls_per_day']:.2f}/day, toggles {honest['toggles_per_day']:.2f}/day, "
-                f"spread {honest['habit_spread']:.2f}, tz {self.config['site']['timezone']}, "
+                f"spread {honest['habit_spread']:.2f}, tz {self.site['timezone']}, "
                 f"IVR '{self.self_service_extension}', wrap-up '{self.wrapup_reason}'")
 
 
@@ -85,6 +87,6 @@ def random_world(seed: int, intensity: float = 1.0, avoiders: bool = True) -> Wo
                    "self_service_share": u(0.005, 0.03), "habit_spread": u(0.2, 0.6)},
     }
     site = {"timezone": str(rng.choice(TIMEZONES)), "allotted_wrapup_seconds": int(rng.choice([30, 45, 60, 90]))}
-    return World(seed=seed, config={"site": site, "simulation": simulation},
+    return World(seed=seed, site=site, simulation=simulation,
                  self_service_extension=str(rng.choice(IVR_EXTENSIONS)), wrapup_reason=str(rng.choice(WRAPUP_REASONS)),
                  self_service_number=f"+1800555{int(rng.integers(1000, 9999))}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.config import SimulationConfig
+from simulator.settings import SimulationConfig
 
 PAUSE_REASONS: tuple[str, ...] = ("Break", "Lunch", "Meeting", "Training", "Personal", "Technical", "Admin")
 REASON = {name: code for code, name in enumerate(PAUSE_REASONS)}

@@ -1,14 +1,14 @@
 import pandas as pd
 import pytest
 
-from pipelines.config import CadetConfig, SiteConfig
-from pipelines.simulator import simulate
+from pipelines.config import SiteConfig
+from simulator import SimulationConfig, simulate
 
 
 @pytest.fixture(scope="session")
 def center():
     """A center big enough that every behaviour code and confounder is present."""
-    return simulate(CadetConfig(), n_reps=120, n_days=14, seed=3, workers=1)
+    return simulate(SimulationConfig(), n_reps=120, n_days=14, seed=3, workers=1)
 
 
 @pytest.fixture(scope="session")
@@ -24,5 +24,4 @@ def truth_frame(center):
 @pytest.fixture(scope="session")
 def small_center_chicago():
     """A small center in a zone with a UTC offset, for the platform writers."""
-    config = CadetConfig(site=SiteConfig(timezone="America/Chicago"))
-    return simulate(config, n_reps=24, n_days=8, seed=5, workers=1)
+    return simulate(SimulationConfig(), n_reps=24, n_days=8, seed=5, site=SiteConfig(timezone="America/Chicago"), workers=1)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.simulator.writers import (
+from simulator.writers import (
     CANONICAL_TABLES,
     write_amazon_connect,
     write_asterisk,

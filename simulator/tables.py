@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipelines.config import CadetConfig
-from pipelines.simulator import engine as E
-from pipelines.simulator.plan import SCHEDULE_ACTIVITIES, Plan
-from pipelines.simulator.population import PAUSE_REASONS, Reps, rep_ids
+from pipelines.config import SiteConfig
+from simulator import engine as E
+from simulator.plan import SCHEDULE_ACTIVITIES, Plan
+from simulator.population import PAUSE_REASONS, Reps, rep_ids
+from simulator.settings import SimulationConfig
 
 TS = pa.timestamp("s", tz="UTC")
 OUTCOMES = np.array(["answered", "abandoned", "ivr_self_service", "ivr_abandoned"], dtype=object)
@@ -59,9 +60,8 @@ def _concat(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def assemble_tables(
-    reps: Reps, plan: Plan, results: list[dict], config: CadetConfig, rng: np.random.Generator
+    reps: Reps, plan: Plan, results: list[dict], sim: SimulationConfig, site: SiteConfig, rng: np.random.Generator
 ) -> dict[str, pa.Table]:
-    sim = config.simulation
     queue_names = [q.name for q in sim.queues]
     ids = rep_ids(reps.ext)["canonical"]
     R = _concat(results) if results else _concat([_empty_result()])
@@ -206,7 +206,7 @@ def assemble_tables(
     roster = pa.table(
         {
             "rep_id": pa.array(ids, type=pa.string()),
-            "site": pa.array([config.site.name] * len(ids), type=pa.string()),
+            "site": pa.array([site.name] * len(ids), type=pa.string()),
             "primary_queue": pa.array([queue_names[q] for q in reps.primary_queue], type=pa.string()),
             "queues": pa.array([";".join(queue_names[q] for q in s) for s in reps.skills], type=pa.string()),
             "hired_on": pa.array(reps.hired_on, type=pa.date32()),

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.catalog import BEHAVIOUR_CODES
 from features.kpis import center_kpis, rep_kpis
-from pipelines.config import BEHAVIOUR_CODES, AvoidanceConfig, CadetConfig, SimulationConfig
-from pipelines.simulator import simulate
-from tests.pipelines.simulator.signals import ALSO_RAISES, PLAUSIBLE_MAX, SIGNAL_OF, behaviour_signals
+from simulator import simulate
+from simulator.settings import AvoidanceConfig, SimulationConfig
+from tests.simulator.signals import ALSO_RAISES, PLAUSIBLE_MAX, SIGNAL_OF, behaviour_signals
 
 
 def _tables_equal(a, b):
@@ -19,17 +20,17 @@ def _tables_equal(a, b):
 
 
 def test_same_seed_same_center_and_different_seed_different_center():
-    first = simulate(CadetConfig(), n_reps=15, n_days=3, seed=42, workers=1)
-    again = simulate(CadetConfig(), n_reps=15, n_days=3, seed=42, workers=1)
-    other = simulate(CadetConfig(), n_reps=15, n_days=3, seed=43, workers=1)
+    first = simulate(SimulationConfig(), n_reps=15, n_days=3, seed=42, workers=1)
+    again = simulate(SimulationConfig(), n_reps=15, n_days=3, seed=42, workers=1)
+    other = simulate(SimulationConfig(), n_reps=15, n_days=3, seed=43, workers=1)
     _tables_equal(first, again)
     assert first.truth == again.truth
     assert not first.tables["calls"].equals(other.tables["calls"])
 
 
 def test_result_does_not_depend_on_the_number_of_worker_processes():
-    one = simulate(CadetConfig(), n_reps=12, n_days=9, seed=1, workers=1)
-    two = simulate(CadetConfig(), n_reps=12, n_days=9, seed=1, workers=2)
+    one = simulate(SimulationConfig(), n_reps=12, n_days=9, seed=1, workers=1)
+    two = simulate(SimulationConfig(), n_reps=12, n_days=9, seed=1, workers=2)
     _tables_equal(one, two)
 
 
@@ -228,9 +229,7 @@ def test_calls_are_only_taken_while_logged_in_and_not_paused(frames):
 
 def test_intensity_scales_the_injected_effect():
     def miss_rate(intensity):
-        config = CadetConfig(
-            simulation=SimulationConfig(avoidance=AvoidanceConfig(share=0.3, behaviours=["missed_calls"], intensity=intensity))
-        )
+        config = SimulationConfig(avoidance=AvoidanceConfig(share=0.3, behaviours=["missed_calls"], intensity=intensity))
         center = simulate(config, n_reps=20, n_days=6, seed=9, workers=1)
         offers = center.tables["offers"].to_pandas()
         avoiders = [r["rep_id"] for r in center.truth["reps"] if r["role"] == "avoider"]
@@ -241,16 +240,16 @@ def test_intensity_scales_the_injected_effect():
 
 
 def test_no_behaviours_means_no_avoiders():
-    config = CadetConfig(simulation=SimulationConfig(avoidance=AvoidanceConfig(share=0.0)))
+    config = SimulationConfig(avoidance=AvoidanceConfig(share=0.0))
     center = simulate(config, n_reps=10, n_days=2, seed=0, workers=1)
     assert {r["role"] for r in center.truth["reps"]} <= {"honest", "confounder"}
 
 
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="at least 1 rep"):
-        simulate(CadetConfig(), n_reps=0, n_days=1, seed=0)
+        simulate(SimulationConfig(), n_reps=0, n_days=1, seed=0)
     with pytest.raises(ValueError, match="at least 1 day"):
-        simulate(CadetConfig(), n_reps=1, n_days=0, seed=0)
+        simulate(SimulationConfig(), n_reps=1, n_days=0, seed=0)
 
 
 def test_timestamps_are_utc_and_whole_seconds(frames):

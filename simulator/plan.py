@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from pipelines.config import SimulationConfig
-from pipelines.simulator.population import REASON, Reps
+from simulator.population import REASON, Reps
+from simulator.settings import SimulationConfig
 
 HOUR = 3600
 MINUTE = 60
