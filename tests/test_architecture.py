@@ -76,6 +76,15 @@ def test_the_simulator_is_an_application_on_cadets_data_model_and_cadet_never_im
             f"{module} imports the simulator: cadet must run without it (its commands come through an entry point)"
 
 
+def test_the_reports_views_and_plots_read_and_write_nothing():
+    stores = ("pipelines.lake", "pipelines.storage", "pipelines.review", "pipelines.home", "pipelines.tracking", "mlflow",
+              "pyarrow.parquet", "jinja2")
+    for module in ("pipelines.report.views", "pipelines.report.plots"):
+        imported = _modules("pipelines/report")[module]
+        bad = sorted(m for m in imported if _within(m, stores))
+        assert not bad, f"{module} imports {bad}: a view is made from what `data` read, and drawn by `render`"
+
+
 @pytest.mark.parametrize("lower", sorted(FLOWS_AND_EDGES - {"pipelines.cli"}))
 def test_no_flow_imports_the_command_line(lower):
     imported = _modules("pipelines")[lower]

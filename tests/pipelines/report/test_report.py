@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from pipelines.cli import cli
 from pipelines.config import CadetConfig
-from pipelines.report_plots import day_timeline, peer_strip
 from simulator import SimulationConfig, simulate
 from simulator.writers import write_canonical
 
@@ -70,24 +69,12 @@ def test_everything_from_the_input_is_escaped(scored):
     home, folder, _ = scored
     html = (folder / "report.html").read_text()
     assert HOSTILE not in html, "a rep id with markup is never written raw"
-    assert "agent&lt;b&gt;&amp;&quot;x&#x27;&lt;/b&gt;" in html
-    import html as markup
     import shlex
 
-    assert markup.escape(f"cadet review {shlex.quote(HOSTILE)} --window") in html, "the verdict command is shell-quoted too"
-    svg = peer_strip("miss_rate", "share", [0.1, 0.2], 0.5, 0.15, 0.3, "<img src=x onerror=alert(1)>")
-    assert "<img" not in svg and "&lt;img" in svg
+    from markupsafe import escape
 
-
-def test_a_big_peer_group_is_drawn_as_its_distribution_not_every_dot():
-    import numpy as np
-
-    from pipelines.report_plots import MAX_DOTS
-
-    peers = np.random.default_rng(1).normal(0.05, 0.01, size=2000)
-    svg = peer_strip("miss_rate", "share", peers, 0.3, 0.05, 0.1, "agent1")
-    assert "against 2000 peers" in svg and svg.count("<circle") == MAX_DOTS + 1
-    assert "agent1 30% · peer median 5%" in svg, "the rep and the peer median are labelled"
+    assert str(escape(HOSTILE)) in html
+    assert str(escape(f"cadet review {shlex.quote(HOSTILE)} --window")) in html, "the verdict command is shell-quoted too"
 
 
 def test_report_command_rewrites_the_newest_report(scored):
@@ -128,23 +115,6 @@ def test_a_lake_without_presence_or_offers_still_gives_a_report_with_its_timelin
 def test_report_without_scores_says_what_to_do(tmp_path):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path), "report"])
     assert result.exit_code == 1 and "cadet score" in result.output
-
-
-def test_timeline_shows_states_calls_and_missed_offers_of_that_day():
-    import pandas as pd
-
-    day = pd.Timestamp("2026-01-05", tz="Europe/Paris")
-    states = pd.DataFrame({"rep_id": ["a", "a"], "state": ["available", "paused"], "reason": [None, "Technical"],
-                           "started_at": [day + pd.Timedelta(hours=8), day + pd.Timedelta(hours=12)],
-                           "ended_at": [day + pd.Timedelta(hours=12), day + pd.Timedelta(hours=13)]})
-    calls = pd.DataFrame({"call_id": ["c1"], "answered_at": [day + pd.Timedelta(hours=9)],
-                          "ended_at": [day + pd.Timedelta(hours=9, minutes=5)]})
-    offers = pd.DataFrame({"call_id": ["c2"], "result": ["ring_no_answer"], "offered_at": [day + pd.Timedelta(hours=10)]})
-    queued = pd.DataFrame({"enqueued_at": [day + pd.Timedelta(hours=h) for h in (9, 9.2, 10)]})
-    svg = day_timeline("a", day, states, calls, offers, queued, "billing", {"Technical"})
-    assert "paused (Technical) 12:00-13:00" in svg and "c1 09:00:00-09:05:00" in svg
-    assert "ring_no_answer c2 at 10:00:00" in svg and "09:00 2 calls offered to billing" in svg
-    assert "07:00" in svg and "14:00" in svg and "03:00" not in svg, "the axis spans the active hours, not the night"
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and os.environ.get("CADET_REQUIRE_BROWSER") != "1",
