@@ -136,16 +136,19 @@ def gather_customers(home: Home, settings: Settings, first: dt.date, last: dt.da
     return known_customers(Lake(home.lake), first, last, settings.config)
 
 
+def worker_count(workers: int, windows_to_do: int) -> int:
+    """How many processes compute the windows: `workers` (0 = one per core), never more than there are windows."""
+    return max(1, min(workers or os.cpu_count() or 1, windows_to_do))
+
+
 def window_runner(workers: int, windows_to_do: int) -> ProcessPoolTaskRunner | None:
-    """Prefect's process pool for the windows, `workers` processes (0 = one per core); None when one would do.
+    """Prefect's process pool for the windows; None when one process would do (then they run here, one at a time).
 
     Memory grows with workers x window.  Started inside `children_end_with_me`, each worker watches this
     process and leaves with it, even after a kill -9 (see `pipelines.orphans`).
     """
-    workers = min(workers or os.cpu_count() or 1, windows_to_do)
-    if workers <= 1:
-        return None
-    return ProcessPoolTaskRunner(max_workers=workers)
+    count = worker_count(workers, windows_to_do)
+    return None if count == 1 else ProcessPoolTaskRunner(max_workers=count)
 
 
 @flow(name="cadet-features", log_prints=False)
@@ -182,4 +185,5 @@ def features_flow(home: str, settings: Settings | str | None = None, start: str 
             for done, finished in enumerate(as_completed(futures), start=1):
                 advance(done, len(futures), f"window from {finished.result()['period_start']}")
             results = [future.result() for future in futures]
-    return {"lake": str(lake.root), "start": first.isoformat(), "end": last.isoformat(), "windows": results}
+    return {"lake": str(lake.root), "start": first.isoformat(), "end": last.isoformat(),
+            "workers": worker_count(workers, len(todo)), "windows": results}

@@ -91,8 +91,9 @@ Examples:
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD), inclusive.")
 @click.option("--list", "list_features", is_flag=True, help="Print every feature: behaviour code, unit, what it needs, meaning.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker processes for the windows (0 = one per core); memory grows with each.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, envvar="CADET_WORKERS", show_envvar=True,
+              help="Worker processes for the windows (0 = one per core; 1 = one window at a time, in this process); "
+                   "memory grows with each.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line summarising the run.")
 @click.pass_obj
 def features(obj: Context, start, end, list_features: bool, workers: int, as_json: bool):
@@ -217,8 +218,8 @@ Examples:
               help="First day to recompute and score (default: the first window an ingested day falls in).")
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Last day to recompute and score (default: the last window an ingested day falls in).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker processes for the feature windows (0 = one per core).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, envvar="CADET_WORKERS", show_envvar=True,
+              help="Worker processes for the feature windows (0 = one per core; 1 = one window at a time, in this process).")
 @click.option("--only-changed", is_flag=True,
               help="Skip files ingested before and unchanged since (size and time); for scheduled runs over a drop folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line summarising every step before the report folder.")
@@ -319,7 +320,9 @@ def _print_features(summary: dict) -> None:
     blind = {(b["rule_id"], b["missing"]) for w in summary["windows"] for b in w["not_observable"]}
     for rule_id, missing in sorted(blind):
         click.echo(f"not observable from this source: {rule_id} (needs {missing})")
-    click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}")
+    processes = summary.get("workers", 1)
+    computed = f" (computed in {processes} worker processes)" if processes > 1 else ""
+    click.echo(f"features and rule hits for {summary['start']} .. {summary['end']} are in {summary['lake']}{computed}")
 
 
 def _print_training(summary: dict) -> None:

@@ -60,7 +60,8 @@ def api_url(prefect_server):
 
 
 def _start(home: Path, logs: Path, api_url: str | None = None, *command: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_TRACKING"))} | KEY
+    # as users run it: the feature windows in Prefect's process pool, whose workers must leave with a killed cadet
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_TRACKING", "CADET_WORKERS"))} | KEY
     if api_url:
         env["PREFECT_API_URL"] = api_url
     command = command or ("run", "--source", "canonical", str(logs))

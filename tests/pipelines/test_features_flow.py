@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -89,6 +90,20 @@ def test_one_worker_computes_one_window_at_a_time(canonical_home, monkeypatch):
     result = CliRunner().invoke(cli, ["--home", str(canonical_home), "features", "--workers", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output.strip().splitlines()[-1])["windows"]) == 2 and most[0] == 1
+
+
+def test_a_pool_of_workers_lands_the_same_lake_as_one_window_at_a_time(canonical_home, monkeypatch):
+    lake = Lake(canonical_home / "lake")
+    _, summary = features(canonical_home)  # CADET_WORKERS=1 in the suite: in this process
+    assert summary["workers"] == 1
+    alone = snapshot(lake)
+    monkeypatch.setenv("CADET_WORKERS", "2")  # what a user's environment says for every command
+    result, summary = features(canonical_home)
+    assert summary["workers"] == 2 and len(summary["windows"]) == 2
+    pooled = snapshot(lake)
+    assert alone.keys() == pooled.keys()
+    for name, frame in alone.items():
+        pd.testing.assert_frame_equal(frame, pooled[name], obj=name)
 
 
 def test_rerunning_replaces_the_windows_and_leaves_no_stale_hits(canonical_home, tmp_path):
