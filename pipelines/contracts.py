@@ -1,16 +1,19 @@
-"""pandera contracts for cadet's canonical tables (docs/data-model.md).
+"""pandera contracts for cadet's tables (docs/data-model.md), as `DataFrameModel` classes.
 
-Readers parse raw files into these shapes; every stage after them may rely on
-them.  Validation is lazy, so one pass reports every failing row and field,
-which is what the quarantine needs.
+The input tables (`Calls`, `Offers`, ...): readers parse raw files into these
+shapes, and every stage after them may rely on them.  Validation is lazy, so
+one pass reports every failing row and field, which is what the quarantine
+needs.  The derived tables (`RepDaySums`, ...) are held where a stage hands
+them on.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.typing import DateTime, Series
 
 from models.combine import TIERS
 from models.rules import SEVERITIES
@@ -30,15 +33,6 @@ MAX_CALL_SECONDS = 12 * 3600  # a leg longer than this is a logging error, not a
 TS = "datetime64[ns, UTC]"
 
 
-def _text(nullable: bool = False, isin: list[str] | None = None) -> pa.Column:
-    checks = [pa.Check.isin(isin)] if isin else []
-    return pa.Column("string", checks=checks, nullable=nullable, coerce=True)
-
-
-def _seconds() -> pa.Column:
-    return pa.Column("Int64", checks=[pa.Check.ge(0), pa.Check.le(MAX_CALL_SECONDS)], nullable=True, coerce=True)
-
-
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")  # before any contact-centre log (public logs from 1999 exist)
 FUTURE_SLACK = pd.Timedelta(days=2)  # clocks and time zones: a log may run a little ahead, not years
 
@@ -48,124 +42,182 @@ def latest_plausible() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC") + FUTURE_SLACK
 
 
-def _plausible() -> pa.Check:
-    return pa.Check(lambda s: s.isna() | ((s >= EARLIEST) & (s <= latest_plausible())), element_wise=False,
-                    error=f"not a plausible time (before {EARLIEST.year} or in the future)", name="plausible_time")
+PLAUSIBLE_ERROR = f"not a plausible time (before {EARLIEST.year} or in the future)"
 
 
-def _ts(nullable: bool = False) -> pa.Column:
-    return pa.Column(TS, checks=[_plausible()], nullable=nullable, coerce=True)
+def _plausible(series: pd.Series) -> pd.Series:
+    return series.isna() | ((series >= EARLIEST) & (series <= latest_plausible()))
 
 
-def _ordered(later: str, earlier: str) -> pa.Check:
-    return pa.Check(
-        lambda df: df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier]),
-        element_wise=False,
-        error=f"{later} before {earlier}",
-        name=f"{later}_after_{earlier}",
-    )
+def _in_order(df: pd.DataFrame, later: str, earlier: str) -> pd.Series:
+    return df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
 
 
-def _not_too_long(end: str, start: str) -> pa.Check:
-    return pa.Check(
-        lambda df: df[end].isna() | df[start].isna() | ((df[end] - df[start]).dt.total_seconds() <= MAX_CALL_SECONDS),
-        element_wise=False,
-        error=f"{start} to {end} longer than {MAX_CALL_SECONDS // 3600} h",
-        name=f"{start}_{end}_plausible",
-    )
+def _not_too_long(df: pd.DataFrame, end: str, start: str) -> pd.Series:
+    return df[end].isna() | df[start].isna() | ((df[end] - df[start]).dt.total_seconds() <= MAX_CALL_SECONDS)
 
 
-CALLS = pa.DataFrameSchema(
-    {
-        "call_id": _text(),
-        "parent_call_id": _text(nullable=True),
-        "channel": _text(isin=CHANNELS),
-        "direction": _text(isin=DIRECTIONS),
-        "queue": _text(nullable=True),
-        "remote_number": _text(nullable=True),
-        "started_at": _ts(),
-        "enqueued_at": _ts(nullable=True),
-        "answered_at": _ts(nullable=True),
-        "ended_at": _ts(),
-        "rep_id": _text(nullable=True),
-        "outcome": _text(isin=OUTCOMES),
-        "disconnected_by": _text(nullable=True, isin=DISCONNECTED_BY),
-        "hold_seconds": _seconds(),
-        "hold_count": pa.Column("Int64", checks=[pa.Check.ge(0)], nullable=True, coerce=True),
-        "wrapup_seconds": _seconds(),
-        "transfer_kind": _text(nullable=True, isin=TRANSFER_KINDS),
-        "transfer_to": _text(nullable=True),
-        "ended_on_hold": pa.Column("boolean", nullable=True, coerce=True),
-        "updated_at": _ts(nullable=True),
-    },
-    checks=[
-        _ordered("ended_at", "started_at"),
-        _ordered("answered_at", "enqueued_at"),
-        _ordered("ended_at", "answered_at"),
-        _not_too_long("ended_at", "started_at"),
-    ],
-    strict=False,
-    name="calls",
-)
+TOO_LONG = f"longer than {MAX_CALL_SECONDS // 3600} h"
+UTC = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 
-OFFERS = pa.DataFrameSchema(
-    {
-        "call_id": _text(),
-        "rep_id": _text(),
-        "offered_at": _ts(),
-        "ring_seconds": pa.Column("Int64", checks=[pa.Check.ge(0), pa.Check.le(3600)], coerce=True),
-        "result": _text(isin=OFFER_RESULTS),
-    },
-    name="offers",
-)
 
-AGENT_STATES_SCHEMA = pa.DataFrameSchema(
-    {
-        "rep_id": _text(),
-        "state": _text(isin=AGENT_STATES),
-        "reason": _text(nullable=True),
-        "started_at": _ts(),
-        "ended_at": _ts(),
-    },
-    checks=[_ordered("ended_at", "started_at"), _not_too_long("ended_at", "started_at")],
-    name="agent_states",
-)
+def _text(nullable: bool = False, isin: list[str] | None = None) -> Any:
+    return pa.Field(nullable=nullable, coerce=True, **({"isin": isin} if isin else {}))
 
-SURVEYS = pa.DataFrameSchema(
-    {
-        "call_id": _text(),
-        "score": pa.Column("Int64", checks=[pa.Check.between(1, 5)], coerce=True),
-        "surveyed_at": _ts(nullable=True),
-        "updated_at": _ts(nullable=True),
-    },
-    name="surveys",
-)
 
-SCHEDULES = pa.DataFrameSchema(
-    {
-        "rep_id": _text(),
-        "activity": _text(isin=ACTIVITIES),
-        "starts_at": _ts(),
-        "ends_at": _ts(),
-    },
-    checks=[_ordered("ends_at", "starts_at")],
-    name="schedules",
-)
+def _seconds() -> Any:
+    return pa.Field(ge=0, le=MAX_CALL_SECONDS, nullable=True, coerce=True)
 
-REPS = pa.DataFrameSchema(
-    {
-        "rep_id": _text(),
-        "site": _text(nullable=True),
-        "primary_queue": _text(nullable=True),
-        "queues": _text(nullable=True),
-        "hired_on": pa.Column("datetime64[ns]", nullable=True, coerce=True),
-        "contract": _text(nullable=True, isin=CONTRACTS),
-    },
-    name="reps",
-)
 
-# The canonical tables by name (each schema's own), in the order ingest lands them.
-SCHEMAS: dict[str, pa.DataFrameSchema] = {s.name: s for s in (CALLS, OFFERS, AGENT_STATES_SCHEMA, SURVEYS, SCHEDULES, REPS)}
+def _ts(nullable: bool = False) -> Any:
+    return pa.Field(nullable=nullable, coerce=True)
+
+
+class Calls(pa.DataFrameModel):
+    """`calls`: one row per call leg (an inbound call, an outbound call, each leg of a transfer)."""
+
+    call_id: Series[pd.StringDtype] = _text()
+    parent_call_id: Series[pd.StringDtype] = _text(nullable=True)
+    channel: Series[pd.StringDtype] = _text(isin=CHANNELS)
+    direction: Series[pd.StringDtype] = _text(isin=DIRECTIONS)
+    queue: Series[pd.StringDtype] = _text(nullable=True)
+    remote_number: Series[pd.StringDtype] = _text(nullable=True)
+    started_at: Series[UTC] = _ts()
+    enqueued_at: Series[UTC] = _ts(nullable=True)
+    answered_at: Series[UTC] = _ts(nullable=True)
+    ended_at: Series[UTC] = _ts()
+    rep_id: Series[pd.StringDtype] = _text(nullable=True)
+    outcome: Series[pd.StringDtype] = _text(isin=OUTCOMES)
+    disconnected_by: Series[pd.StringDtype] = _text(nullable=True, isin=DISCONNECTED_BY)
+    hold_seconds: Series[pd.Int64Dtype] = _seconds()
+    hold_count: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True, coerce=True)
+    wrapup_seconds: Series[pd.Int64Dtype] = _seconds()
+    transfer_kind: Series[pd.StringDtype] = _text(nullable=True, isin=TRANSFER_KINDS)
+    transfer_to: Series[pd.StringDtype] = _text(nullable=True)
+    ended_on_hold: Series[pd.BooleanDtype] = pa.Field(nullable=True, coerce=True)
+    updated_at: Series[UTC] = _ts(nullable=True)
+
+    class Config:
+        name = "calls"
+        strict = False
+
+    @pa.check("started_at", "enqueued_at", "answered_at", "ended_at", "updated_at", name="plausible_time",
+              error=PLAUSIBLE_ERROR)
+    def _plausible_time(cls, series: pd.Series) -> pd.Series:
+        return _plausible(series)
+
+    @pa.dataframe_check(name="ended_at_after_started_at", error="ended_at before started_at")
+    def _ended_after_started(cls, df: pd.DataFrame) -> pd.Series:
+        return _in_order(df, "ended_at", "started_at")
+
+    @pa.dataframe_check(name="answered_at_after_enqueued_at", error="answered_at before enqueued_at")
+    def _answered_after_queued(cls, df: pd.DataFrame) -> pd.Series:
+        return _in_order(df, "answered_at", "enqueued_at")
+
+    @pa.dataframe_check(name="ended_at_after_answered_at", error="ended_at before answered_at")
+    def _ended_after_answered(cls, df: pd.DataFrame) -> pd.Series:
+        return _in_order(df, "ended_at", "answered_at")
+
+    @pa.dataframe_check(name="started_at_ended_at_plausible", error=f"started_at to ended_at {TOO_LONG}")
+    def _not_too_long(cls, df: pd.DataFrame) -> pd.Series:
+        return _not_too_long(df, "ended_at", "started_at")
+
+
+class Offers(pa.DataFrameModel):
+    """`offers`: one row per call offered to a rep (rung at the rep's phone), with how it ended."""
+
+    call_id: Series[pd.StringDtype] = _text()
+    rep_id: Series[pd.StringDtype] = _text()
+    offered_at: Series[UTC] = _ts()
+    ring_seconds: Series[pd.Int64Dtype] = pa.Field(ge=0, le=3600, coerce=True)
+    result: Series[pd.StringDtype] = _text(isin=OFFER_RESULTS)
+
+    class Config:
+        name = "offers"
+
+    @pa.check("offered_at", name="plausible_time", error=PLAUSIBLE_ERROR)
+    def _plausible_time(cls, series: pd.Series) -> pd.Series:
+        return _plausible(series)
+
+
+class AgentStates(pa.DataFrameModel):
+    """`agent_states`: one row per interval a rep was logged in and available or paused (with the reason)."""
+
+    rep_id: Series[pd.StringDtype] = _text()
+    state: Series[pd.StringDtype] = _text(isin=AGENT_STATES)
+    reason: Series[pd.StringDtype] = _text(nullable=True)
+    started_at: Series[UTC] = _ts()
+    ended_at: Series[UTC] = _ts()
+
+    class Config:
+        name = "agent_states"
+
+    @pa.check("started_at", "ended_at", name="plausible_time", error=PLAUSIBLE_ERROR)
+    def _plausible_time(cls, series: pd.Series) -> pd.Series:
+        return _plausible(series)
+
+    @pa.dataframe_check(name="ended_at_after_started_at", error="ended_at before started_at")
+    def _ended_after_started(cls, df: pd.DataFrame) -> pd.Series:
+        return _in_order(df, "ended_at", "started_at")
+
+    @pa.dataframe_check(name="started_at_ended_at_plausible", error=f"started_at to ended_at {TOO_LONG}")
+    def _not_too_long(cls, df: pd.DataFrame) -> pd.Series:
+        return _not_too_long(df, "ended_at", "started_at")
+
+
+class Surveys(pa.DataFrameModel):
+    """`surveys`: one post-call survey score (1-5) per call."""
+
+    call_id: Series[pd.StringDtype] = _text()
+    score: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 5}, coerce=True)
+    surveyed_at: Series[UTC] = _ts(nullable=True)
+    updated_at: Series[UTC] = _ts(nullable=True)
+
+    class Config:
+        name = "surveys"
+
+    @pa.check("surveyed_at", "updated_at", name="plausible_time", error=PLAUSIBLE_ERROR)
+    def _plausible_time(cls, series: pd.Series) -> pd.Series:
+        return _plausible(series)
+
+
+class Schedules(pa.DataFrameModel):
+    """`schedules`: what each rep was scheduled to do (shift, break, lunch, meeting, training) and when."""
+
+    rep_id: Series[pd.StringDtype] = _text()
+    activity: Series[pd.StringDtype] = _text(isin=ACTIVITIES)
+    starts_at: Series[UTC] = _ts()
+    ends_at: Series[UTC] = _ts()
+
+    class Config:
+        name = "schedules"
+
+    @pa.check("starts_at", "ends_at", name="plausible_time", error=PLAUSIBLE_ERROR)
+    def _plausible_time(cls, series: pd.Series) -> pd.Series:
+        return _plausible(series)
+
+    @pa.dataframe_check(name="ends_at_after_starts_at", error="ends_at before starts_at")
+    def _ends_after_starts(cls, df: pd.DataFrame) -> pd.Series:
+        return _in_order(df, "ends_at", "starts_at")
+
+
+class Reps(pa.DataFrameModel):
+    """`reps`: the roster, one row per rep (site, queues, hire date, contract)."""
+
+    rep_id: Series[pd.StringDtype] = _text()
+    site: Series[pd.StringDtype] = _text(nullable=True)
+    primary_queue: Series[pd.StringDtype] = _text(nullable=True)
+    queues: Series[pd.StringDtype] = _text(nullable=True)
+    hired_on: Series[DateTime] = pa.Field(nullable=True, coerce=True)
+    contract: Series[pd.StringDtype] = _text(nullable=True, isin=CONTRACTS)
+
+    class Config:
+        name = "reps"
+
+
+INPUT_MODELS: tuple[type[pa.DataFrameModel], ...] = (Calls, Offers, AgentStates, Surveys, Schedules, Reps)
+# The canonical tables by name (each model's own), in the order ingest lands them, as the schemas readers validate with.
+SCHEMAS: dict[str, pa.DataFrameSchema] = {model.to_schema().name: model.to_schema() for model in INPUT_MODELS}
 
 # What a column a file does not have at all means.  Empty usually says "not known" already; a
 # transfer_kind left empty says "not transferred", so a file without the column says "unknown".

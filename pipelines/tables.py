@@ -28,31 +28,37 @@ class LakeTable:
 
     `day_column` names the UTC day a row is filed under (None: one file for the
     whole table); `key` identifies a record, so landing it again replaces it;
-    `contract` is the pandera schema rows are held to when they land;
-    `storage` the Arrow schema of a table cadet writes in one fixed shape.
+    `model` is the pandera model its rows are held to (an input table's when
+    it lands, a derived table's where a stage hands it on); `storage` the
+    Arrow schema of a table cadet writes in one fixed shape.
     """
 
     name: str
     role: Role
     day_column: str | None
     key: tuple[str, ...] = ()
-    contract: pa_schema.DataFrameSchema | None = None
+    model: type[pa_schema.DataFrameModel] | None = None
     storage: pa.Schema | None = None
 
     @property
     def key_columns(self) -> list[str]:
         return list(self.key)
 
+    @property
+    def contract(self) -> pa_schema.DataFrameSchema | None:
+        """The model as the schema readers and ingest validate with (its columns, dtypes and checks)."""
+        return self.model.to_schema() if self.model is not None else None
+
 
 _US_UTC = pa.timestamp("us", tz="UTC")
 
 CATALOG: dict[str, LakeTable] = {t.name: t for t in (
-    LakeTable("calls", Role.INPUT, "started_at", ("call_id",), contracts.SCHEMAS["calls"]),
-    LakeTable("offers", Role.INPUT, "offered_at", ("call_id", "rep_id", "offered_at"), contracts.SCHEMAS["offers"]),
-    LakeTable("agent_states", Role.INPUT, "started_at", ("rep_id", "started_at"), contracts.SCHEMAS["agent_states"]),
-    LakeTable("surveys", Role.INPUT, "surveyed_at", ("call_id",), contracts.SCHEMAS["surveys"]),
-    LakeTable("schedules", Role.INPUT, "starts_at", ("rep_id", "activity", "starts_at"), contracts.SCHEMAS["schedules"]),
-    LakeTable("reps", Role.INPUT, None, ("rep_id",), contracts.SCHEMAS["reps"]),
+    LakeTable("calls", Role.INPUT, "started_at", ("call_id",), contracts.Calls),
+    LakeTable("offers", Role.INPUT, "offered_at", ("call_id", "rep_id", "offered_at"), contracts.Offers),
+    LakeTable("agent_states", Role.INPUT, "started_at", ("rep_id", "started_at"), contracts.AgentStates),
+    LakeTable("surveys", Role.INPUT, "surveyed_at", ("call_id",), contracts.Surveys),
+    LakeTable("schedules", Role.INPUT, "starts_at", ("rep_id", "activity", "starts_at"), contracts.Schedules),
+    LakeTable("reps", Role.INPUT, None, ("rep_id",), contracts.Reps),
     LakeTable("asterisk_carry", Role.CARRY, None, storage=pa.schema(
         [("kind", pa.string()), ("epoch", pa.int64())]
         + [(c, pa.string()) for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3")]
@@ -65,10 +71,10 @@ CATALOG: dict[str, LakeTable] = {t.name: t for t in (
         ("file", pa.string()), ("source", pa.string()), ("table", pa.string()), ("read", pa.int64()),
         ("landed", pa.int64()), ("quarantined", pa.int64()), ("error", pa.string()), ("file_bytes", pa.int64()),
         ("file_modified_at", _US_UTC)])),
-    LakeTable("rep_day_features", Role.DERIVED, "day"),
+    LakeTable("rep_day_features", Role.DERIVED, "day", model=contracts.RepDaySums),
     LakeTable("call_evidence", Role.DERIVED, "day"),
-    LakeTable("rep_window_features", Role.DERIVED, "period_start"),
-    LakeTable("rule_hits", Role.DERIVED, "period_start"),
+    LakeTable("rep_window_features", Role.DERIVED, "period_start", model=contracts.RepWindowFeatures),
+    LakeTable("rule_hits", Role.DERIVED, "period_start", model=contracts.RuleHits),
     LakeTable("rules_not_observable", Role.DERIVED, "period_start"),
 )}
 
