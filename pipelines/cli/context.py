@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -81,7 +82,7 @@ def hold_home(home: Home, name: str) -> None:
         fail(name, busy)
 
 
-def fail(name: str, failure: RunFailed):
+def fail(name: str, failure: RunFailed) -> NoReturn:
     click.echo(f"cadet {name}: {failure}", err=True)
     sys.exit(failure.exit_code)
 

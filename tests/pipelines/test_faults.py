@@ -223,7 +223,9 @@ def test_a_disk_that_fills_during_ingest_is_named_in_one_line_and_the_next_inges
         logs, tmp_path, api_url, small_disk):
     ingest = ("ingest", "--source", "canonical", str(logs))
     clean = tmp_path / "clean"
-    assert _start(clean, logs, api_url, *ingest).wait(timeout=600) == 0
+    first = _start(clean, logs, api_url, *ingest)
+    said = _finish(first)
+    assert first.returncode == 0, said
 
     full = _start(small_disk / "home", logs, api_url, *ingest)
     said = _finish(full).strip()
@@ -235,7 +237,8 @@ def test_a_disk_that_fills_during_ingest_is_named_in_one_line_and_the_next_inges
     moved = tmp_path / "moved"  # the user frees space: here, the home moves to a roomy disk
     shutil.copytree(small_disk / "home", moved, symlinks=True)
     again = _start(moved, logs, api_url, *ingest)
-    assert again.wait(timeout=600) == 0, _finish(again)
+    said = _finish(again)
+    assert again.returncode == 0, said
     after, uninterrupted = _lake(moved), _lake(clean)
     assert after.keys() == uninterrupted.keys()
     for part, frame in uninterrupted.items():
@@ -245,7 +248,9 @@ def test_a_disk_that_fills_during_ingest_is_named_in_one_line_and_the_next_inges
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bind-mounts the home read-only (Linux)")
 def test_a_read_only_home_is_named_in_one_line_and_left_as_it_was(logs, tmp_path, api_url):
     home = tmp_path / "home"
-    assert _start(home, logs, api_url, "ingest", "--source", "canonical", str(logs / "reps.csv")).wait(600) == 0
+    first = _start(home, logs, api_url, "ingest", "--source", "canonical", str(logs / "reps.csv"))
+    said = _finish(first)
+    assert first.returncode == 0, said
     before = {path: path.read_bytes() for path in home.rglob("*") if path.is_file()}
     if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(home), str(home)], capture_output=True).returncode:
         pytest.skip("bind-mounting the home read-only needs root")
