@@ -44,8 +44,8 @@ def run_simulation(obj: Context, world: SimulationConfig, reps: int, days: int, 
 
     site = obj.config.site
     started = time.perf_counter()
-    with progress_bar("simulate", "drawing reps") as report:
-        center = simulate(world, reps, days, seed, site=site, workers=workers, progress=None if quiet else report)
+    with progress_bar("simulate", "drawing reps", shown=not quiet) as report:
+        center = simulate(world, reps, days, seed, site=site, workers=workers, progress=report)
         report(0, 1, f"writing {fmt} files")
         if fmt == "canonical":
             paths = write_canonical(center.tables, out, file_format)
@@ -61,8 +61,8 @@ def run_simulation(obj: Context, world: SimulationConfig, reps: int, days: int, 
     help="""Simulate a contact center with known avoiders, and write its logs.
 
 \b
-The simulation is seeded and deterministic: the same --reps, --days, --seed
-and settings always give the same files.  Queues with skills, intraday and
+The simulation is seeded and deterministic: the same --reps, --days, --seed,
+world (--world) and site (--config) always give the same files.  Queues with skills, intraday and
 weekday peaks, caller patience and abandonment, repeat callers and callbacks,
 an IVR with self-service, longest-idle routing with a ring timeout, holds,
 transfers, escalation to tier 2, wrap-up, outbound calls, surveys, shifts,

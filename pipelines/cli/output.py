@@ -64,8 +64,8 @@ def _unseen(done: int, total: int, what: str) -> None:
 
 
 @contextlib.contextmanager
-def progress_bar(title: str, first: str = "starting Prefect"):
-    """A progress bar on stderr for a long step; nothing when not a terminal.
+def progress_bar(title: str, first: str = "starting Prefect", shown: bool = True):
+    """A progress bar on stderr for a long step; nothing when not a terminal or not `shown` (`--quiet`).
 
     Yields the `report(done, total, what)` to call, and listens to the running
     flows (`pipelines.progress`) with it, so a flow and the simulator draw the
@@ -75,12 +75,12 @@ def progress_bar(title: str, first: str = "starting Prefect"):
 
     from pipelines import progress
 
-    shown = console(stderr=True)
-    if not shown.is_terminal:
+    terminal = console(stderr=True)
+    if not shown or not terminal.is_terminal:
         yield _unseen
         return
     with Progress(SpinnerColumn(), TextColumn(f"[bold]{title}[/] {{task.description}}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=shown, transient=True) as bar:
+                  TimeElapsedColumn(), console=terminal, transient=True) as bar:
         task = bar.add_task(first, total=None)
 
         def report(done: int, total: int, what: str) -> None:

@@ -104,3 +104,32 @@ def test_the_demo_detects_with_the_settings_file_of_the_site_it_simulated(runner
                                  "--days", "7"])
     assert "stopped by the test" in result.output, result.output
     assert handed["settings"].config.features.window_days == 3
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_terminal_sees_the_simulations_progress_unless_asked_for_quiet(tmp_path, quiet):
+    import os
+    import subprocess
+    import sys
+
+    controller, terminal = os.openpty()
+    command = [sys.executable, "-m", "pipelines.cli", "--home", str(tmp_path), "simulate", "--reps", "60", "--days", "14",
+               *(["--quiet"] if quiet else [])]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal, timeout=300,
+                          env=dict(os.environ, COLUMNS="120", TERM="xterm"))
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's other end is closed: everything was read
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    assert done.returncode == 0 and b"simulated 60 reps x 14 days" in done.stdout
+    bar = [stage for stage in (b"drawing reps", b"routing calls", b"assembling canonical tables", b"writing canonical files")
+           if stage in drawn]
+    assert (bar == []) if quiet else (b"simulate" in drawn and bar), drawn[-500:]
