@@ -1,4 +1,4 @@
-"""Benchmark: two fixed costs of `cadet features`, each beside its floor.
+"""Benchmark: the fixed costs of a cadet command and of `cadet features`, each beside its floor.
 
     uv run python benchmarks/bench_overheads.py                 # 300 reps x 7 days, 3 repeats
     uv run python benchmarks/bench_overheads.py --reps 1000 --repeats 5
@@ -14,6 +14,11 @@
    three checks on one simulated window, against computing that window
    (reading it from the lake, daily sums, window features, the rule checks).
 
+3. Starting a command.  Timed: `cadet --help`, against a bare interpreter
+   (`python -c pass`); and `cadet ingest` of a one-line roster against a
+   running Prefect server (the one the benchmark starts), against importing
+   Prefect alone (what any command that runs a flow pays first).
+
 The centre is cadet's own simulator (seed 1, canonical Parquet), ingested with
 `cadet ingest` (not timed).  Prefect runs against a temporary local server.
 """
@@ -26,6 +31,7 @@ import multiprocessing
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +89,35 @@ def worker_start(workers: int, repeats: int) -> dict:
             "in_process_s": _best(serial)}
 
 
+def _timed(command: list[str], env: dict, repeats: int) -> list[float]:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        seconds.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def command_start(work: Path, api_url: str, repeats: int) -> dict:
+    """Seconds for `cadet --help` and a one-line ingest against a running Prefect server, each beside its floor."""
+    env = dict(os.environ, PREFECT_API_URL=api_url)
+    roster = work / "one-rep" / "reps.csv"
+    roster.parent.mkdir(parents=True)
+    roster.write_text("rep_id,name\nagent1,Ann\n")
+    homes = iter(range(repeats))
+    ingest = []
+    for _ in range(repeats):
+        home = work / f"one-line-home-{next(homes)}"
+        ingest += _timed([sys.executable, "-m", "pipelines.cli", "--home", str(home), "ingest", "--source", "canonical",
+                          str(roster)], env, 1)
+    return {"help_s": _best(_timed([sys.executable, "-m", "pipelines.cli", "--help"], env, repeats)),
+            "bare_python_s": _best(_timed([sys.executable, "-c", "pass"], env, repeats)),
+            "one_line_ingest_s": _best(ingest),
+            "import_prefect_s": _best(_timed([sys.executable, "-c", "import prefect"], env, repeats))}
+
+
 def contracts(home: Path, repeats: int) -> dict:
     """Seconds for the three stage checks on one window, and for computing that window."""
     from features.daily import rep_day_features
@@ -138,11 +173,15 @@ def main() -> None:
         from prefect.testing.utilities import prefect_test_harness
 
         with prefect_test_harness(server_startup_timeout=180):
+            from prefect.settings import get_current_settings
+
             starts = worker_start(args.workers, args.repeats)
+            commands = command_start(work, get_current_settings().api.url, args.repeats)
         checks = contracts(home, args.repeats)
         print("best of", args.repeats, "runs, seconds (median in brackets)")
         publish("worker start", starts, f"overheads-workers-{args.workers}")
         publish("stage contracts", {"reps": args.reps, "days": 7, **checks}, f"overheads-contracts-{args.reps}")
+        publish("command start", commands, "overheads-commands")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

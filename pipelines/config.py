@@ -18,7 +18,7 @@ from features.settings import FeatureSettings
 from models.combine import ScoringSettings
 from models.promotion import TrainingSettings
 from models.review import ReviewSettings
-from models.rules import RulesConfig
+from models.rule_specs import RulesConfig
 
 
 class Section(BaseModel):

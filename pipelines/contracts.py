@@ -16,7 +16,7 @@ import pandera.pandas as pa
 from pandera.typing import DateTime, Series
 
 from models.combine import TIERS
-from models.rules import SEVERITIES
+from models.rule_specs import SEVERITIES
 
 CHANNELS = ["voice", "chat", "email"]
 DIRECTIONS = ["inbound", "outbound", "internal"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,7 +19,9 @@ from pipelines.cli.context import FORMATS, Context, fail, hold_home, prefect_def
 from pipelines.cli.output import print_frame, print_rows, progress_bar
 from pipelines.failures import RunFailed
 from pipelines.home import Home
-from simulator.settings import SimulationConfig, load_world
+
+if TYPE_CHECKING:  # the settings import cadet's settings models (pandas, scikit-learn): loaded when a command runs
+    from simulator.settings import SimulationConfig
 
 WORLD = click.option(
     "--world", "world_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), envvar="CADET_WORLD",
@@ -29,6 +32,7 @@ WORLD = click.option(
 def world_of(path: Path | None) -> SimulationConfig:
     """The world file, or the built-in centre; a bad file stops the command with key and reason."""
     from pipelines.config import ConfigError
+    from simulator.settings import load_world
 
     try:
         return load_world(path)

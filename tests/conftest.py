@@ -4,7 +4,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # The feature windows run one at a time in the command's own process unless a test asks for Prefect's process pool
-# (each pool takes about 11 s to start on 2 cores); the pool's lake equals this one's (test_features_flow.py), and the
+# (each pool takes 5 to 11 s to start on 2 cores); the pool's lake equals this one's (test_features_flow.py), and the
 # kill -9 and schedule tests run cadet as users do, with the pool.
 os.environ.setdefault("CADET_WORKERS", "1")
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from pipelines.cli.output import working
-from pipelines.config import ConfigError, Settings, load_settings
 from pipelines.failures import RunFailed
 from pipelines.home import Home
 from pipelines.inputs import SOURCES
+
+if TYPE_CHECKING:  # the settings' models import pandas and scikit-learn: loaded when a command reads them
+    from pipelines.config import Settings
 
 FORMATS = tuple(s.value for s in SOURCES)
 
@@ -31,6 +33,8 @@ class Context:
     def settings(self) -> Settings:
         """The settings file and its rules, read on first use; a bad one stops the command with key and reason."""
         if self._settings is None:
+            from pipelines.config import ConfigError, load_settings
+
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:

@@ -125,3 +125,26 @@ def test_a_prefect_server_that_stops_answering_mid_run_is_one_line_and_exit_5(tm
     code, err = _new_key_failing_with(fails, tmp_path, monkeypatch, capsys)
     assert code == 5 and "the Prefect API at http://127.0.0.1:4200/api stopped answering" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_loads_no_data_library_and_reading_settings_loads_no_estimator():
+    """`cadet --help` answers at once, and a command that only reads settings (ingest, inspect, review) does not
+    pay for scikit-learn, SciPy, Prefect or the simulator."""
+    import subprocess
+    import sys
+
+    probe = """
+import sys
+from click.testing import CliRunner
+from pipelines.cli import cli
+assert CliRunner().invoke(cli, ["--help"]).exit_code == 0
+print(sorted(m for m in ("pandas", "sklearn", "scipy", "prefect", "mlflow", "simulator.centre") if m in sys.modules))
+from pipelines.config import load_settings
+load_settings(None)
+print(sorted(m for m in ("sklearn", "scipy", "prefect", "mlflow", "simulator.centre") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    after_help, after_settings = done.stdout.strip().splitlines()
+    assert after_help == "[]", f"cadet --help loaded {after_help}"
+    assert after_settings == "[]", f"reading the settings loaded {after_settings}"
