@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
 from pipelines.contracts import EARLIEST, latest_plausible
+from pipelines.readers.arrow import member_of
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -824,7 +825,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     still_open: set[str] = set()
     if history is not None:
         # a file that starts mid-call: the call landed from an earlier file; a call still open: held for the next
-        already = orphan.callid.isin({c.split("#", 1)[0] for c in landed.index})
+        already = member_of(orphan.callid, {c.split("#", 1)[0] for c in landed.index})
         held = pd.concat([orphan.file[already], open_lines.file]).value_counts()
         orphan = orphan[~already]
         newest = int(log.fields[0].max()) if len(log.line) else 0  # a quiet night's empty queue_log: nothing is open
@@ -839,7 +840,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     if history is not None:
         # a dialler call still ringing is carried like a queue call; the end of one landed before, seen again
         # without its OUTDIAL, is held: the lake's row was built from both
-        redialled = dialled.call_id.isin(history.known) & ~dialled.call_id.isin(set(log.fields[1][log.fields[4] == "OUTDIAL"]))
+        redialled = member_of(dialled.call_id, history.known) & ~member_of(dialled.call_id, set(log.fields[1][log.fields[4] == "OUTDIAL"]))
         again = np.isin(log.fields[1], list(dialled.call_id[redialled])) & np.isin(log.fields[4], list(DIALLER_EVENTS))
         dialled = dialled[~redialled]
         stale_dials = dialling.callid.isin(set(dialling.callid[dialling.epoch < newest - STALE_CARRY_SECONDS]))
@@ -857,7 +858,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
                                                              & np.isin(log.fields[4], list(DIALLER_EVENTS))))
         carry = _carry(log, carry_calls, open_sessions, carried, history.key)
         # the lake's row of a call these files see only in part (an older file again) came from a fuller view
-        partial = legs.call_id.isin(unsettled & set(landed.index)).to_numpy()
+        partial = member_of(legs.call_id, unsettled & set(landed.index)).to_numpy()
         if partial.any():
             partial_keys = pd.MultiIndex.from_frame(legs.loc[partial, ["callid", "leg"]])
             partial_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(partial_keys)]
@@ -902,22 +903,22 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     if history is not None and len(cdr):
         own = log.file != CARRIED
         start = pd.to_datetime(cdr.start, utc=True)
-        queue_log_knows = cdr.uniqueid.isin(queued | dialler)
+        queue_log_knows = member_of(cdr.uniqueid, queued | dialler)
         if own.any():
             first, last = _ts([int(log.fields[0][own].min()), int(log.fields[0][own].max())])
-            before = (start < first) & cdr.uniqueid.isin(history.known)
+            before = (start < first) & member_of(cdr.uniqueid, history.known)
             after = (start > last) & ~queue_log_knows
         else:  # a night whose queue_log is empty covers no time: each CDR was landed before, or waits for its queue_log
-            before = cdr.uniqueid.isin(history.known)
+            before = member_of(cdr.uniqueid, history.known)
             after = ~before & ~queue_log_knows
-    cdr_only = _cdr_calls(cdr[~cdr.uniqueid.isin(dialler) & ~before & ~after], members, queued, settings) if len(cdr) else None
+    cdr_only = _cdr_calls(cdr[~member_of(cdr.uniqueid, dialler) & ~before & ~after], members, queued, settings) if len(cdr) else None
     for path, bad, n in cdr_files:
         mine = cdr_only[cdr_only["file"] == str(path)].drop(columns=["file"]) if cdr_only is not None else _empty_like(calls)
-        here = (cdr["file"] == str(path)) & ~cdr.uniqueid.isin(set(mine.call_id)) if len(cdr) else before
+        here = (cdr["file"] == str(path)) & ~member_of(cdr.uniqueid, set(mine.call_id)) if len(cdr) else before
         by_rule = [(int((here & before).sum()), "calls an earlier run landed from the queue_log of their time"),
                    (int((here & after).sum()), "calls after the newest queue_log line: give Master.csv again with the "
                                                "queue_log that covers them"),
-                   (int((here & ~before & ~after & cdr.uniqueid.isin(queued | dialler)).sum()),
+                   (int((here & ~before & ~after & member_of(cdr.uniqueid, queued | dialler)).sum()),
                     "calls queue_log describes (their CDR adds only the start time)")]
         skipped = n - len(bad) - len(mine)
         other = skipped - sum(count for count, _ in by_rule)
@@ -1078,8 +1079,8 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings:
     agents = {}
     for name in sorted(members):
         agents.setdefault(interface_number(name) or name.split("/", 1)[-1], name)
-    outbound = cdr[cdr.src.isin(agents) & cdr.dcontext.ne("ivr-main")]
-    ivr = cdr[~cdr.uniqueid.isin(queued) & ~cdr.src.isin(agents)]
+    outbound = cdr[member_of(cdr.src, agents) & cdr.dcontext.ne("ivr-main")]
+    ivr = cdr[~member_of(cdr.uniqueid, queued) & ~member_of(cdr.src, agents)]
     billsec = pd.to_numeric(cdr.billsec, errors="coerce")
     out = pd.DataFrame(
         {
@@ -1134,7 +1135,7 @@ def _surveys(path: Path, legs: pd.DataFrame, landed: frozenset[str] = frozenset(
     result = read_canonical(path)
     known = set(legs.callid) | {c.split("#", 1)[0] for c in landed}
     later = result.good.surveyed_at.notna() & (result.good.surveyed_at > _ts([newest]).iloc[0]) if newest is not None else False
-    waiting = result.good.call_id.isin(open_calls) | (~result.good.call_id.isin(known) & later)
+    waiting = member_of(result.good.call_id, open_calls) | (~member_of(result.good.call_id, known) & later)
     if waiting.any():
         result.good = result.good[~waiting].reset_index(drop=True)
         result.skipped += int(waiting.sum())
