@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
 from pipelines.contracts import EARLIEST, latest_plausible
-from pipelines.readers.arrow import member_of
+from pipelines.readers.arrow import in_values, member_of
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -749,7 +749,7 @@ def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> 
     fields = list(log.fields)
     for position, events in ((6, ["ENTERQUEUE"]), (5, list(DIALLER_EVENTS))):
         values = pd.Series(fields[position])
-        chosen = np.isin(fields[4], events) & (values != "").to_numpy() & ~values.str.startswith(CALLER_KEY).to_numpy()
+        chosen = in_values(fields[4], events) & (values != "").to_numpy() & ~values.str.startswith(CALLER_KEY).to_numpy()
         if position == 5:
             chosen &= (values.str.replace(r"\D", "", regex=True).str.len() > extension_digits).to_numpy()
         if chosen.any():
@@ -841,7 +841,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
         # a dialler call still ringing is carried like a queue call; the end of one landed before, seen again
         # without its OUTDIAL, is held: the lake's row was built from both
         redialled = member_of(dialled.call_id, history.known) & ~member_of(dialled.call_id, set(log.fields[1][log.fields[4] == "OUTDIAL"]))
-        again = np.isin(log.fields[1], list(dialled.call_id[redialled])) & np.isin(log.fields[4], list(DIALLER_EVENTS))
+        again = in_values(log.fields[1], list(dialled.call_id[redialled])) & in_values(log.fields[4], list(DIALLER_EVENTS))
         dialled = dialled[~redialled]
         stale_dials = dialling.callid.isin(set(dialling.callid[dialling.epoch < newest - STALE_CARRY_SECONDS]))
         open_dials = set(dialling.callid[~stale_dials])
@@ -854,8 +854,8 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     carry = pd.DataFrame(columns=CARRY_COLUMNS)
     if history is not None:
         carry_calls, unsettled = _calls_to_carry(log, legs, still_open, newest, in_acw)
-        carry_calls = np.union1d(carry_calls, np.flatnonzero(np.isin(log.fields[1], list(open_dials))
-                                                             & np.isin(log.fields[4], list(DIALLER_EVENTS))))
+        carry_calls = np.union1d(carry_calls, np.flatnonzero(in_values(log.fields[1], list(open_dials))
+                                                             & in_values(log.fields[4], list(DIALLER_EVENTS))))
         carry = _carry(log, carry_calls, open_sessions, carried, history.key)
         # the lake's row of a call these files see only in part (an older file again) came from a fuller view
         partial = member_of(legs.call_id, unsettled & set(landed.index)).to_numpy()
@@ -873,7 +873,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     leg_file = np.where(legs.file.values == CARRIED, legs.end_file.values, legs.file.values)
     leg_file = np.where(leg_file == CARRIED, str(next(iter(qlog_lines))), leg_file)
     used = _lines_used(log, in_legs, legs, not_dialled)
-    system = pd.Series(log.file[np.isin(log.fields[4], list(SYSTEM_EVENTS))]).value_counts()
+    system = pd.Series(log.file[in_values(log.fields[4], list(SYSTEM_EVENTS))]).value_counts()
     for path, n_lines in qlog_lines.items():
         mine = pd.concat([calls[leg_file == str(path)], dialled[dialled.file == str(path)].drop(columns=["file"])],
                          ignore_index=True) if len(dialled) else calls[leg_file == str(path)].reset_index(drop=True)
@@ -895,8 +895,8 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
-    queued = set(log.fields[1][np.isin(log.fields[4], list(CALL_EVENTS))]) | {c.split("#", 1)[0] for c in landed.index}
-    dialler = set(log.fields[1][np.isin(log.fields[4], list(DIALLER_EVENTS))])
+    queued = set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]) | {c.split("#", 1)[0] for c in landed.index}
+    dialler = set(log.fields[1][in_values(log.fields[4], list(DIALLER_EVENTS))])
     # A cumulative Master.csv holds calls before and after these queue_logs: a CDR is read with the queue_log
     # that covers its time (whose reps, queued calls and dialler calls tell what it is), never with another's.
     before = after = pd.Series(False, index=cdr.index)
@@ -941,7 +941,7 @@ def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialli
     (but for `dialling`'s, which land nothing)."""
     landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
     call_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
-    other = np.isin(log.fields[4], list(PRESENCE_EVENTS | DIALLER_EVENTS))
+    other = in_values(log.fields[4], list(PRESENCE_EVENTS | DIALLER_EVENTS))
     counted = pd.concat([call_lines, pd.Series(log.file[other])]).value_counts()
     open_dialling = dialling.file.value_counts() if len(dialling) else pd.Series(dtype=np.int64)
     return counted.sub(open_dialling, fill_value=0).astype(np.int64)
@@ -978,7 +978,7 @@ def _calls_to_carry(log: QueueLog, legs: pd.DataFrame, still_open: set[str], new
     wrapping = legs.answered_at.notna() & ((legs.ended_at == legs.end_agent.map(in_acw)) | (legs.ended_at >= newest - 1))
     unsettled = set(last.call_id[transferred]) | set(legs.call_id[wrapping])
     callids = still_open | set(last.callid[transferred]) | set(legs.callid[wrapping])
-    return np.flatnonzero(np.isin(log.fields[1], list(callids)) & np.isin(log.fields[4], list(CALL_EVENTS))), unsettled
+    return np.flatnonzero(in_values(log.fields[1], list(callids)) & in_values(log.fields[4], list(CALL_EVENTS))), unsettled
 
 
 def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, before: pd.DataFrame, key: bytes) -> pd.DataFrame:
@@ -998,7 +998,7 @@ def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, bef
         frame.loc[moved, "d1"] = frame.loc[moved, "d1"].map(lambda text: mask_numbers(text, key))
         return frame.assign(kind=kind, n_fields=log.n_fields[positions])[CARRY_COLUMNS]
 
-    presence = np.isin(log.fields[4], list(PRESENCE_EVENTS))
+    presence = in_values(log.fields[4], list(PRESENCE_EVENTS))
     newest = pd.Series(log.fields[0][presence]).groupby(log.fields[3][presence]).max()
     earlier = before[before.kind == "seen"].set_index("agent").epoch.astype(np.int64) if len(before) else pd.Series(dtype=np.int64)
     seen = pd.concat([newest, earlier]).groupby(level=0).max()
