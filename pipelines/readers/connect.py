@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from pipelines.config import ConnectIngestConfig
+from pipelines.readers.arrow import member_of
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 _decoder = json.JSONDecoder()
@@ -531,7 +532,7 @@ def _offers(contact_states: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame:
     ).dropna(subset=["result"])
     known = calls.drop_duplicates("call_id").set_index("call_id")
     ended = merged.call_id.map(known.ended_at)
-    answered_by_nobody = merged.call_id.map(known.answered_at).isna() & merged.call_id.isin(known.index)
+    answered_by_nobody = merged.call_id.map(known.answered_at).isna() & member_of(merged.call_id, known.index)
     caller_gone = (merged.result == "MISSED") & answered_by_nobody & (ended == merged.done)
     result = np.select(
         [merged.result == "CONNECTED", caller_gone, merged.result == "MISSED"],
@@ -621,14 +622,14 @@ def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig, h
     # a transfer's next contact whose first contact landed in an earlier run: that contact's transfer, completed
     moved = everything[kept]
     moved = moved[moved.method.isin(["TRANSFER", "QUEUE_TRANSFER"]) & moved.parent_call_id.notna() & moved.queue.notna()
-                  & ~moved.parent_call_id.isin(set(everything.call_id))]
+                  & ~member_of(moved.parent_call_id, set(everything.call_id))]
     transfers = pd.DataFrame({"call_id": moved.parent_call_id.values, "queue": moved.queue.values,
                               "next_started_at": moved.started_at.array})
     surveys = to_surveys(everything[kept])
     warnings = convention_warnings(everything, settings)
     for order, (path, quarantine, lines) in enumerate(call_results):
         delivered = everything.file_order.eq(order)
-        mine = calls[calls.call_id.isin(everything.call_id[delivered & kept])]
+        mine = calls[member_of(calls.call_id, everything.call_id[delivered & kept])]
         monitoring = int((delivered & ~kept).sum())
         superseded = len(contact_frames[order]) - int(delivered.sum())
         reasons = [text for count, text in ((monitoring, "supervisors monitoring calls, not reps' calls"),
@@ -639,7 +640,7 @@ def read_connect_incremental(files: list[Path], settings: ConnectIngestConfig, h
                                                                    monitoring + superseded),
                                   lines_used=len(mine)))
         warnings = []  # said once, with the first file
-        results.append(ReadResult(path, "surveys", surveys[surveys.call_id.isin(mine.call_id)].reset_index(drop=True),
+        results.append(ReadResult(path, "surveys", surveys[member_of(surveys.call_id, mine.call_id)].reset_index(drop=True),
                                   pd.DataFrame(columns=QUARANTINE_COLUMNS), 0))
     # The event files of a run are read together: a status or a ringing contact that one file begins and the next
     # ends is one interval, one offer, landed for the file that ends it.
@@ -715,7 +716,7 @@ def _carry(statuses: pd.DataFrame, contact_states: pd.DataFrame, offers: pd.Data
     order = ["rep_id", "event_at", "file_order", "line"]
     last = statuses.sort_values(order, kind="stable").drop_duplicates("rep_id", keep="last")
     # a miss no contact record has judged yet, and a contact still ringing, wait for the next run (for a day)
-    waiting = offers.result.eq("ring_no_answer") & ~offers.call_id.isin(judged) & (offers.done >= recent)
+    waiting = offers.result.eq("ring_no_answer") & ~member_of(offers.call_id, judged) & (offers.done >= recent)
     ringing = contact_states[contact_states.state == "CONNECTING"]
     answered = pd.MultiIndex.from_frame(offers[["rep_id", "call_id", "offered_at"]])
     unanswered = ~pd.MultiIndex.from_frame(ringing[["rep_id", "call_id", "since"]]).isin(answered) & (ringing.since >= recent).to_numpy()
