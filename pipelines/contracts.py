@@ -58,6 +58,23 @@ def _not_too_long(df: pd.DataFrame, end: str, start: str) -> pd.Series:
 
 
 TOO_LONG = f"longer than {MAX_CALL_SECONDS // 3600} h"
+
+
+def _plausible_times(*columns: str) -> Any:
+    """A model's check that each of `columns` holds a plausible time."""
+    return pa.check(*columns, name="plausible_time", error=PLAUSIBLE_ERROR)(lambda cls, series: _plausible(series))
+
+
+def _after(later: str, earlier: str) -> Any:
+    """A model's check across columns: `later` is not before `earlier` (either may be empty)."""
+    return pa.dataframe_check(name=f"{later}_after_{earlier}", error=f"{later} before {earlier}")(
+        lambda cls, df: _in_order(df, later, earlier))
+
+
+def _within_a_call(end: str, start: str) -> Any:
+    """A model's check across columns: from `start` to `end` is no longer than a call can last."""
+    return pa.dataframe_check(name=f"{start}_{end}_plausible", error=f"{start} to {end} {TOO_LONG}")(
+        lambda cls, df: _not_too_long(df, end, start))
 UTC = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
 
 
@@ -101,26 +118,11 @@ class Calls(pa.DataFrameModel):
         name = "calls"
         strict = False
 
-    @pa.check("started_at", "enqueued_at", "answered_at", "ended_at", "updated_at", name="plausible_time",
-              error=PLAUSIBLE_ERROR)
-    def _plausible_time(cls, series: pd.Series) -> pd.Series:
-        return _plausible(series)
-
-    @pa.dataframe_check(name="ended_at_after_started_at", error="ended_at before started_at")
-    def _ended_after_started(cls, df: pd.DataFrame) -> pd.Series:
-        return _in_order(df, "ended_at", "started_at")
-
-    @pa.dataframe_check(name="answered_at_after_enqueued_at", error="answered_at before enqueued_at")
-    def _answered_after_queued(cls, df: pd.DataFrame) -> pd.Series:
-        return _in_order(df, "answered_at", "enqueued_at")
-
-    @pa.dataframe_check(name="ended_at_after_answered_at", error="ended_at before answered_at")
-    def _ended_after_answered(cls, df: pd.DataFrame) -> pd.Series:
-        return _in_order(df, "ended_at", "answered_at")
-
-    @pa.dataframe_check(name="started_at_ended_at_plausible", error=f"started_at to ended_at {TOO_LONG}")
-    def _not_too_long(cls, df: pd.DataFrame) -> pd.Series:
-        return _not_too_long(df, "ended_at", "started_at")
+    _plausible_time = _plausible_times("started_at", "enqueued_at", "answered_at", "ended_at", "updated_at")
+    _ended_after_started = _after("ended_at", "started_at")
+    _answered_after_queued = _after("answered_at", "enqueued_at")
+    _ended_after_answered = _after("ended_at", "answered_at")
+    _not_too_long = _within_a_call("ended_at", "started_at")
 
 
 class Offers(pa.DataFrameModel):
@@ -135,9 +137,7 @@ class Offers(pa.DataFrameModel):
     class Config:
         name = "offers"
 
-    @pa.check("offered_at", name="plausible_time", error=PLAUSIBLE_ERROR)
-    def _plausible_time(cls, series: pd.Series) -> pd.Series:
-        return _plausible(series)
+    _plausible_time = _plausible_times("offered_at")
 
 
 class AgentStates(pa.DataFrameModel):
@@ -152,17 +152,9 @@ class AgentStates(pa.DataFrameModel):
     class Config:
         name = "agent_states"
 
-    @pa.check("started_at", "ended_at", name="plausible_time", error=PLAUSIBLE_ERROR)
-    def _plausible_time(cls, series: pd.Series) -> pd.Series:
-        return _plausible(series)
-
-    @pa.dataframe_check(name="ended_at_after_started_at", error="ended_at before started_at")
-    def _ended_after_started(cls, df: pd.DataFrame) -> pd.Series:
-        return _in_order(df, "ended_at", "started_at")
-
-    @pa.dataframe_check(name="started_at_ended_at_plausible", error=f"started_at to ended_at {TOO_LONG}")
-    def _not_too_long(cls, df: pd.DataFrame) -> pd.Series:
-        return _not_too_long(df, "ended_at", "started_at")
+    _plausible_time = _plausible_times("started_at", "ended_at")
+    _ended_after_started = _after("ended_at", "started_at")
+    _not_too_long = _within_a_call("ended_at", "started_at")
 
 
 class Surveys(pa.DataFrameModel):
@@ -176,9 +168,7 @@ class Surveys(pa.DataFrameModel):
     class Config:
         name = "surveys"
 
-    @pa.check("surveyed_at", "updated_at", name="plausible_time", error=PLAUSIBLE_ERROR)
-    def _plausible_time(cls, series: pd.Series) -> pd.Series:
-        return _plausible(series)
+    _plausible_time = _plausible_times("surveyed_at", "updated_at")
 
 
 class Schedules(pa.DataFrameModel):
@@ -192,13 +182,8 @@ class Schedules(pa.DataFrameModel):
     class Config:
         name = "schedules"
 
-    @pa.check("starts_at", "ends_at", name="plausible_time", error=PLAUSIBLE_ERROR)
-    def _plausible_time(cls, series: pd.Series) -> pd.Series:
-        return _plausible(series)
-
-    @pa.dataframe_check(name="ends_at_after_starts_at", error="ends_at before starts_at")
-    def _ends_after_starts(cls, df: pd.DataFrame) -> pd.Series:
-        return _in_order(df, "ends_at", "starts_at")
+    _plausible_time = _plausible_times("starts_at", "ends_at")
+    _ends_after_starts = _after("ends_at", "starts_at")
 
 
 class Reps(pa.DataFrameModel):
