@@ -8,9 +8,9 @@ scikit-learn nor SciPy: every cadet command reads them, few run the rules.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.catalog import BEHAVIOUR_CODES, feature_names
 
@@ -26,22 +26,24 @@ class Severity(StrEnum):
 SEVERITIES = tuple(Severity)
 
 
+def _a_known_feature(value: str) -> str:
+    if value not in feature_names():
+        raise ValueError(f"unknown feature {value!r}; known: {feature_names()}")
+    return value
+
+
+FeatureName = Annotated[str, AfterValidator(_a_known_feature)]  # a feature of features.catalog, by name
+
+
 class Condition(BaseModel):
     """An extra condition on another feature; all must hold."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    feature: str
+    feature: FeatureName
     min_value: float | None = None
     max_value: float | None = None
     min_z: float | None = None
     max_z: float | None = None
-
-    @field_validator("feature")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in feature_names():
-            raise ValueError(f"unknown feature {value!r}; known: {feature_names()}")
-        return value
 
 
 class RuleSpec(BaseModel):
@@ -50,7 +52,7 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[a-z0-9_.-]+$")
     code: str
-    feature: str
+    feature: FeatureName
     min_value: float | None = None
     min_z: float | None = None
     context: list[Condition] = Field(default_factory=list)
@@ -69,13 +71,6 @@ class RuleSpec(BaseModel):
     examples: str | None = Field(None, description="kind of example calls to attach (features.daily.EVIDENCE_KINDS)")
     fallback_for: str | None = Field(None, description=(
         "id of a stronger rule this one stands in for: it judges only where that rule's evidence is not observable"))
-
-    @field_validator("feature")
-    @classmethod
-    def _known_feature(cls, value: str) -> str:
-        if value not in feature_names():
-            raise ValueError(f"unknown feature {value!r}; known: {feature_names()}")
-        return value
 
     @field_validator("code")
     @classmethod
