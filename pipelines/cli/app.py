@@ -6,6 +6,7 @@ need them, so `cadet --help` answers at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -39,23 +40,25 @@ under --home, ./cadet-data by default.  Settings come from --config FILE
 """
 
 
+@functools.cache
+def added_commands() -> dict:
+    """The `cadet.commands` entry points of the installed packages, by command name (read once per process)."""
+    from importlib.metadata import entry_points
+
+    return {point.name: point for point in entry_points(group=ADDED_COMMANDS)}
+
+
 class CadetCommands(click.Group):
     """cadet's own commands, and those installed packages add as `cadet.commands` entry points (the simulator's
     `simulate` and `demo`), each loaded only when named or listed: cadet does not import the simulator."""
 
-    @staticmethod
-    def _added() -> dict:
-        from importlib.metadata import entry_points
-
-        return {point.name: point for point in entry_points(group=ADDED_COMMANDS)}
-
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._added()))
+        return sorted(set(super().list_commands(ctx)) | set(added_commands()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
-        if command is None and name in (added := self._added()):
-            command = added[name].load()
+        if command is None and name in added_commands():
+            command = added_commands()[name].load()
         return command
 
 
