@@ -13,6 +13,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def _looked_up(cells, wanted: list) -> np.ndarray | None:
+    """Arrow's `is_in` of text cells in text values (an empty cell matches only an empty value); None when either
+    is not all text."""
+    try:
+        found = pc.is_in(pa.array(cells, type=pa.string(), from_pandas=True), value_set=pa.array(wanted, type=pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def member_of(column: pd.Series, values: Iterable) -> pd.Series:
     """`column.isin(values)` for text ids, with the same answer (an empty cell matches only an empty value).
 
@@ -21,13 +31,8 @@ def member_of(column: pd.Series, values: Iterable) -> pd.Series:
     in one pass.  Values that are not all text fall back to pandas' own isin.
     """
     wanted = list(values)
-    try:
-        lookup = pa.array(wanted, type=pa.string())
-        cells = pa.array(column, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return column.isin(wanted)
-    found = pc.is_in(cells, value_set=lookup).fill_null(False)  # an empty cell matches only an empty value, as in pandas
-    return pd.Series(np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool), index=column.index, name=column.name)
+    found = _looked_up(column, wanted)
+    return column.isin(wanted) if found is None else pd.Series(found, index=column.index, name=column.name)
 
 
 def in_values(cells: np.ndarray, values: Iterable) -> np.ndarray:
@@ -38,8 +43,5 @@ def in_values(cells: np.ndarray, values: Iterable) -> np.ndarray:
     them once.  Cells that are not all text fall back to numpy.
     """
     wanted = list(values)
-    try:
-        found = pc.is_in(pa.array(cells, type=pa.string(), from_pandas=True), value_set=pa.array(wanted, type=pa.string()))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return np.isin(cells, wanted)
-    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    found = _looked_up(cells, wanted)
+    return np.isin(cells, wanted) if found is None else found
