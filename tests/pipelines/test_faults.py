@@ -118,6 +118,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return f"{pid} (gone)"
+
+
 def _lake(home: Path) -> dict:
     tables = {}
     for part in sorted((home / "lake").rglob("*.parquet")):
@@ -168,7 +175,8 @@ def test_kill_9_at_random_points_of_a_run_loses_nothing_and_the_next_run_settles
         run.send_signal(signal.SIGKILL)
         _finish(run)
         kills.append((stage, delay, "killed"))
-        assert _all_gone(helpers), f"seed {SEED}, {kills}: {len(helpers)} helper process(es) outlived their cadet"
+        assert _all_gone(helpers), (f"seed {SEED}, {kills}: {len(helpers)} helper process(es) outlived their cadet: "
+                                    f"{[_command_line(pid) for pid in helpers if _alive(pid)]}")
 
     final = _start(home, logs, api_url)
     said = _finish(final)
