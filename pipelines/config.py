@@ -74,6 +74,8 @@ class IngestConfig(Section):
 
     asterisk: AsteriskIngestConfig = Field(default_factory=AsteriskIngestConfig)
     connect: ConnectIngestConfig = Field(default_factory=ConnectIngestConfig)
+    lines_per_unit: int = Field(500_000, ge=1, description="queue_log lines read, rebuilt and landed at a time: "
+                                "an ingest's memory follows this, not the size of its files")
 
 
 class ReportConfig(Section):

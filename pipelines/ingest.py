@@ -31,7 +31,9 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+from pipelines.readers.arrow import member_of
+from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, AsteriskInputs, rebuild_asterisk
+from pipelines.readers.asterisk_units import unit_inputs
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.readers.connect import CARRY_COLUMNS as CONNECT_CARRY_COLUMNS
 from pipelines.readers.connect import ConnectHistory, read_connect_incremental
@@ -60,6 +62,7 @@ class IngestSummary:
     lake: str = ""
     quarantine: str = ""
     warnings: list[str] = field(default_factory=list)
+    units: int = 1  # work units the input was read in (a large Asterisk export: more than one)
 
     @property
     def landed(self) -> int:
@@ -77,6 +80,7 @@ class IngestSummary:
             "quarantined": self.quarantined,
             "files": [f.__dict__ for f in self.files],
             "warnings": self.warnings,
+            "work_units": self.units,
         }
 
 
@@ -145,35 +149,112 @@ def _platform_results(reader, files: list[Path], home: Home) -> list[ReadResult 
 ASTERISK_CARRY = CATALOG["asterisk_carry"]  # what the next Asterisk ingest continues (see AsteriskHistory)
 
 
-@task(name="read asterisk files", cache_policy=NO_CACHE)
-def read_asterisk_files(files: list[Path], home: Home, config: CadetConfig) -> tuple[list[ReadResult | FileReport], pa.Table | None]:
-    """queue_log, CDRs and surveys of one center together, continuing what earlier ingests left open.
-
-    Returns the results and the events to carry over (None when nothing was read).
-    """
+def asterisk_history(home: Home) -> AsteriskHistory:
+    """What the lake knows that the next Asterisk files continue: open calls, landed calls, reps."""
     lake = Lake(home.lake)
     stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]).to_pandas()
-    queued = stored[stored.queue.notna() & stored.enqueued_at.notna()] if len(stored) else stored
-    landed = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
-                       if len(queued) else [], index=queued.call_id.to_numpy() if len(queued) else [], dtype="int64")
     carried = lake.read(ASTERISK_CARRY.name).to_pandas()
     reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
-    reps |= set(stored.rep_id.dropna()) if len(stored) else set()
-    history = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed, load_key(home),
-                              frozenset(reps), bool(len(stored) and queued.wrapup_seconds.notna().any()),
-                              frozenset(stored.call_id.str.split("#", n=1).str[0]) if len(stored) else frozenset())
+    empty = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"),
+                            load_key(home), frozenset(reps))
+    return _with_landed(empty, stored) if len(stored) else empty
+
+
+def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHistory:
+    """`history` once `calls` have landed too."""
+    queued = calls[calls.queue.notna() & calls.enqueued_at.notna()]
+    entered = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy(),
+                        index=queued.call_id.to_numpy(), dtype="int64")
+    landed = pd.concat([history.landed, entered]) if len(history.landed) else entered
+    return dataclasses.replace(
+        history, landed=landed[~landed.index.duplicated(keep="last")],
+        reps=history.reps | frozenset(calls.rep_id.dropna()),
+        wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
+        known=history.known | frozenset(calls.call_id.str.split("#", n=1).str[0]))
+
+
+def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,
+                origins: np.ndarray | None) -> AsteriskHistory:
+    """`history` as the next work unit sees it: what this unit landed, what it left open (and which file held it)."""
+    calls = [r.good for r in results if r.table == "calls" and len(r.good)]
+    states = [r.good.rep_id.dropna() for r in results if r.table == "agent_states" and len(r.good)]
+    if calls:
+        history = _with_landed(history, pd.concat([c[["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]]
+                                                   for c in calls], ignore_index=True))
+    if states:
+        history = dataclasses.replace(history, reps=history.reps | frozenset(pd.concat(states)))
+    carried = carry.to_pandas() if carry is not None else pd.DataFrame()  # as the next ingest would read it from the lake
+    if len(carried) and origins is not None:
+        carried["origin"] = origins
+    return dataclasses.replace(history, carried=carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS))
+
+
+def _landed_again(results: list[ReadResult], landed_keys: dict[str, np.ndarray]) -> dict[str, int]:
+    """Per file, the rows an earlier work unit of this ingest landed already; `landed_keys` takes this unit's."""
+    again: dict[str, int] = {}
+    for result in results:
+        if not len(result.good):
+            continue
+        table = result.table
+        keys = pd.util.hash_pandas_object(result.good[CATALOG[table].key_columns], index=False).to_numpy()
+        before = landed_keys.get(table, np.array([], dtype=np.uint64))
+        again[str(result.file)] = again.get(str(result.file), 0) + int(np.isin(keys, before).sum())
+        landed_keys[table] = np.union1d(before, keys)
+    return again
+
+
+@task(name="read asterisk files", cache_policy=NO_CACHE)
+def read_asterisk_files(inputs: AsteriskInputs, files: list[Path], home: Home, config: CadetConfig,
+                        history: AsteriskHistory) -> tuple[list[ReadResult | FileReport], pa.Table | None, np.ndarray | None]:
+    """queue_log, CDRs and surveys of one center (or one work unit of them), continuing what `history` left open.
+
+    Returns the results, the events to carry over (None when nothing was read) and the file each was read from.
+    """
     carry = []
 
-    def read(paths):
-        results, left_open = read_asterisk_incremental(paths, config.ingest.asterisk, config.site.timezone, history)
+    def read(_paths):
+        results, left_open = rebuild_asterisk(inputs, config.ingest.asterisk, history)
         carry.append(left_open)
         return results
 
     outcomes = _platform_results(read, files, home)
     if not carry:
-        return outcomes, None
+        return outcomes, None, None
     frame = carry[0].astype({"epoch": "int64", "n_fields": "int64"})
-    return outcomes, pa.Table.from_pandas(frame, schema=ASTERISK_CARRY.storage, preserve_index=False)
+    return outcomes, pa.Table.from_pandas(frame, schema=ASTERISK_CARRY.storage, preserve_index=False), frame["origin"].to_numpy()
+
+
+def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple[IngestSummary, dict[Path, list[pd.DataFrame]], set[str]]:
+    """One center's Asterisk files, a work unit at a time: each unit is read, landed and carried over before the next.
+
+    Returns the summary, the quarantined rows by file and the days landed.
+    """
+    history = asterisk_history(home)
+    n_units, units = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit)
+    steps = n_units * (1 + len(INPUT_TABLES))
+    summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
+    quarantines: dict[Path, list[pd.DataFrame]] = {}
+    days: set[str] = set()
+    landed_keys: dict[str, np.ndarray] = {}  # per table, hashed keys of the rows earlier units of this ingest landed
+    for unit, inputs in enumerate(units):
+        first = unit * (1 + len(INPUT_TABLES))
+        part = f" (work unit {unit + 1} of {n_units})" if n_units > 1 else ""
+        advance(first, steps, f"reading {len(files)} Asterisk files{part}")
+        outcomes, carry, origins = read_asterisk_files(inputs, files, home, config, history)
+        results = [o for o in outcomes if isinstance(o, ReadResult)]
+        days |= _land(home, results, first + 1, steps)
+        again = _landed_again(results, landed_keys)
+        if carry is not None:
+            write_carry(home, ASTERISK_CARRY.name, carry)
+        history = _after_unit(history, results, carry, origins)
+        for path, rows in _quarantine_by_file(results).items():
+            quarantines.setdefault(path, []).append(rows)
+        summary = _summary(home, outcomes, summary)
+        for report in summary.files:  # a row landed again (a call carried to settle its wrap-up) is one row
+            report.landed -= again.get(report.file, 0)
+        del inputs, outcomes, results  # the next unit's memory, not this one's
+    summary.units = n_units
+    return summary, quarantines, days
 
 
 @task(name="carry open calls over", cache_policy=NO_CACHE)
@@ -337,13 +418,18 @@ def land_table(home: Home, table: str, frames: list[pd.DataFrame]) -> list[str]:
     return sorted(day.isoformat() for day in touched if day is not None)
 
 
-def _date_surveys(results: list[ReadResult]) -> None:
-    """A survey without its own time is dated by its call's end, when the call is in this run."""
+def _date_surveys(results: list[ReadResult], lake: Lake) -> None:
+    """A survey without its own time is dated by its call's end: the call in this run, else in the lake."""
     surveys = [r for r in results if r.table == "surveys"]
-    if not surveys:
+    if not surveys or not any(r.good["surveyed_at"].isna().any() for r in surveys):
         return
     calls = pd.concat([r.good[["call_id", "ended_at"]] for r in results if r.table == "calls"] or [pd.DataFrame(columns=["call_id", "ended_at"])])
     ended = calls.drop_duplicates("call_id").set_index("call_id")["ended_at"]
+    wanted = set(pd.concat([r.good.loc[r.good["surveyed_at"].isna(), "call_id"] for r in surveys])) - set(ended.index)
+    if wanted and lake.days("calls"):
+        stored = lake.read("calls", columns=["call_id", "ended_at"]).to_pandas()
+        stored = stored[member_of(stored.call_id, wanted)].drop_duplicates("call_id").set_index("call_id")["ended_at"]
+        ended = pd.concat([ended, stored]) if len(ended) else stored
     for result in surveys:
         good = result.good
         missing = good["surveyed_at"].isna()
@@ -357,7 +443,8 @@ def _date_surveys(results: list[ReadResult]) -> None:
                     "file": str(result.file),
                     "line": -1,
                     "raw": row_text(good.loc[undated]),
-                    "reason": "surveyed_at is empty and the call is not in this ingest: add surveyed_at or ingest the survey with its calls",
+                    "reason": "surveyed_at is empty and the call is neither in this ingest nor in the lake: "
+                              "add surveyed_at or ingest the survey with its calls",
                 }
             )
             result.quarantine = pd.concat([result.quarantine, extra], ignore_index=True)
@@ -456,18 +543,33 @@ def ingest_flow(source: str, paths: list[str], home: str, settings: Settings | s
         files = [f for f in files if f not in unchanged]
     else:
         unchanged = []
-    steps = (len(files) if source == "canonical" else 1) + len(INPUT_TABLES)
     if not files and not unchanged:
         raise RunFailed(f"no {source} files in {', '.join(map(str, paths))}: {EXPECTED_FILES[source]}",
                         IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine)).as_dict()
                         | {"days": [], "unchanged": []})
+    if source == "asterisk" and files:  # read, landed and carried over a work unit at a time
+        summary, quarantines, days = ingest_asterisk(files, home, config)
+    else:
+        summary, quarantines, days = _ingest_together(source, files, home, config)
+    for path, rows in quarantines.items():
+        write_quarantine(home, path, pd.concat(rows, ignore_index=True))
+    advance(1, 1, "done")
+    for warning in summary.warnings:
+        get_run_logger().warning(warning)
+    record_ingest(home, source, summary)
+    result = summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
+    if files and summary.landed == 0:
+        raise RunFailed("nothing usable was read: see the problems listed per file and the quarantine", result)
+    return result
+
+
+def _ingest_together(source: str, files: list[Path], home: Home, config: CadetConfig
+                     ) -> tuple[IngestSummary, dict[Path, list[pd.DataFrame]], set[str]]:
+    """Canonical or Amazon Connect files: all read, then landed; returns the summary, quarantine by file and days."""
+    steps = (len(files) if source == "canonical" else 1) + len(INPUT_TABLES)
     carry = transfers = None
     if not files:  # everything was ingested before, unchanged: nothing to read (a platform's reader would call it missing)
         outcomes = []
-    elif source == "asterisk":
-        advance(0, steps, f"reading {len(files)} Asterisk files")
-        outcomes, carry = read_asterisk_files(files, home, config)
-        advance(1, steps, "read")
     elif source == "amazon-connect":
         advance(0, steps, f"reading {len(files)} Amazon Connect files")
         outcomes, carry, transfers = read_connect_files(files, home, config)
@@ -478,31 +580,27 @@ def ingest_flow(source: str, paths: list[str], home: str, settings: Settings | s
             advance(done - 1, steps, f"reading {path.name}")
             outcomes.extend(read_canonical_file(path, home))
     results = [o for o in outcomes if isinstance(o, ReadResult)]
-    _date_surveys(results)
+    days = _land(home, results, steps - len(INPUT_TABLES) + 1, steps)
+    if source == "amazon-connect" and transfers is not None:
+        days.update(complete_transfers(home, transfers, config.ingest.connect.tier2_queues))
+    if carry is not None:
+        write_carry(home, CONNECT_CARRY.name, carry)
+    return _summary(home, outcomes), {path: [rows] for path, rows in _quarantine_by_file(results).items()}, days
+
+
+def _land(home: Home, results: list[ReadResult], first_step: int, steps: int) -> set[str]:
+    """Date, de-duplicate and land every table's good rows; returns the UTC days touched."""
+    _date_surveys(results, Lake(home.lake))
     for table in INPUT_TABLES:
         _one_record_per_key(results, table)
         _not_older_than_lake(Lake(home.lake), results, table)
-    for path, quarantine in _quarantine_by_file(results).items():
-        write_quarantine(home, path, quarantine)
     days: set[str] = set()
-    for done, table in enumerate(INPUT_TABLES, start=steps - len(INPUT_TABLES) + 1):
+    for done, table in enumerate(INPUT_TABLES, start=first_step):
         frames = [r.good for r in results if r.table == table]
         if frames:
             advance(done - 1, steps, f"landing {table}")
             days.update(land_table(home, table, frames))
-    if source == "amazon-connect" and transfers is not None:
-        days.update(complete_transfers(home, transfers, config.ingest.connect.tier2_queues))
-    if carry is not None:
-        write_carry(home, (ASTERISK_CARRY if source == "asterisk" else CONNECT_CARRY).name, carry)
-    advance(steps, steps, "done")
-    summary = _summary(home, outcomes)
-    for warning in summary.warnings:
-        get_run_logger().warning(warning)
-    record_ingest(home, source, summary)
-    result = summary.as_dict() | {"days": sorted(days), "unchanged": [str(f) for f in unchanged]}
-    if files and summary.landed == 0:
-        raise RunFailed("nothing usable was read: see the problems listed per file and the quarantine", result)
-    return result
+    return days
 
 
 def _modified_at(stat) -> dt.datetime:
@@ -546,24 +644,28 @@ def record_ingest(home: Home, source: str, summary: IngestSummary) -> None:
         Lake(home.lake).upsert(INGEST_RUNS.name, table, INGEST_RUNS.day_column, INGEST_RUNS.key_columns)
 
 
-def _summary(home: Home, outcomes: list[ReadResult | FileReport]) -> IngestSummary:
-    """One line per input file, adding up what each table took from it."""
-    summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
-    by_file: dict[str, FileReport] = {}
+def _summary(home: Home, outcomes: list[ReadResult | FileReport], earlier: IngestSummary | None = None) -> IngestSummary:
+    """One line per input file, adding up what each table (and each work unit) took from it."""
+    summary = earlier or IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
+    by_file = {report.file: report for report in summary.files if report.error is None}
     for outcome in outcomes:
         if isinstance(outcome, FileReport):
             summary.files.append(outcome)
             continue
         summary.warnings.extend(w for w in outcome.warnings if w not in summary.warnings)
-        report = by_file.setdefault(str(outcome.file), FileReport(str(outcome.file), None))
-        report.table = outcome.table if report.table in (None, outcome.table) else f"{report.table}, {outcome.table}"
+        report = by_file.get(str(outcome.file))
+        if report is None:
+            report = by_file[str(outcome.file)] = FileReport(str(outcome.file), None)
+            summary.files.append(report)
+        report.table = outcome.table if report.table in (None, outcome.table) else \
+            ", ".join(dict.fromkeys([*report.table.split(", "), outcome.table]))
         report.read += outcome.lines_read
         report.landed += outcome.landed
         report.quarantined += outcome.quarantined
         report.error = outcome.problem or report.error
         report.skipped += outcome.skipped
-        report.skipped_because = "; ".join(r for r in (report.skipped_because, outcome.skip_reason) if r) or None
+        reasons = [r for text in (report.skipped_because, outcome.skip_reason) if text for r in text.split("; ")]
+        report.skipped_because = "; ".join(dict.fromkeys(reasons)) or None
         if outcome.lines_used is not None:
             report.landed_lines = (report.landed_lines or 0) + outcome.lines_used
-    summary.files.extend(by_file.values())
     return summary

@@ -44,12 +44,17 @@ def _last_per_key(rows: pa.Table, key: list[str]) -> pa.Table:
 
 def _same_columns(stored: pa.Table, new: pa.Table) -> tuple[pa.Table, pa.Table]:
     """A column one side lacks (a lake written before it existed) is empty there; an all-empty one takes the other's type."""
+    def empty(table: pa.Table, name: str) -> bool:  # no values: typed by whatever pandas guessed (null, double)
+        return table[name].null_count == table.num_rows
+
     for name in set(stored.column_names) & set(new.column_names):
         old_type, new_type = stored.schema.field(name).type, new.schema.field(name).type
-        if pa.types.is_null(old_type) and not pa.types.is_null(new_type):
-            stored = stored.set_column(stored.column_names.index(name), name, pc.cast(stored[name], new_type))
-        elif pa.types.is_null(new_type) and not pa.types.is_null(old_type):
-            new = new.set_column(new.column_names.index(name), name, pc.cast(new[name], old_type))
+        if old_type == new_type:
+            continue
+        if empty(stored, name) and not empty(new, name):
+            stored = stored.set_column(stored.column_names.index(name), name, pa.nulls(stored.num_rows, new_type))
+        elif empty(new, name):
+            new = new.set_column(new.column_names.index(name), name, pa.nulls(new.num_rows, old_type))
     for name in new.column_names:
         if name not in stored.column_names:
             stored = stored.append_column(new.schema.field(name), pa.nulls(stored.num_rows, new.schema.field(name).type))

@@ -14,8 +14,9 @@ through a per-agent state machine.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -87,6 +88,10 @@ class QueueLog:
     raw: np.ndarray
     fields: list[np.ndarray]  # epoch (int), callid, queue, agent, event, data1..data3 ('' when absent)
     n_fields: np.ndarray
+    origin: np.ndarray | None = None  # a carried event's file, when an earlier work unit of this ingest read it; else `file`
+
+    def origins(self) -> np.ndarray:
+        return self.origin if self.origin is not None else self.file
 
 
 def is_queue_log(path: Path) -> bool:
@@ -115,14 +120,18 @@ def looks_like_a_table_export(header: list[str]) -> bool:
 
 def _lines(path: Path) -> tuple[list[str], dict[int, str]]:
     """The file's lines as text; lines that are not UTF-8 are reported, not decoded by guesswork."""
-    raw = path.read_bytes()
+    return _decoded(path.read_bytes())
+
+
+def _decoded(raw: bytes, first_line: int = 1) -> tuple[list[str], dict[int, str]]:
+    """`raw`'s lines as text, numbered from `first_line`; a line that is not UTF-8 is kept escaped, with its reason."""
     try:
         text = raw.decode("utf-8")
         bad: dict[int, str] = {}
         lines = text.split("\n")
     except UnicodeDecodeError:
         lines, bad = [], {}
-        for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        for number, chunk in enumerate(raw.split(b"\n"), start=first_line):
             try:
                 lines.append(chunk.decode("utf-8"))
             except UnicodeDecodeError as exc:
@@ -133,12 +142,28 @@ def _lines(path: Path) -> tuple[list[str], dict[int, str]]:
     return [line[:-1] if line.endswith("\r") else line for line in lines], bad
 
 
-def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.DataFrame]:
+@dataclass(frozen=True)
+class Span:
+    """Consecutive lines of one queue_log flat file: bytes [start, end), the first being line `first_line`."""
+
+    path: Path
+    start: int
+    end: int
+    first_line: int
+
+
+def read_queue_log(path: Path, timezone: str = "UTC", span: Span | None = None) -> tuple[QueueLog, pd.DataFrame]:
     """Split a queue_log flat file or its database export into fields; returns (lines, quarantined).
 
     The flat file carries Unix seconds; the database export carries the PBX's
-    wall-clock time, read in `timezone` unless it names its own offset.
+    wall-clock time, read in `timezone` unless it names its own offset.  With
+    `span`, only those lines of a flat file are read (one work unit of a large file).
     """
+    if span is not None:
+        with open(path, "rb") as handle:
+            handle.seek(span.start)
+            lines, bad = _decoded(handle.read(span.end - span.start), span.first_line)
+        return _flat(path, lines, bad, span.first_line)
     lines, bad = _lines(path)
     first = lines[0] if lines else ""
     if "|" not in first and "," in first:
@@ -149,12 +174,16 @@ def read_queue_log(path: Path, timezone: str = "UTC") -> tuple[QueueLog, pd.Data
         if looks_like_a_table_export(header):
             raise UnreadableFile(f"{path}: a queue_log table export with columns {header}, a layout cadet does not know; "
                                  f"expected {EXPECTED_LAYOUTS}")
+    return _flat(path, lines, bad)
+
+
+def _flat(path: Path, lines: list[str], bad: dict[int, str], first_line: int = 1) -> tuple[QueueLog, pd.DataFrame]:
     arr = pa.array(lines, pa.string())
     padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
     parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
     fields = [pc.list_element(parts, i) for i in range(N_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
-    return _checked(path, np.arange(1, len(lines) + 1), np.asarray(lines, dtype=object), fields, n_fields, bad)
+    return _checked(path, np.arange(first_line, first_line + len(lines)), np.asarray(lines, dtype=object), fields, n_fields, bad)
 
 
 def _csv_row(line: str) -> list[str]:
@@ -281,6 +310,7 @@ def concat_logs(logs: list[QueueLog]) -> QueueLog:
         np.concatenate([q.raw for q in logs]),
         [np.concatenate([q.fields[i] for q in logs]) for i in range(USED_FIELDS)],
         np.concatenate([q.n_fields for q in logs]),
+        np.concatenate([q.origins() for q in logs]) if any(q.origin is not None for q in logs) else None,
     )
 
 
@@ -446,7 +476,7 @@ def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig, names: dict[st
         return log
     fields = list(log.fields)
     fields[3] = pd.Series(fields[3]).replace(names).to_numpy(dtype=object)
-    return QueueLog(log.file, log.line, log.raw, fields, log.n_fields)
+    return dataclasses.replace(log, fields=fields)
 
 
 def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -737,8 +767,9 @@ def _carried_log(carried: pd.DataFrame) -> QueueLog:
     fields = [rows.epoch.to_numpy(dtype=np.int64)] + [rows[c].fillna("").to_numpy(dtype=object)
                                                       for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3")]
     raw = np.asarray(["|".join(map(str, values)) for values in zip(*fields)], dtype=object)
+    origin = rows["origin"].fillna(CARRIED).to_numpy(dtype=object) if "origin" in rows else None
     return QueueLog(np.full(n, CARRIED, dtype=object), np.zeros(n, dtype=np.int64), raw, fields,
-                    rows.n_fields.to_numpy(dtype=np.int64))
+                    rows.n_fields.to_numpy(dtype=np.int64), origin)
 
 
 def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> QueueLog:
@@ -757,7 +788,7 @@ def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> 
             keys = pseudonymise(pa.array(column[chosen].tolist(), pa.string()), key).to_pylist()
             column[chosen] = [f"{CALLER_KEY}{k}" for k in keys]
             fields[position] = column
-    return QueueLog(log.file, log.line, log.raw, fields, log.n_fields)
+    return dataclasses.replace(log, fields=fields)
 
 
 def _without_repeats(log: QueueLog) -> tuple[QueueLog, pd.Series]:
@@ -771,41 +802,71 @@ def _without_repeats(log: QueueLog) -> tuple[QueueLog, pd.Series]:
         return log, pd.Series(dtype=np.int64)
     keep = ~repeat
     dropped = pd.Series(log.file[repeat]).value_counts()
-    return QueueLog(log.file[keep], log.line[keep], log.raw[keep], [f[keep] for f in log.fields], log.n_fields[keep]), dropped
+    origin = log.origin[keep] if log.origin is not None else None
+    return QueueLog(log.file[keep], log.line[keep], log.raw[keep], [f[keep] for f in log.fields], log.n_fields[keep], origin), dropped
 
 
-def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig, timezone: str,
-                              history: AsteriskHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
-    """`read_asterisk` continuing what earlier ingests left open; returns the results and what to carry on.
+@dataclass
+class AsteriskInputs:
+    """One center's Asterisk files (or one work unit of them), read but not yet rebuilt into calls.
 
-    A call is rebuilt from every event the files and the carried-over events
-    hold about it, never from one run's view: a call open when the last file
-    ended lands when its end arrives; its events are held (skipped, with that
-    reason) meanwhile, not quarantined.
+    A Master.csv frame may hold `context` rows: CDRs of calls that another
+    unit answers for, given here only for the start times of legs that end here.
     """
-    results: list[ReadResult] = []
-    logs, qlog_quarantine, qlog_lines = [], [], {}
-    cdrs, cdr_files = [], []
-    survey_files, canonical_files = [], []
+
+    logs: list[tuple[Path, QueueLog, pd.DataFrame]] = field(default_factory=list)  # file, its lines, its bad lines
+    cdrs: list[tuple[Path, pd.DataFrame, pd.DataFrame]] = field(default_factory=list)  # file, its rows, its bad rows
+    surveys: list[Path] = field(default_factory=list)
+    canonical: list[Path] = field(default_factory=list)
+    unreadable: list[ReadResult] = field(default_factory=list)
+    judge_conventions: bool = True  # say which configured conventions the logs never show (once per ingest)
+
+
+def read_inputs(files: list[Path], timezone: str) -> AsteriskInputs:
+    """Every file by its kind; an unreadable queue_log is reported and the others are still read."""
+    inputs = AsteriskInputs()
     for path in files:
         kind = kind_of_file(path)
         if kind == "queue_log":
             try:
                 log, bad = read_queue_log(path, timezone)
             except UnreadableFile as exc:  # this file is reported; the others still land
-                results.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
+                inputs.unreadable.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
                 continue
-            logs.append(log)
-            qlog_quarantine.append(bad)
-            qlog_lines[path] = len(log.line) + len(bad)
+            inputs.logs.append((path, log, bad))
         elif kind == "cdr":
-            cdr, bad = read_cdr(path, timezone)
-            cdrs.append(cdr)
-            cdr_files.append((path, bad, len(cdr) + len(bad)))
+            inputs.cdrs.append((path, *read_cdr(path, timezone)))
         elif kind == "surveys":
-            survey_files.append(path)
+            inputs.surveys.append(path)
         else:
-            canonical_files.append(path)
+            inputs.canonical.append(path)
+    return inputs
+
+
+def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig, timezone: str,
+                              history: AsteriskHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
+    """`read_asterisk` continuing what earlier ingests left open; returns the results and what to carry on."""
+    return rebuild_asterisk(read_inputs(files, timezone), settings, history)
+
+
+def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
+                     history: AsteriskHistory | None) -> tuple[list[ReadResult], pd.DataFrame]:
+    """Calls, offers and presence from what `inputs` hold and what earlier ingests left open.
+
+    A call is rebuilt from every event the files and the carried-over events
+    hold about it, never from one run's view: a call open when the last file
+    ended lands when its end arrives; its events are held (skipped, with that
+    reason) meanwhile, not quarantined.
+    """
+    results: list[ReadResult] = list(inputs.unreadable)
+    logs = [log for _, log, _ in inputs.logs]
+    qlog_quarantine = [bad for _, _, bad in inputs.logs]
+    qlog_lines: dict[Path, int] = {}
+    for path, log, bad in inputs.logs:
+        qlog_lines[path] = qlog_lines.get(path, 0) + len(log.line) + len(bad)
+    cdr_files = [(path, bad, int((~_context(cdr)).sum()) + len(bad)) for path, cdr, bad in inputs.cdrs]
+    cdrs = [cdr for _, cdr, _ in inputs.cdrs]
+    survey_files, canonical_files = inputs.surveys, inputs.canonical
     if not logs:
         problems = "; ".join(r.problem for r in results if r.problem)
         raise UnreadableFile("no readable queue_log among the files: an Asterisk ingest needs queue_log (or its database export)"
@@ -867,6 +928,7 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
     legs = _with_wrapup(legs, acw, settings, history is not None and history.wrapup_logged)
     cdr = pd.concat(cdrs, ignore_index=True) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
     calls = _calls_frame(legs, cdr)
+    cdr = cdr[~_context(cdr)].drop(columns=["context"], errors="ignore")
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
     quarantine = pd.concat(qlog_quarantine + [unfinished, dialling], ignore_index=True)
     # a carried call is this run's where it ended; one carried whole (rebuilt with what came after it): the first file's
@@ -890,8 +952,17 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
                     "please report it with the run's log"] if lost else []
         results.append(ReadResult(path, "calls", mine, mine_quarantine, n_lines, skipped=n_repeats + n_held + n_system,
                                   skip_reason="; ".join(reasons) or None, lines_used=n_used, warnings=warnings))
+    for path, count in _settled(log, in_legs, legs[~member_of(legs.call_id, set(landed.index)).to_numpy()], dialled).items():
+        # held (skipped) by an earlier work unit of this ingest, landed now: the file's lines went into what lands
+        mine_result = next((r for r in results if r.table == "calls" and str(r.file) == path), None)
+        if mine_result is None:
+            mine_result = ReadResult(Path(path), "calls", _empty_like(calls), _empty_quarantine(), 0, lines_used=0)
+            results.append(mine_result)
+        mine_result.skipped -= int(count)
+        mine_result.lines_used = (mine_result.lines_used or 0) + int(count)
     first = next(iter(qlog_lines))
-    results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0, warnings=convention_warnings(log, legs, settings)))
+    results.append(ReadResult(first, "offers", offers, _empty_quarantine(), 0,
+                              warnings=convention_warnings(log, legs, settings) if inputs.judge_conventions else []))
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
@@ -934,6 +1005,27 @@ def read_asterisk_incremental(files: list[Path], settings: AsteriskIngestConfig,
         except UnreadableFile as exc:
             results.append(ReadResult(path, "calls", _empty_calls(), _empty_quarantine(), 0, problem=str(exc)))
     return results, carry
+
+
+def _settled(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialled: pd.DataFrame) -> pd.Series:
+    """Per file, the lines an earlier work unit of this ingest carried over (and counted as held) that land now.
+
+    `legs`: the legs landing for the first time (a leg landed and carried, to settle its wrap-up or transfer,
+    was counted where it first landed).
+    """
+    if log.origin is None:
+        return pd.Series(dtype=np.int64)
+    from_unit = (log.file == CARRIED) & (log.origin != CARRIED)
+    landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
+    in_landed = in_legs.index.to_numpy()[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
+    dialler = np.flatnonzero(in_values(log.fields[4], list(DIALLER_EVENTS)) & in_values(log.fields[1], list(dialled.call_id)))
+    positions = np.concatenate([in_landed, dialler])
+    return pd.Series(log.origin[positions[from_unit[positions]]]).value_counts()
+
+
+def _context(cdr: pd.DataFrame) -> np.ndarray:
+    """Which CDR rows are another work unit's, here only for start times."""
+    return cdr["context"].to_numpy(dtype=bool) if "context" in cdr else np.zeros(len(cdr), dtype=bool)
 
 
 def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialling: pd.DataFrame) -> pd.Series:
@@ -996,7 +1088,7 @@ def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, bef
         frame = pd.DataFrame({n: log.fields[i][positions] for i, n in enumerate(names)})
         moved = frame.event.isin(TRANSFER_EVENTS)
         frame.loc[moved, "d1"] = frame.loc[moved, "d1"].map(lambda text: mask_numbers(text, key))
-        return frame.assign(kind=kind, n_fields=log.n_fields[positions])[CARRY_COLUMNS]
+        return frame.assign(kind=kind, n_fields=log.n_fields[positions], origin=log.origins()[positions])[CARRY_COLUMNS + ["origin"]]
 
     presence = in_values(log.fields[4], list(PRESENCE_EVENTS))
     newest = pd.Series(log.fields[0][presence]).groupby(log.fields[3][presence]).max()
@@ -1006,7 +1098,7 @@ def _carry(log: QueueLog, open_calls: np.ndarray, open_sessions: np.ndarray, bef
     last_event = sessions.groupby("agent").epoch.transform("max")
     sessions = sessions[last_event.to_numpy() >= sessions.agent.map(seen).to_numpy()]
     marks = pd.DataFrame({"kind": "seen", "agent": seen.index, "epoch": seen.to_numpy(dtype=np.int64), "n_fields": 0})
-    return pd.concat([rows(open_calls, "call"), sessions, marks], ignore_index=True).reindex(columns=CARRY_COLUMNS)
+    return pd.concat([rows(open_calls, "call"), sessions, marks], ignore_index=True).reindex(columns=CARRY_COLUMNS + ["origin"])
 
 
 def _empty_calls() -> pd.DataFrame:

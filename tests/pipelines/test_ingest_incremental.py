@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -30,8 +31,9 @@ def center():
     return simulate(SimulationConfig(), n_reps=10, n_days=3, seed=21, workers=1)
 
 
-def ingest(home, source, *folders):
-    result = CliRunner().invoke(cli, ["--home", str(home), "ingest", "--source", source, *map(str, folders), "--json"])
+def ingest(home, source, *folders, settings_file=None):
+    chosen = ["--config", str(settings_file)] if settings_file else []
+    result = CliRunner().invoke(cli, [*chosen, "--home", str(home), "ingest", "--source", source, *map(str, folders), "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])
 
@@ -195,6 +197,29 @@ def test_asterisk_in_two_runs_lands_what_one_run_lands(prefect_server, asterisk_
     assert_same_lake(tmp_path / "nightly", tmp_path / "once")
     ingest(tmp_path / "nightly", "asterisk", first)  # an older file again changes nothing
     assert_same_lake(tmp_path / "nightly", tmp_path / "once")
+
+
+def _file_counts(summary) -> dict[str, tuple]:
+    return {Path(f["file"]).name: (f["read"], f["landed"], f["quarantined"], f["skipped"], f["landed_lines"])
+            for f in summary["files"]}
+
+
+@pytest.mark.parametrize("units_wanted", [7, pytest.param(30, marks=pytest.mark.slow)])
+def test_asterisk_read_in_work_units_lands_and_counts_what_one_read_does(prefect_server, asterisk_logs, tmp_path, units_wanted):
+    """A queue_log larger than a work unit is read, rebuilt and landed a unit at a time: calls and sessions open
+    at a cut, CDRs of calls in progress at a cut, surveys of calls in earlier units land as in one read, what is
+    left open for the next night is the same, and each file's lines are counted as one read counts them."""
+    lines = (asterisk_logs / "queue_log").read_text().count("\n")
+    whole = ingest(tmp_path / "once", "asterisk", asterisk_logs)
+    settings_file = tmp_path / "units.yaml"
+    settings_file.write_text(f"ingest:\n  lines_per_unit: {lines // units_wanted}\n")
+    units = ingest(tmp_path / "units", "asterisk", asterisk_logs, settings_file=settings_file)
+    assert whole["work_units"] == 1 and units["work_units"] >= units_wanted - 1, units["work_units"]
+    assert_same_lake(tmp_path / "units", tmp_path / "once")
+    carried = [Lake(home / "lake").read("asterisk_carry").to_pandas() for home in (tmp_path / "units", tmp_path / "once")]
+    carried = [c.sort_values(list(c.columns)).reset_index(drop=True) for c in carried]
+    pd.testing.assert_frame_equal(*carried)
+    assert _file_counts(units) == _file_counts(whole)
 
 
 def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server, asterisk_logs, tmp_path):

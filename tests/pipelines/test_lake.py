@@ -86,3 +86,16 @@ def test_sub_second_timestamps_land_in_their_day_with_their_precision(tmp_path):
     assert stored["started_at"][0].as_py() == dt.datetime(2024, 1, 8, 7, 0, 28, 62000, tzinfo=dt.UTC)
     assert lake.upsert("agent_states", rows, "started_at", ["rep_id", "started_at"]) == written
     assert lake.read("agent_states").num_rows == 2, "re-landing the same rows replaces them"
+
+
+@pytest.mark.parametrize("first_queue, then_queue", [([None], ["billing"]), (["billing"], [None])])
+def test_a_column_empty_in_one_landing_takes_the_type_of_the_other(tmp_path, first_queue, then_queue):
+    """Outbound calls alone have no queue (pandas types the empty column as numbers): queued calls still land beside them."""
+    lake = Lake(tmp_path)
+    for ids, queue in ((["out"], first_queue), (["in"], then_queue)):
+        rows = _calls(ids, [T[0]]).append_column("queue", pa.array(queue, pa.float64() if queue == [None] else pa.string()))
+        lake.upsert("calls", rows, "ended_at", ["call_id"])
+    stored = lake.read("calls")
+    assert stored.schema.field("queue").type == pa.string()
+    assert dict(zip(stored["call_id"].to_pylist(), stored["queue"].to_pylist())) == dict(
+        zip(["out", "in"], first_queue + then_queue))

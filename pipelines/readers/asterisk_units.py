@@ -1,0 +1,177 @@
+"""A large Asterisk export read one work unit at a time, so memory follows the unit, not the files.
+
+queue_log is cut only where every line before the cut is older than every
+line after it, so a cut never reorders any call's or session's events; a call
+or session open across a cut is carried over to the next unit exactly as
+across nightly ingests.  A file with lines out of order is cut less often
+(possibly not at all), never wrongly.
+
+A Master.csv row belongs to the unit in which its call ended: all its
+queue_log events are in that unit or before, so it is never taken for a call
+the queue_log does not know.  Rows of calls in progress at a cut (or that
+ended shortly before it) are also given to the unit before as context, for
+the start times of legs that end there.  Surveys, rosters and schedules go
+with the last unit, when every call they refer to has been rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.readers.asterisk import (
+    AsteriskInputs,
+    Span,
+    kind_of_file,
+    read_cdr,
+    read_inputs,
+    read_queue_log,
+)
+
+SCAN_BLOCK_BYTES = 32 << 20
+CONTEXT_SECONDS = 3_600  # a CDR whose call ended this close before a cut still serves legs carried across it
+_DIGITS = 11  # Unix seconds have 9 to 11 digits
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Lines of one or more queue_log files read together, and the newest second they hold."""
+
+    spans: list[Span]
+    lines: int
+    newest: int  # every line of later units is younger than this
+
+
+def _scan(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Each line's starting byte (and the file's end) and its Unix second (-1 where the line has none).
+
+    Reads the file in blocks and keeps 16 bytes per line, never the text.
+    """
+    starts, seconds = [], []
+    offset = 0
+    rest = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(SCAN_BLOCK_BYTES)
+            data = rest + block
+            if not data:
+                break
+            if block:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: read on
+                    rest = data
+                    continue
+                whole, rest = data[:cut], data[cut:]
+            else:
+                whole, rest = data, b""
+            raw = np.frombuffer(whole, dtype=np.uint8)
+            ends = np.flatnonzero(raw == 10) + 1
+            first = np.concatenate([[0], ends[:-1]])  # a block ends at a newline; the file's last line may not
+            starts.append(first + offset)
+            seconds.append(_leading_seconds(raw, first))
+            offset += len(whole)
+            if not block:
+                break
+    starts.append(np.array([offset], dtype=np.int64))
+    return np.concatenate(starts).astype(np.int64), (np.concatenate(seconds) if seconds else np.array([], dtype=np.int64))
+
+
+def _leading_seconds(raw: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The Unix second each line starts with (digits, then '|'), -1 where it starts otherwise."""
+    if not len(first):
+        return np.array([], dtype=np.int64)
+    window = np.minimum(first[:, None] + np.arange(_DIGITS + 1), len(raw) - 1)
+    head = raw[window]
+    digit = (head >= 48) & (head <= 57)
+    run = np.where(digit.all(axis=1), _DIGITS + 1, np.argmin(digit, axis=1))
+    beyond = np.minimum(first + run, len(raw) - 1)
+    ok = (run >= 9) & (run <= _DIGITS) & (raw[beyond] == ord("|")) & (first + run < len(raw))
+    place = run[:, None] - 1 - np.arange(_DIGITS + 1)
+    powers = np.where((place >= 0) & digit, 10 ** np.clip(place, 0, 18), 0)
+    value = ((head.astype(np.int64) - 48) * powers).sum(axis=1)
+    return np.where(ok, value, -1)
+
+
+def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None:
+    """Work units of at least `lines_per_unit` lines (the last may be smaller), cut only where time allows.
+
+    None when a file is a database export (read whole, as one unit) or the
+    files fit in one unit: then nothing is gained by cutting.
+    """
+    scans = []
+    for path in queue_logs:
+        with open(path, "rb") as handle:
+            head = handle.readline()
+        if b"|" not in head and b"," in head:
+            return None
+        scans.append((path, *_scan(path)))
+    if sum(len(seconds) for _, _, seconds in scans) <= lines_per_unit:
+        return None
+    scans.sort(key=lambda scan: int(scan[2][scan[2] >= 0].min()) if (scan[2] >= 0).any() else -1)
+    seconds = np.concatenate([s for _, _, s in scans])
+    timed = seconds >= 0
+    oldest_after = np.minimum.accumulate(np.where(timed, seconds, np.iinfo(np.int64).max)[::-1])[::-1]
+    newest_before = np.maximum.accumulate(np.where(timed, seconds, -1))
+    safe = np.flatnonzero(newest_before[:-1] < oldest_after[1:]) + 1  # a cut before line i (0-based) keeps time's order
+    cuts, at = [], 0
+    while True:
+        i = int(np.searchsorted(safe, at + lines_per_unit))
+        if i >= len(safe):
+            break
+        at = int(safe[i])
+        cuts.append(at)
+    bounds = [0, *cuts, len(seconds)]
+    file_first = np.cumsum([0] + [len(s) for _, _, s in scans])
+    units = []
+    for a, b in zip(bounds, bounds[1:]):
+        spans = []
+        for (path, starts, _), f0, f1 in zip(scans, file_first, file_first[1:]):
+            lo, hi = max(a, f0), min(b, f1)
+            if lo < hi:
+                spans.append(Span(path, int(starts[lo - f0]), int(starts[hi - f0]), int(lo - f0 + 1)))
+        units.append(Unit(spans, b - a, int(newest_before[b - 1])))
+    return units
+
+
+def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int) -> tuple[int, Iterator[AsteriskInputs]]:
+    """The files as work units: how many, and each unit's inputs, read when it is its turn.
+
+    Files that fit in one unit (or cannot be cut) are one unit, read as `read_inputs` reads them.
+    """
+    queue_logs = [f for f in files if kind_of_file(f) == "queue_log"]
+    units = plan_units(queue_logs, lines_per_unit) if queue_logs else None
+    if units is None:
+        return 1, iter([read_inputs(files, timezone)])
+    return len(units), _units(files, queue_logs, units, timezone)
+
+
+def _units(files: list[Path], queue_logs: list[Path], units: list[Unit], timezone: str) -> Iterator[AsteriskInputs]:
+    rest = [f for f in files if f not in queue_logs]
+    cdrs = [(path, *read_cdr(path, timezone)) for path in rest if kind_of_file(path) == "cdr"]
+    others = read_inputs([f for f in rest if kind_of_file(f) != "cdr"], timezone)
+    cdr_ends = [_seconds(rows.end) for _, rows, _ in cdrs]
+    cdr_starts = [_seconds(rows.start) for _, rows, _ in cdrs]
+    for n, unit in enumerate(units):
+        last = n == len(units) - 1
+        previous = units[n - 1].newest if n else None
+        inputs = AsteriskInputs(judge_conventions=n == 0)
+        for span in unit.spans:
+            log, bad = read_queue_log(span.path, timezone, span)
+            inputs.logs.append((span.path, log, bad))
+        lower = previous if previous is not None else -(2**62)
+        for (path, rows, bad), end, start in zip(cdrs, cdr_ends, cdr_starts):
+            owned = (end > lower) & (last | (end <= unit.newest))
+            context = ~owned & (start <= unit.newest) & (end > lower - CONTEXT_SECONDS)
+            chosen = owned | context
+            inputs.cdrs.append((path, rows[chosen].assign(context=context[chosen]), bad if n == 0 else bad.iloc[:0]))
+        if last:
+            inputs.surveys, inputs.canonical, inputs.unreadable = others.surveys, others.canonical, others.unreadable
+        yield inputs
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    return pd.to_datetime(times, utc=True).dt.as_unit("s").astype("int64").to_numpy()
