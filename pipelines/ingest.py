@@ -31,7 +31,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import member_of
+from pipelines.readers.arrow import before_first, member_of
 from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, AsteriskInputs, rebuild_asterisk
 from pipelines.readers.asterisk_units import unit_inputs
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
@@ -168,9 +168,10 @@ def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHisto
     landed = pd.concat([history.landed, entered]) if len(history.landed) else entered
     return dataclasses.replace(
         history, landed=landed[~landed.index.duplicated(keep="last")],
+        landed_calls=history.calls_landed() | frozenset(before_first(entered.index, "#").to_pylist()),
         reps=history.reps | frozenset(calls.rep_id.dropna()),
         wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
-        known=history.known | frozenset(calls.call_id.str.split("#", n=1).str[0]))
+        known=history.known | frozenset(before_first(calls.call_id, "#").to_pylist()))
 
 
 def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,
@@ -189,17 +190,31 @@ def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.T
     return dataclasses.replace(history, carried=carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS))
 
 
-def _landed_again(results: list[ReadResult], landed_keys: dict[str, np.ndarray]) -> dict[str, int]:
-    """Per file, the rows an earlier work unit of this ingest landed already; `landed_keys` takes this unit's."""
+RELANDED_WITHIN = pd.Timedelta(days=2)  # a row lands again only while its call is carried: within a day of a cut
+
+
+def _landed_again(results: list[ReadResult], recent: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Per file, the rows an earlier work unit of this ingest landed already (a call carried to settle its wrap-up).
+
+    `recent` holds, per table, the keys (and times) of the rows the last two days of units landed; it takes this unit's.
+    """
     again: dict[str, int] = {}
     for result in results:
         if not len(result.good):
             continue
-        table = result.table
-        keys = pd.util.hash_pandas_object(result.good[CATALOG[table].key_columns], index=False).to_numpy()
-        before = landed_keys.get(table, np.array([], dtype=np.uint64))
-        again[str(result.file)] = again.get(str(result.file), 0) + int(np.isin(keys, before).sum())
-        landed_keys[table] = np.union1d(before, keys)
+        table = CATALOG[result.table]
+        columns = _arrow(result.good[table.key_columns])
+        keys = pc.binary_join_element_wise(*[pc.cast(columns[c], pa.string()) for c in table.key_columns], "\x1f",
+                                           null_handling="replace").combine_chunks()
+        landed = pd.DataFrame({"key": keys.to_numpy(zero_copy_only=False),
+                               "time": result.good[table.day_column] if table.day_column else pd.NaT})
+        before = recent.get(table.name)
+        if before is not None:
+            found = pc.is_in(keys, value_set=pa.array(before.key, type=pa.string()))
+            again[str(result.file)] = again.get(str(result.file), 0) + int(pc.sum(found).as_py() or 0)
+        both = pd.concat([before, landed], ignore_index=True) if before is not None else landed
+        times = pd.to_datetime(both["time"], utc=True)
+        recent[table.name] = both[times >= times.max() - RELANDED_WITHIN] if times.notna().any() else both
     return again
 
 
@@ -235,7 +250,7 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
     summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
     quarantines: dict[Path, list[pd.DataFrame]] = {}
     days: set[str] = set()
-    landed_keys: dict[str, np.ndarray] = {}  # per table, hashed keys of the rows earlier units of this ingest landed
+    recent: dict[str, pd.DataFrame] = {}  # per table, the rows the latest units landed (see _landed_again)
     for unit, inputs in enumerate(units):
         first = unit * (1 + len(INPUT_TABLES))
         part = f" (work unit {unit + 1} of {n_units})" if n_units > 1 else ""
@@ -243,7 +258,7 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
         outcomes, carry, origins = read_asterisk_files(inputs, files, home, config, history)
         results = [o for o in outcomes if isinstance(o, ReadResult)]
         days |= _land(home, results, first + 1, steps)
-        again = _landed_again(results, landed_keys)
+        again = _landed_again(results, recent)
         if carry is not None:
             write_carry(home, ASTERISK_CARRY.name, carry)
         history = _after_unit(history, results, carry, origins)
@@ -403,17 +418,21 @@ def write_quarantine(home: Home, source_file: Path, quarantine: pd.DataFrame) ->
         quarantine.astype({"line": "int64"}).to_parquet(tmp, index=False)
 
 
+def _arrow(rows: pd.DataFrame) -> pa.Table:
+    with warnings.catch_warnings():
+        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        return pa.Table.from_pandas(rows, preserve_index=False)
+
+
 @task(name="land table in lake", cache_policy=NO_CACHE)
 def land_table(home: Home, table: str, frames: list[pd.DataFrame]) -> list[str]:
     """Merge one table's good rows into the lake by key; returns the UTC days it touched."""
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
         return []
-    with warnings.catch_warnings():
-        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        arrow = pa.Table.from_pandas(rows, preserve_index=False)
+    arrow = _arrow(rows)
     touched = Lake(home.lake).upsert(table, arrow, CATALOG[table].day_column, CATALOG[table].key_columns)
     return sorted(day.isoformat() for day in touched if day is not None)
 

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
 from pipelines.contracts import EARLIEST, latest_plausible
-from pipelines.readers.arrow import in_values, member_of
+from pipelines.readers.arrow import as_text, before_first, in_values, member_of
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -754,6 +754,10 @@ class AsteriskHistory:
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
     wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
     known: frozenset[str] = frozenset()  # every call id the lake holds (queued or not): a CDR of one is in already
+    landed_calls: frozenset[str] | None = None  # the calls of `landed`'s legs (their call ids up to '#'); None: work it out
+
+    def calls_landed(self) -> frozenset[str]:
+        return self.landed_calls if self.landed_calls is not None else frozenset(before_first(self.landed.index, "#").to_pylist())
 
 
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
@@ -880,13 +884,15 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     log = with_rep_names(log, settings)
     log, repeats = _without_repeats(log)
     landed = history.landed if history is not None else pd.Series(dtype=np.int64)
+    landed_calls = history.calls_landed() if history is not None else frozenset()
+    landed_legs = as_text(landed.index)
     legs, offers, orphan, open_lines, in_legs = _rebuild_calls(log, settings, _earlier_legs(log, landed))
     held = pd.Series(dtype=np.int64)
     carry_calls = np.array([], dtype=np.int64)
     still_open: set[str] = set()
     if history is not None:
         # a file that starts mid-call: the call landed from an earlier file; a call still open: held for the next
-        already = member_of(orphan.callid, {c.split("#", 1)[0] for c in landed.index})
+        already = member_of(orphan.callid, landed_calls)
         held = pd.concat([orphan.file[already], open_lines.file]).value_counts()
         orphan = orphan[~already]
         newest = int(log.fields[0].max()) if len(log.line) else 0  # a quiet night's empty queue_log: nothing is open
@@ -952,7 +958,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
                     "please report it with the run's log"] if lost else []
         results.append(ReadResult(path, "calls", mine, mine_quarantine, n_lines, skipped=n_repeats + n_held + n_system,
                                   skip_reason="; ".join(reasons) or None, lines_used=n_used, warnings=warnings))
-    for path, count in _settled(log, in_legs, legs[~member_of(legs.call_id, set(landed.index)).to_numpy()], dialled).items():
+    for path, count in _settled(log, in_legs, legs[~member_of(legs.call_id, landed_legs).to_numpy()], dialled).items():
         # held (skipped) by an earlier work unit of this ingest, landed now: the file's lines went into what lands
         mine_result = next((r for r in results if r.table == "calls" and str(r.file) == path), None)
         if mine_result is None:
@@ -966,7 +972,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
-    queued = set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]) | {c.split("#", 1)[0] for c in landed.index}
+    queued = set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]) | landed_calls
     dialler = set(log.fields[1][in_values(log.fields[4], list(DIALLER_EVENTS))])
     # A cumulative Master.csv holds calls before and after these queue_logs: a CDR is read with the queue_log
     # that covers its time (whose reps, queued calls and dialler calls tell what it is), never with another's.
@@ -997,8 +1003,8 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n, skipped=skipped,
                                   skip_reason="; ".join(text for count, text in by_rule if count) or None))
     for path in survey_files:
-        results.append(_surveys(path, legs, frozenset(landed.index), set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
-                                int(log.fields[0].max()) if history is not None and len(log.line) else None))
+        results.append(_surveys(path, legs, landed.index, set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
+                                int(log.fields[0].max()) if history is not None and len(log.line) else None, landed_calls))
     for path in canonical_files:
         try:
             results.append(read_canonical(path))
@@ -1045,8 +1051,10 @@ def _earlier_legs(log: QueueLog, landed: pd.Series) -> pd.Series:
         return pd.Series(dtype=np.int64)
     entering = log.fields[4] == "ENTERQUEUE"
     first = pd.Series(log.fields[0][entering]).groupby(log.fields[1][entering]).min()
-    earlier = pd.DataFrame({"callid": [c.split("#", 1)[0] for c in landed.index], "entered": landed.to_numpy()})
-    earlier = earlier[earlier.callid.isin(first.index)]
+    calls = before_first(landed.index, "#")
+    mine = np.asarray(pc.is_in(calls, value_set=as_text(first.index)).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    earlier = pd.DataFrame({"callid": np.asarray(calls.filter(pa.array(mine)).to_pylist(), dtype=object),
+                            "entered": landed.to_numpy()[mine]})
     before = earlier.entered.to_numpy() < earlier.callid.map(first).to_numpy()
     return earlier[before].groupby("callid").size()
 
@@ -1215,8 +1223,8 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings:
     return calls
 
 
-def _surveys(path: Path, legs: pd.DataFrame, landed: frozenset[str] = frozenset(), open_calls: set[str] = frozenset(),
-             newest: int | None = None) -> ReadResult:
+def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, open_calls: set[str] = frozenset(),
+             newest: int | None = None, landed_calls: frozenset[str] = frozenset()) -> ReadResult:
     """Survey answers keyed by uniqueid belong to the last leg of that call (in these files, or landed before).
 
     An answer waits (skipped, to be ingested again with the later file) when
@@ -1225,14 +1233,16 @@ def _surveys(path: Path, legs: pd.DataFrame, landed: frozenset[str] = frozenset(
     known yet.
     """
     result = read_canonical(path)
-    known = set(legs.callid) | {c.split("#", 1)[0] for c in landed}
+    landed = landed if landed is not None else pd.Index([], dtype=object)
+    known = set(legs.callid) | landed_calls
     later = result.good.surveyed_at.notna() & (result.good.surveyed_at > _ts([newest]).iloc[0]) if newest is not None else False
     waiting = member_of(result.good.call_id, open_calls) | (~member_of(result.good.call_id, known) & later)
     if waiting.any():
         result.good = result.good[~waiting].reset_index(drop=True)
         result.skipped += int(waiting.sum())
         result.skip_reason = "answers for calls not finished in these files (or in a later file): ingest the survey again with the file that ends them"
-    earlier = pd.DataFrame({"call_id": pd.Series(sorted(landed), dtype=object)})
+    asked = member_of(pd.Series(before_first(landed, "#").to_numpy(zero_copy_only=False)), set(result.good.call_id))
+    earlier = pd.DataFrame({"call_id": pd.Series(sorted(landed[asked.to_numpy()]), dtype=object)})
     parts = earlier.call_id.astype("string").str.split("#")
     earlier["callid"] = parts.str[0].astype(object)
     earlier["leg"] = pd.to_numeric(parts.str[1], errors="coerce").fillna(1).astype(np.int64)
