@@ -595,8 +595,14 @@ def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd
     return frame, pd.DataFrame(acw, columns=["rep_id", "start", "end"]), positions, in_acw
 
 
+CDR_USED = ["src", "dst", "dcontext", "start", "answer", "end", "billsec", "disposition", "uniqueid"]  # what calls are built from
+
+
 def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Master.csv rows (cdr_csv column order, local times); returns (rows, quarantined)."""
+    """Master.csv rows (cdr_csv column order, local times), the columns calls are built from; returns (rows, quarantined).
+
+    Caller names, channels and application data are left unread: a month of a large centre's CDRs stays small.
+    """
     names = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
              "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
     frame = _cdr_fast(path, names)
@@ -624,7 +630,7 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         if order is not None:
             fields = [fields[i] if i is not None and i < len(fields) else "" for i in order]
         rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
-    frame = pd.DataFrame(rows, columns=["line", *names]).assign(file=str(path))
+    frame = pd.DataFrame(rows, columns=["line", *names])[["line", *CDR_USED]].assign(file=str(path))
     return _cdr_times(path, frame, (lines, quarantine), timezone)
 
 
@@ -645,15 +651,17 @@ def _cdr_fast(path: Path, names: list[str]) -> pd.DataFrame | None:
             path,
             read_options=pacsv.ReadOptions(column_names=names[:width], skip_rows=int(has_header)),
             parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names[:width]}, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names[:width]}, strings_can_be_null=False,
+                                                 include_columns=[n for n in CDR_USED if n in names[:width]]),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     if problems:
         return None
     frame = table.to_pandas()
-    for name in names[width:]:
-        frame[name] = ""
+    for name in CDR_USED:
+        if name not in frame:
+            frame[name] = ""
     frame.insert(0, "line", np.arange(1, len(frame) + 1) + int(has_header))
     return frame.assign(file=str(path))
 
