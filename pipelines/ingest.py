@@ -267,6 +267,8 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
         summary = _summary(home, outcomes, summary)
         for report in summary.files:  # a row landed again (a call carried to settle its wrap-up) is one row
             report.landed -= again.get(report.file, 0)
+        if any(isinstance(o, FileReport) for o in outcomes):
+            break  # cadet failed on this unit (said per file): the units after it would continue from a hole
         del inputs, outcomes, results  # the next unit's memory, not this one's
     summary.units = n_units
     return summary, quarantines, days
@@ -666,7 +668,7 @@ def record_ingest(home: Home, source: str, summary: IngestSummary) -> None:
 def _summary(home: Home, outcomes: list[ReadResult | FileReport], earlier: IngestSummary | None = None) -> IngestSummary:
     """One line per input file, adding up what each table (and each work unit) took from it."""
     summary = earlier or IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
-    by_file = {report.file: report for report in summary.files if report.error is None}
+    by_file = {report.file: report for report in summary.files if report.table is not None}  # not a reader's fault
     for outcome in outcomes:
         if isinstance(outcome, FileReport):
             summary.files.append(outcome)

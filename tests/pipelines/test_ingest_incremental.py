@@ -222,6 +222,35 @@ def test_asterisk_read_in_work_units_lands_and_counts_what_one_read_does(prefect
     assert _file_counts(units) == _file_counts(whole)
 
 
+def test_a_fault_in_one_work_unit_is_reported_and_stops_the_units_after_it(prefect_server, asterisk_logs, tmp_path, monkeypatch):
+    """What the units before it landed stays (a later ingest of the same files completes it); the units after it,
+    which would continue from a hole, are not read."""
+    import pipelines.ingest as ingest_module
+
+    lines = (asterisk_logs / "queue_log").read_text().count("\n")
+    settings_file = tmp_path / "units.yaml"
+    settings_file.write_text(f"ingest:\n  lines_per_unit: {lines // 4}\n")
+    calls = []
+    real = ingest_module.rebuild_asterisk
+
+    def failing_second(inputs, settings, history):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a fault planted by the test")
+        return real(inputs, settings, history)
+
+    monkeypatch.setattr(ingest_module, "rebuild_asterisk", failing_second)
+    summary = ingest(tmp_path / "home", "asterisk", asterisk_logs, settings_file=settings_file)
+    assert len(calls) == 2
+    fault = [f for f in summary["files"] if f["error"]]
+    assert len(fault) == 1 and "a fault in cadet" in fault[0]["error"] and "planted" in fault[0]["error"]
+    assert 0 < summary["landed"]
+    monkeypatch.setattr(ingest_module, "rebuild_asterisk", real)
+    ingest(tmp_path / "home", "asterisk", asterisk_logs, settings_file=settings_file)
+    ingest(tmp_path / "once", "asterisk", asterisk_logs)
+    assert_same_lake(tmp_path / "home", tmp_path / "once")
+
+
 def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server, asterisk_logs, tmp_path):
     lines = (asterisk_logs / "queue_log").read_text().splitlines(keepends=True)
     ingest(tmp_path / "once", "asterisk", asterisk_logs)
