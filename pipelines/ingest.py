@@ -31,7 +31,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import before_first, member_of
+from pipelines.readers.arrow import before_first, member_of, text_union
 from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, AsteriskInputs, rebuild_asterisk
 from pipelines.readers.asterisk_units import unit_inputs
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
@@ -168,10 +168,10 @@ def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHisto
     landed = pd.concat([history.landed, entered]) if len(history.landed) else entered
     return dataclasses.replace(
         history, landed=landed[~landed.index.duplicated(keep="last")],
-        landed_calls=history.calls_landed() | frozenset(before_first(entered.index, "#").to_pylist()),
+        landed_calls=text_union(history.calls_landed(), before_first(entered.index, "#")),
         reps=history.reps | frozenset(calls.rep_id.dropna()),
         wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
-        known=history.known | frozenset(before_first(calls.call_id, "#").to_pylist()))
+        known=text_union(history.known, before_first(calls.call_id, "#")))
 
 
 def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,

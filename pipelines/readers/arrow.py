@@ -33,7 +33,9 @@ def member_of(column: pd.Series, values: Iterable) -> pd.Series:
     """
     wanted = values if isinstance(values, pa.Array) else list(values)
     found = _looked_up(column, wanted)
-    return column.isin(wanted) if found is None else pd.Series(found, index=column.index, name=column.name)
+    if found is None:
+        return column.isin(wanted.to_pylist() if isinstance(wanted, pa.Array) else wanted)
+    return pd.Series(found, index=column.index, name=column.name)
 
 
 def in_values(cells: np.ndarray, values: Iterable) -> np.ndarray:
@@ -56,3 +58,9 @@ def before_first(cells, separator: str) -> pa.Array:
 def as_text(cells) -> pa.Array:
     """Text cells as an Arrow string array (an empty column of any type is an empty one)."""
     return pa.array(cells, type=pa.string(), from_pandas=True) if len(cells) else pa.array([], type=pa.string())
+
+
+def text_union(*parts) -> pa.Array:
+    """The distinct texts of several sets or Arrow arrays, as one Arrow array: ids kept compact, not as Python strings."""
+    arrays = [part if isinstance(part, pa.Array) else as_text(list(part)) for part in parts]
+    return pc.unique(pa.concat_arrays([a.cast(pa.string()) for a in arrays])) if arrays else pa.array([], type=pa.string())

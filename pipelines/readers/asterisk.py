@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
 from pipelines.contracts import EARLIEST, latest_plausible
-from pipelines.readers.arrow import as_text, before_first, in_values, member_of
+from pipelines.readers.arrow import as_text, before_first, in_values, member_of, text_union
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -761,11 +761,11 @@ class AsteriskHistory:
     key: bytes
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
     wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
-    known: frozenset[str] = frozenset()  # every call id the lake holds (queued or not): a CDR of one is in already
-    landed_calls: frozenset[str] | None = None  # the calls of `landed`'s legs (their call ids up to '#'); None: work it out
+    known: frozenset[str] | pa.Array = frozenset()  # every call id the lake holds (queued or not): a CDR of one is in already
+    landed_calls: pa.Array | None = None  # the calls of `landed`'s legs (their call ids up to '#'); None: work it out
 
-    def calls_landed(self) -> frozenset[str]:
-        return self.landed_calls if self.landed_calls is not None else frozenset(before_first(self.landed.index, "#").to_pylist())
+    def calls_landed(self) -> pa.Array:
+        return self.landed_calls if self.landed_calls is not None else pc.unique(before_first(self.landed.index, "#"))
 
 
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
@@ -892,7 +892,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     log = with_rep_names(log, settings)
     log, repeats = _without_repeats(log)
     landed = history.landed if history is not None else pd.Series(dtype=np.int64)
-    landed_calls = history.calls_landed() if history is not None else frozenset()
+    landed_calls = history.calls_landed() if history is not None else as_text([])
     landed_legs = as_text(landed.index)
     legs, offers, orphan, open_lines, in_legs = _rebuild_calls(log, settings, _earlier_legs(log, landed))
     held = pd.Series(dtype=np.int64)
@@ -980,15 +980,16 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
     members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
-    queued = set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]) | landed_calls
+    queued = text_union(set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]), landed_calls)
     dialler = set(log.fields[1][in_values(log.fields[4], list(DIALLER_EVENTS))])
+    described = text_union(queued, dialler)  # calls queue_log describes: their CDR adds only the start time
     # A cumulative Master.csv holds calls before and after these queue_logs: a CDR is read with the queue_log
     # that covers its time (whose reps, queued calls and dialler calls tell what it is), never with another's.
     before = after = pd.Series(False, index=cdr.index)
     if history is not None and len(cdr):
         own = log.file != CARRIED
         start = pd.to_datetime(cdr.start, utc=True)
-        queue_log_knows = member_of(cdr.uniqueid, queued | dialler)
+        queue_log_knows = member_of(cdr.uniqueid, described)
         if own.any():
             first, last = _ts([int(log.fields[0][own].min()), int(log.fields[0][own].max())])
             before = (start < first) & member_of(cdr.uniqueid, history.known)
@@ -1003,7 +1004,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         by_rule = [(int((here & before).sum()), "calls an earlier run landed from the queue_log of their time"),
                    (int((here & after).sum()), "calls after the newest queue_log line: give Master.csv again with the "
                                                "queue_log that covers them"),
-                   (int((here & ~before & ~after & member_of(cdr.uniqueid, queued | dialler)).sum()),
+                   (int((here & ~before & ~after & member_of(cdr.uniqueid, described)).sum()),
                     "calls queue_log describes (their CDR adds only the start time)")]
         skipped = n - len(bad) - len(mine)
         other = skipped - sum(count for count, _ in by_rule)
@@ -1178,7 +1179,7 @@ def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings: AsteriskIngestConfig) -> pd.DataFrame:
+def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: pa.Array, settings: AsteriskIngestConfig) -> pd.DataFrame:
     """Calls only the CDR knows: reps dialling out, and inbound calls that never reached a queue.
 
     A rep dialling out is a CDR whose `src` is the extension of a queue member;
@@ -1232,7 +1233,7 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: set[str], settings:
 
 
 def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, open_calls: set[str] = frozenset(),
-             newest: int | None = None, landed_calls: frozenset[str] = frozenset()) -> ReadResult:
+             newest: int | None = None, landed_calls: pa.Array | frozenset[str] = frozenset()) -> ReadResult:
     """Survey answers keyed by uniqueid belong to the last leg of that call (in these files, or landed before).
 
     An answer waits (skipped, to be ingested again with the later file) when
@@ -1242,7 +1243,7 @@ def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, ope
     """
     result = read_canonical(path)
     landed = landed if landed is not None else pd.Index([], dtype=object)
-    known = set(legs.callid) | landed_calls
+    known = text_union(set(legs.callid), landed_calls)
     later = result.good.surveyed_at.notna() & (result.good.surveyed_at > _ts([newest]).iloc[0]) if newest is not None else False
     waiting = member_of(result.good.call_id, open_calls) | (~member_of(result.good.call_id, known) & later)
     if waiting.any():

@@ -171,6 +171,12 @@ def _units(files: list[Path], queue_logs: list[Path], units: list[Unit], timezon
         if last:
             inputs.surveys, inputs.canonical, inputs.unreadable = others.surveys, others.canonical, others.unreadable
         yield inputs
+        del inputs
+        # rows no later unit owns or needs as context are let go: the CDRs held shrink as the units advance
+        needed = [end > unit.newest - CONTEXT_SECONDS for end in cdr_ends]
+        cdrs = [(path, rows[keep], bad) for (path, rows, bad), keep in zip(cdrs, needed)]
+        cdr_ends = [end[keep] for end, keep in zip(cdr_ends, needed)]
+        cdr_starts = [start[keep] for start, keep in zip(cdr_starts, needed)]
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
