@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,16 +220,17 @@ def _landed_again(results: list[ReadResult], recent: dict[str, pd.DataFrame]) ->
 
 
 @task(name="read asterisk files", cache_policy=NO_CACHE)
-def read_asterisk_files(inputs: AsteriskInputs, files: list[Path], home: Home, config: CadetConfig,
+def read_asterisk_files(read_unit: Callable[[], AsteriskInputs], files: list[Path], home: Home, config: CadetConfig,
                         history: AsteriskHistory) -> tuple[list[ReadResult | FileReport], pa.Table | None, np.ndarray | None]:
-    """queue_log, CDRs and surveys of one center (or one work unit of them), continuing what `history` left open.
+    """queue_log, CDRs and surveys of one center (or one work unit of them, `read_unit`), continuing what `history`
+    left open; a file that cannot be read, or a fault of cadet's, is reported for the files, not raised.
 
     Returns the results, the events to carry over (None when nothing was read) and the file each was read from.
     """
     carry = []
 
     def read(_paths):
-        results, left_open = rebuild_asterisk(inputs, config.ingest.asterisk, history)
+        results, left_open = rebuild_asterisk(read_unit(), config.ingest.asterisk, history)
         carry.append(left_open)
         return results
 
@@ -245,17 +247,18 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
     Returns the summary, the quarantined rows by file and the days landed.
     """
     history = asterisk_history(home)
-    n_units, units = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit)
+    units = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit)
+    n_units = len(units)
     steps = n_units * (1 + len(INPUT_TABLES))
     summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
     quarantines: dict[Path, list[pd.DataFrame]] = {}
     days: set[str] = set()
     recent: dict[str, pd.DataFrame] = {}  # per table, the rows the latest units landed (see _landed_again)
-    for unit, inputs in enumerate(units):
+    for unit, read_unit in enumerate(units):
         first = unit * (1 + len(INPUT_TABLES))
         part = f" (work unit {unit + 1} of {n_units})" if n_units > 1 else ""
         advance(first, steps, f"reading {len(files)} Asterisk files{part}")
-        outcomes, carry, origins = read_asterisk_files(inputs, files, home, config, history)
+        outcomes, carry, origins = read_asterisk_files(read_unit, files, home, config, history)
         results = [o for o in outcomes if isinstance(o, ReadResult)]
         days |= _land(home, results, first + 1, steps)
         again = _landed_again(results, recent)
@@ -269,7 +272,7 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
             report.landed -= again.get(report.file, 0)
         if any(isinstance(o, FileReport) for o in outcomes):
             break  # cadet failed on this unit (said per file): the units after it would continue from a hole
-        del inputs, outcomes, results  # the next unit's memory, not this one's
+        del outcomes, results  # the next unit's memory, not this one's
     summary.units = n_units
     return summary, quarantines, days
 

@@ -16,8 +16,9 @@ with the last unit, when every call they refer to has been rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -137,46 +138,58 @@ def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None
     return units
 
 
-def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int) -> tuple[int, Iterator[AsteriskInputs]]:
-    """The files as work units: how many, and each unit's inputs, read when it is its turn.
+def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int) -> list[Callable[[], AsteriskInputs]]:
+    """The files as work units, each a function that reads its unit's inputs when it is its turn.
 
-    Files that fit in one unit (or cannot be cut) are one unit, read as `read_inputs` reads them.
+    Files that fit in one unit (or cannot be cut) are one unit, read as
+    `read_inputs` reads them.  Nothing is read here but the first pass over
+    queue_log, so a file that cannot be read is reported by the unit that reads it.
     """
-    queue_logs = [f for f in files if kind_of_file(f) == "queue_log"]
-    units = plan_units(queue_logs, lines_per_unit) if queue_logs else None
+    try:
+        queue_logs = [f for f in files if kind_of_file(f) == "queue_log"]
+        units = plan_units(queue_logs, lines_per_unit) if queue_logs else None
+    except OSError:  # unreadable: the whole read reports it, file by file
+        units = None
     if units is None:
-        return 1, iter([read_inputs(files, timezone)])
-    return len(units), _units(files, queue_logs, units, timezone)
+        return [lambda: read_inputs(files, timezone)]
+    reader = _UnitReader(files, queue_logs, units, timezone)
+    return [partial(reader.read, n) for n in range(len(units))]
 
 
-def _units(files: list[Path], queue_logs: list[Path], units: list[Unit], timezone: str) -> Iterator[AsteriskInputs]:
-    rest = [f for f in files if f not in queue_logs]
-    cdrs = [(path, *read_cdr(path, timezone)) for path in rest if kind_of_file(path) == "cdr"]
-    others = read_inputs([f for f in rest if kind_of_file(f) != "cdr"], timezone)
-    cdr_ends = [_seconds(rows.end) for _, rows, _ in cdrs]
-    cdr_starts = [_seconds(rows.start) for _, rows, _ in cdrs]
-    for n, unit in enumerate(units):
-        last = n == len(units) - 1
-        previous = units[n - 1].newest if n else None
+class _UnitReader:
+    """Reads one unit after another; the Master.csv rows are read once and let go as the units pass them."""
+
+    def __init__(self, files: list[Path], queue_logs: list[Path], units: list[Unit], timezone: str):
+        self.files, self.queue_logs, self.units, self.timezone = files, queue_logs, units, timezone
+        self.cdrs: list[tuple[Path, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]] | None = None
+        self.others = AsteriskInputs()
+
+    def _load(self) -> list[tuple[Path, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]]:
+        if self.cdrs is None:
+            rest = [f for f in self.files if f not in self.queue_logs]
+            self.cdrs = [(path, rows, bad, _seconds(rows.start), _seconds(rows.end))
+                         for path in rest if kind_of_file(path) == "cdr" for rows, bad in [read_cdr(path, self.timezone)]]
+            self.others = read_inputs([f for f in rest if kind_of_file(f) != "cdr"], self.timezone)
+        return self.cdrs
+
+    def read(self, n: int) -> AsteriskInputs:
+        unit, last = self.units[n], n == len(self.units) - 1
         inputs = AsteriskInputs(judge_conventions=n == 0)
         for span in unit.spans:
-            log, bad = read_queue_log(span.path, timezone, span)
+            log, bad = read_queue_log(span.path, self.timezone, span)
             inputs.logs.append((span.path, log, bad))
-        lower = previous if previous is not None else -(2**62)
-        for (path, rows, bad), end, start in zip(cdrs, cdr_ends, cdr_starts):
+        lower = self.units[n - 1].newest if n else -(2**62)
+        for path, rows, bad, start, end in self._load():
             owned = (end > lower) & (last | (end <= unit.newest))
             context = ~owned & (start <= unit.newest) & (end > lower - CONTEXT_SECONDS)
             chosen = owned | context
             inputs.cdrs.append((path, rows[chosen].assign(context=context[chosen]), bad if n == 0 else bad.iloc[:0]))
         if last:
-            inputs.surveys, inputs.canonical, inputs.unreadable = others.surveys, others.canonical, others.unreadable
-        yield inputs
-        del inputs
+            inputs.surveys, inputs.canonical, inputs.unreadable = self.others.surveys, self.others.canonical, self.others.unreadable
         # rows no later unit owns or needs as context are let go: the CDRs held shrink as the units advance
-        needed = [end > unit.newest - CONTEXT_SECONDS for end in cdr_ends]
-        cdrs = [(path, rows[keep], bad) for (path, rows, bad), keep in zip(cdrs, needed)]
-        cdr_ends = [end[keep] for end, keep in zip(cdr_ends, needed)]
-        cdr_starts = [start[keep] for start, keep in zip(cdr_starts, needed)]
+        self.cdrs = [(path, rows[keep], bad, start[keep], end[keep]) for path, rows, bad, start, end in self._load()
+                     for keep in [end > unit.newest - CONTEXT_SECONDS]]
+        return inputs
 
 
 def _seconds(times: pd.Series) -> np.ndarray:

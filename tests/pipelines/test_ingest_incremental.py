@@ -251,6 +251,23 @@ def test_a_fault_in_one_work_unit_is_reported_and_stops_the_units_after_it(prefe
     assert_same_lake(tmp_path / "home", tmp_path / "once")
 
 
+def test_a_file_a_work_unit_cannot_read_is_named_with_the_reason_not_a_traceback(prefect_server, asterisk_logs, tmp_path, monkeypatch):
+    import pipelines.readers.asterisk_units as units_module
+
+    lines = (asterisk_logs / "queue_log").read_text().count("\n")
+    settings_file = tmp_path / "units.yaml"
+    settings_file.write_text(f"ingest:\n  lines_per_unit: {lines // 4}\n")
+
+    def unreadable(path, timezone):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(units_module, "read_cdr", unreadable)
+    result = CliRunner().invoke(cli, ["--config", str(settings_file), "--home", str(tmp_path / "home"), "ingest",
+                                      "--source", "asterisk", str(asterisk_logs), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "cannot read it: Permission denied" in result.output and "Traceback" not in result.output
+
+
 def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server, asterisk_logs, tmp_path):
     lines = (asterisk_logs / "queue_log").read_text().splitlines(keepends=True)
     ingest(tmp_path / "once", "asterisk", asterisk_logs)
