@@ -18,7 +18,7 @@ def _looked_up(cells, wanted) -> np.ndarray | None:
     is not all text."""
     try:
         value_set = wanted if isinstance(wanted, pa.Array) else pa.array(wanted, type=pa.string())
-        found = pc.is_in(pa.array(cells, type=pa.string(), from_pandas=True), value_set=value_set)
+        found = pc.is_in(as_text(cells), value_set=value_set)
     except pa.ArrowException:  # not text (numbers, bytes that are not UTF-8, a type Arrow cannot cast)
         return None
     return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)

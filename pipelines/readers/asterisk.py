@@ -1054,14 +1054,20 @@ def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialli
     return counted.sub(open_dialling, fill_value=0).astype(np.int64)
 
 
+def _legs_of(legs: pd.Index, calls) -> tuple[pa.Array, np.ndarray]:
+    """Each landed leg's call id (up to '#'), and which of the legs belong to `calls`."""
+    of_call = before_first(legs, "#")
+    found = pc.is_in(of_call, value_set=calls if isinstance(calls, pa.Array) else as_text(list(calls)))
+    return of_call, np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _earlier_legs(log: QueueLog, landed: pd.Series) -> pd.Series:
     """Per callid, the landed legs that entered a queue before this log's first ENTERQUEUE of it."""
     if not len(landed):
         return pd.Series(dtype=np.int64)
     entering = log.fields[4] == "ENTERQUEUE"
     first = pd.Series(log.fields[0][entering]).groupby(log.fields[1][entering]).min()
-    calls = before_first(landed.index, "#")
-    mine = np.asarray(pc.is_in(calls, value_set=as_text(first.index)).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    calls, mine = _legs_of(landed.index, first.index)
     earlier = pd.DataFrame({"callid": np.asarray(calls.filter(pa.array(mine)).to_pylist(), dtype=object),
                             "entered": landed.to_numpy()[mine]})
     before = earlier.entered.to_numpy() < earlier.callid.map(first).to_numpy()
@@ -1250,8 +1256,8 @@ def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, ope
         result.good = result.good[~waiting].reset_index(drop=True)
         result.skipped += int(waiting.sum())
         result.skip_reason = "answers for calls not finished in these files (or in a later file): ingest the survey again with the file that ends them"
-    asked = member_of(pd.Series(before_first(landed, "#").to_numpy(zero_copy_only=False)), set(result.good.call_id))
-    earlier = pd.DataFrame({"call_id": pd.Series(sorted(landed[asked.to_numpy()]), dtype=object)})
+    _, asked = _legs_of(landed, set(result.good.call_id))
+    earlier = pd.DataFrame({"call_id": pd.Series(sorted(landed[asked]), dtype=object)})
     parts = earlier.call_id.astype("string").str.split("#")
     earlier["callid"] = parts.str[0].astype(object)
     earlier["leg"] = pd.to_numeric(parts.str[1], errors="coerce").fillna(1).astype(np.int64)
