@@ -44,6 +44,14 @@ def load_key(home: Home | Path | str) -> bytes:
     whoever holds it can test whether a given number called.  Losing it breaks
     the link between old and new pseudonyms of the same caller.
     """
+    return existing_key(home) or create_key(home)
+
+
+def existing_key(home: Home | Path | str) -> bytes | None:
+    """The key `load_key` would use, or None when it would create one; raises what `load_key` raises.
+
+    Commands check it before anything starts, so that an unusable key is told in a second, not after a flow began.
+    """
     text = os.environ.get(KEY_ENV)
     if text is not None:
         key = text.strip().encode("utf-8")
@@ -62,7 +70,7 @@ def load_key(home: Home | Path | str) -> bytes:
             f"{path} is missing, but the lake under {home} already holds callers pseudonymised with it: restore the "
             f"file from where you keep it (or set ${KEY_ENV}). A new key would stop linking every caller seen before "
             "to the same caller calling again; if that is what you want, run `cadet new-key` first")
-    return create_key(home)
+    return None
 
 
 def _only_owner_reads(path: Path) -> None:

@@ -22,7 +22,12 @@ def prefect_server():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Everything that runs a Prefect flow or server is `slow`: `pytest -m "not slow"` is the inner loop."""
+    """Everything that runs a Prefect flow or server is `slow`: `pytest -m "not slow"` is the inner loop.
+
+    The `minutes` tests go first: left to the end of the collection order, they ran on after every other
+    test had finished, with the second worker idle.
+    """
     for item in items:
         if "prefect_server" in getattr(item, "fixturenames", ()) or item.module.__name__.endswith("test_schedule"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("minutes") is None)

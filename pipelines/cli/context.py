@@ -86,6 +86,16 @@ def hold_home(home: Home, name: str) -> None:
         fail(name, busy)
 
 
+def check_key(home: Home, name: str) -> None:
+    """An unusable pseudonymisation key stops an ingesting command before Prefect starts (the flow checks it too)."""
+    from pipelines.privacy import PseudonymKeyError, existing_key
+
+    try:
+        existing_key(home)
+    except PseudonymKeyError as exc:
+        fail(name, RunFailed(str(exc)))
+
+
 def fail(name: str, failure: RunFailed) -> NoReturn:
     click.echo(f"cadet {name}: {failure}", err=True)
     sys.exit(failure.exit_code)

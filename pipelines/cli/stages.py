@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.context import FORMATS, Context, as_date, check_range, check_source, fail, hold_home, iso, prefect_defaults
+from pipelines.cli.context import (FORMATS, Context, as_date, check_key, check_range, check_source, fail, hold_home, iso,
+                                   prefect_defaults)
 from pipelines.cli.output import print_rows, progress_bar, working
 from pipelines.failures import EXIT_THIN_DATA, RunFailed
 
@@ -52,6 +53,7 @@ def ingest(obj: Context, source: str, as_json: bool, paths: tuple[Path, ...]):
 
     check_source(source, paths)
     hold_home(obj.home, "ingest")
+    check_key(obj.home, "ingest")
     prefect_defaults(obj.home)  # before Prefect is imported: it reads its settings then
     from pipelines.ingest import ingest_flow
 
@@ -232,6 +234,7 @@ def run(obj: Context, source: str, start, end, workers: int, only_changed: bool,
     check_range(iso(start), iso(end))
     check_source(source, paths)
     hold_home(obj.home, "run")
+    check_key(obj.home, "run")
     prefect_defaults(obj.home)
     from pipelines.run import run_flow
 

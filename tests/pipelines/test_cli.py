@@ -36,6 +36,16 @@ def test_an_end_before_the_start_is_a_usage_error_told_at_once(runner, tmp_path)
     assert not (tmp_path / "prefect").exists()
 
 
+@pytest.mark.parametrize("command", [["ingest", "--source", "canonical"], ["run", "--source", "canonical"]])
+def test_an_unusable_pseudonym_key_stops_ingesting_before_prefect_starts(runner, tmp_path, monkeypatch, command):
+    (tmp_path / "calls.csv").write_text("call_id,rep_id\n")
+    monkeypatch.setenv("CADET_PSEUDONYM_KEY", "short")
+    result = runner.invoke(cli, ["--home", str(tmp_path / "home"), *command, str(tmp_path / "calls.csv")])
+    assert result.exit_code == 1 and "is too short: use at least 16 characters" in result.output, result.output
+    assert not (tmp_path / "home" / "prefect").exists(), "no Prefect server was started for a bad key"
+    assert not (tmp_path / "home" / "secrets").exists(), "no key file was made beside the one in the environment"
+
+
 def _new_key_failing_with(create_key, tmp_path, monkeypatch, capsys) -> tuple[int, str]:
     """`cadet new-key` as the shell runs it (through main), its key file write failing as `create_key` does."""
     import sys

@@ -144,6 +144,7 @@ def _rows(database: Path, query: str) -> list:
         return db.execute(query).fetchall()
 
 
+@pytest.mark.minutes
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds helper processes through /proc (Linux)")
 def test_kill_9_at_random_points_of_a_run_loses_nothing_and_the_next_run_settles_the_records(logs, tmp_path, api_url,
                                                                                                 monkeypatch):

@@ -17,13 +17,14 @@ from pipelines.privacy import KEY_ENV
 from simulator import SimulationConfig, simulate
 from simulator.writers import write_amazon_connect, write_asterisk
 
+KEY = "incremental-ingest-test-key"
 TABLES = ("calls", "offers", "agent_states", "surveys", "schedules", "reps")
 
 
 @pytest.fixture(autouse=True)
 def one_key(monkeypatch):
     """Homes compared row for row pseudonymise callers with the same key."""
-    monkeypatch.setenv(KEY_ENV, "incremental-ingest-test-key")
+    monkeypatch.setenv(KEY_ENV, KEY)
 
 
 @pytest.fixture(scope="module")
@@ -291,15 +292,20 @@ def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server,
 
 
 @pytest.fixture(scope="module")
-def small_asterisk(tmp_path_factory):
-    """A small centre's logs, and the lake one clean ingest of them lands (the reference)."""
+def small_asterisk(tmp_path_factory, prefect_server):
+    """A small centre's logs, and the home of one clean ingest of them (the reference every example is held to)."""
     center = simulate(SimulationConfig(), n_reps=6, n_days=2, seed=33, workers=1)
     folder = tmp_path_factory.mktemp("small") / "all"
     write_asterisk(center.tables, center.truth, folder, "UTC")
     (folder / "truth.json").unlink(missing_ok=True)
-    return folder
+    reference = folder.parent / "once"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(KEY_ENV, KEY)
+        ingest(reference, "asterisk", folder)
+    return folder, reference
 
 
+@pytest.mark.minutes
 @pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(data=st.data())
@@ -312,14 +318,13 @@ def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_la
     import tempfile
     from pathlib import Path
 
-    lines = (small_asterisk / "queue_log").read_text().splitlines(keepends=True)
+    logs, reference = small_asterisk
+    lines = (logs / "queue_log").read_text().splitlines(keepends=True)
     cuts = sorted(data.draw(st.lists(st.integers(1, len(lines) - 1), min_size=1, max_size=3, unique=True), label="cuts"))
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        reference = scratch / "once"
-        ingest(reference, "asterisk", small_asterisk)
         bounds = [0, *cuts, len(lines)]
         for night, (start, end) in enumerate(zip(bounds, bounds[1:])):
             piece = lines[start - rng.randint(0, min(start, 40)):end]
@@ -327,13 +332,13 @@ def test_any_split_duplication_reordering_or_overlap_lands_what_one_clean_run_la
             rng.shuffle(piece)
             split = rng.randint(0, len(piece))  # two rotated files in one night, in either order
             files = {"queue_log.1": piece[:split], "queue_log": piece[split:]} if split else {"queue_log": piece}
-            folder = _asterisk_folder(small_asterisk, scratch / f"night{night}", files)
+            folder = _asterisk_folder(logs, scratch / f"night{night}", files)
             summary = ingest(scratch / "nightly", "asterisk", folder)
             for row in summary["files"]:  # queue_log by its lines; Master.csv, surveys, roster, schedules by rows
                 used = row["landed_lines"] if row.get("landed_lines") is not None else row["landed"]
                 assert used + row["quarantined"] + row["skipped"] == row["read"], row
             assert not [w for w in summary["warnings"] if "neither landed" in w], summary["warnings"]
-        quiet = _asterisk_folder(small_asterisk, scratch / "quiet", {"queue_log": []})
+        quiet = _asterisk_folder(logs, scratch / "quiet", {"queue_log": []})
         summary = ingest(scratch / "nightly", "asterisk", quiet)
         assert next(r for r in summary["files"] if Path(r["file"]).name == "queue_log")["read"] == 0
         assert_same_lake(scratch / "nightly", reference)

@@ -97,6 +97,7 @@ def _stop(serve) -> None:
         serve.kill()
 
 
+@pytest.mark.minutes
 def test_serve_registers_the_schedules_and_a_triggered_nightly_run_completes(prefect_api, tmp_path):
     _, home, env, serve = _serving(tmp_path, prefect_api)
     try:
@@ -154,6 +155,7 @@ def _wait_for(url: str, serve, wanted, what: str, timeout: float = 300) -> dict:
     pytest.fail(f"no {what} within {timeout:.0f} s: {[(r['name'], r['state']['type']) for r in _finished_nightly_runs(url)]}")
 
 
+@pytest.mark.minutes
 def test_a_cron_schedule_fires_by_itself_and_a_run_that_reads_nothing_usable_fails(prefect_api, tmp_path):
     drop, home, _, serve = _serving(tmp_path, prefect_api, "--nightly", "* * * * *")
     try:
