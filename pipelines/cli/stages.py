@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.cli.context import (FORMATS, Context, as_date, check_key, check_range, check_source, fail, hold_home, iso,
-                                   prefect_defaults)
+from pipelines.cli.context import FORMATS, Context, as_date, check_key, check_range, check_source, fail, hold_home, iso, prefect_defaults
 from pipelines.cli.output import print_rows, progress_bar, working
 from pipelines.failures import EXIT_THIN_DATA, RunFailed
 
