@@ -101,19 +101,18 @@ def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind
     Rows where `counts` is False (the model adds nothing there) get no codes without being looked at.
     """
     blind_pairs = set(zip(blind.period_start, blind.code)) if blind is not None and len(blind) else set()
-    counts = np.ones(len(windows), dtype=bool) if counts is None else counts
-    named = []
-    for (_, row), tops, needed in zip(windows.iterrows(), top_features, counts):
+    counts = np.ones(len(windows), dtype=bool) if counts is None else np.asarray(counts, dtype=bool)
+    named: list[list[str]] = [[] for _ in range(len(windows))]
+    periods = windows.period_start.tolist()
+    z_of = {column: windows[column].to_numpy() for column in windows.columns if str(column).startswith("z_")}
+    for i in np.flatnonzero(counts):
         codes: list[str] = []
-        if not needed:
-            named.append(codes)
-            continue
-        for feature in tops:
+        for feature in top_features[i]:
             code = _code_of(feature)
-            z = row.get(f"z_{feature}", np.nan)
-            if code and code not in codes and suspicious_side(feature, z) and (row.period_start, code) not in blind_pairs:
+            z = z_of[f"z_{feature}"][i] if f"z_{feature}" in z_of else np.nan
+            if code and code not in codes and suspicious_side(feature, z) and (periods[i], code) not in blind_pairs:
                 codes.append(code)
-        named.append(sorted(codes))
+        named[i] = sorted(codes)
     return named
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalog import feature_values
 from features.daily import MISSED_RESULTS
@@ -79,13 +81,32 @@ def read_report_data(home: Home | Path | str, folder: Path, config: CadetConfig)
         daily_values = feature_values(daily.set_index(["rep_id", "day"]), observable=_all_observable()).replace(
             [np.inf, -np.inf], np.nan)
     data.worst = {rep: worst_days(data, rep, daily_values, config) for rep in shown}
+    drawn_windows = data.windows.merge(data.best[data.best.rep_id.isin(list(data.worst))][["rep_id", "period_start"]],
+                                       on=["rep_id", "period_start"])
+    queues = set(drawn_windows.primary_queue.astype(str)) if "primary_queue" in drawn_windows else set()
     for day in sorted({d for days in data.worst.values() for d in days}):
-        data.days[day] = _activity(lake, day, config.site.timezone)
+        drawn = {rep for rep, days in data.worst.items() if day in days}
+        data.days[day] = _activity(lake, day, config.site.timezone, drawn, queues)
     return data
 
 
-def _activity(lake: Lake, day: dt.date, timezone: str) -> dict[str, pd.DataFrame]:
-    """One local day's states, answered calls, offers and queue arrivals, in the site's zone."""
+def _of(table: pa.Table, wanted: dict[str, set[str]]) -> pa.Table:
+    """The rows whose value in any of the given columns is one of that column's wanted values."""
+    if not table.num_rows:
+        return table
+    masks = [pc.is_in(table[column].cast(pa.string()), value_set=pa.array(sorted(values), pa.string()))
+             for column, values in wanted.items()]
+    mask = masks[0]
+    for more in masks[1:]:
+        mask = pc.or_kleene(mask, more)
+    return table.filter(pc.fill_null(mask, False))
+
+
+def _activity(lake: Lake, day: dt.date, timezone: str, reps: set[str], queues: set[str]) -> dict[str, pd.DataFrame]:
+    """One local day's states, answered calls and offers of `reps`, and arrivals in `queues`, in the site's zone.
+
+    Only the rows drawn are converted to local time: the day of a 2,000-rep centre is read, not converted whole.
+    """
     lo, hi = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
     start = pd.Timestamp(day).tz_localize(timezone)
     stop = start + pd.Timedelta(days=1)
@@ -96,13 +117,14 @@ def _activity(lake: Lake, day: dt.date, timezone: str) -> dict[str, pd.DataFrame
             frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(timezone)
         return frame
 
-    states = local(lake.read("agent_states", lo, hi, columns=STATE_COLUMNS).to_pandas(), ["started_at", "ended_at"])
+    states = _of(lake.read("agent_states", lo, hi, columns=STATE_COLUMNS), {"rep_id": reps}).to_pandas()
+    states = local(states, ["started_at", "ended_at"])
     states = states[(states.ended_at > start) & (states.started_at < stop)]
-    calls = lake.read("calls", lo, hi, columns=["call_id", "direction", "queue", "enqueued_at", "answered_at", "ended_at",
-                                                  "rep_id"]).to_pandas()
+    calls = _of(lake.read("calls", lo, hi, columns=["call_id", "direction", "queue", "enqueued_at", "answered_at", "ended_at",
+                                                     "rep_id"]), {"rep_id": reps, "queue": queues}).to_pandas()
     calls = local(calls, ["enqueued_at", "answered_at", "ended_at"])
     calls = calls[calls.direction == "inbound"]
-    offers = local(lake.read("offers", lo, hi, columns=OFFER_COLUMNS).to_pandas(), ["offered_at"])
+    offers = local(_of(lake.read("offers", lo, hi, columns=OFFER_COLUMNS), {"rep_id": reps}).to_pandas(), ["offered_at"])
     return {"states": states,
             "answered": calls[calls.answered_at.notna() & (calls.answered_at < stop) & (calls.ended_at > start)],
             "queued": calls[calls.enqueued_at.notna() & (calls.enqueued_at >= start) & (calls.enqueued_at < stop)],

@@ -134,7 +134,8 @@ class DayTimeline:
 
 
 def _hours(stamps: pd.Series, day_start: pd.Timestamp) -> np.ndarray:
-    return ((stamps - day_start).dt.total_seconds() / 3600.0).to_numpy(dtype=float)
+    # numpy's division by one second is pandas' total_seconds() to the bit, without its per-call overhead
+    return (stamps - day_start).to_numpy() / np.timedelta64(1, "s") / 3600.0
 
 
 def day_timeline(rep_id: str, day_start: pd.Timestamp, states: pd.DataFrame, calls: pd.DataFrame, offers: pd.DataFrame,

@@ -87,3 +87,22 @@ def test_a_rep_out_of_line_on_two_unrelated_metrics_at_once_is_beyond_the_null()
     score = model.anomaly_score(centre)
     assert score[0] > 0.999, "two metrics jointly out of line is rarer than any chance pairing of the centre's values"
     assert model.null_raw_.size >= 20000
+
+
+def test_each_contribution_is_the_drop_in_isolation_when_that_feature_alone_is_set_to_typical():
+    """Scored in batches (rows and their neutral copies together): the same numbers as one feature at a time."""
+    wide = peers(n=400, **{f"z_extra_{i}": np.random.default_rng(i).normal(0, 1, 400) for i in range(26)})
+    model = RepAnomalyModel(n_estimators=30, features=list(wide.columns)).fit(wide)
+    probe = pd.concat([wide] * 4, ignore_index=True)  # 1,600 rows: more than one batch of 30 features
+    probe.loc[7, "z_csat"] = -8.0
+    got = model.contributions(probe)
+    matrix = probe[model.features_in_].to_numpy(dtype=float)
+    base = model._raw(matrix)
+    for j, name in enumerate(model.features_in_):
+        neutral = matrix.copy()
+        neutral[:, j] = 0.0
+        assert np.array_equal(got[name.removeprefix("z_")].to_numpy(), base - model._raw(neutral)), name
+    assert list(got.index) == list(probe.index)
+    top = model.top_contributors(probe.iloc[[7, 8]], k=2)
+    assert top[0][0] == "csat" and len(top[0]) <= 2
+    assert all(got.loc[8, name] > 0 for name in top[1]), "only features that pushed the score up are named"
