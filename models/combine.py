@@ -102,6 +102,7 @@ def model_behaviours(windows: pd.DataFrame, top_features: list[list[str]], blind
     """
     blind_pairs = set(zip(blind.period_start, blind.code)) if blind is not None and len(blind) else set()
     counts = np.ones(len(windows), dtype=bool) if counts is None else np.asarray(counts, dtype=bool)
+    top_features = list(top_features)  # by position, as the rows
     named: list[list[str]] = [[] for _ in range(len(windows))]
     periods = windows.period_start.tolist()
     z_of = {column: windows[column].to_numpy() for column in windows.columns if str(column).startswith("z_")}

@@ -81,9 +81,11 @@ def read_report_data(home: Home | Path | str, folder: Path, config: CadetConfig)
         daily_values = feature_values(daily.set_index(["rep_id", "day"]), observable=_all_observable()).replace(
             [np.inf, -np.inf], np.nan)
     data.worst = {rep: worst_days(data, rep, daily_values, config) for rep in shown}
-    drawn_windows = data.windows.merge(data.best[data.best.rep_id.isin(list(data.worst))][["rep_id", "period_start"]],
-                                       on=["rep_id", "period_start"])
-    queues = set(drawn_windows.primary_queue.astype(str)) if "primary_queue" in drawn_windows else set()
+    queues: set[str] = set()  # the drawn reps' primary queues, whose arrivals their timelines show
+    if data.worst and {"rep_id", "period_start", "primary_queue"} <= set(data.windows.columns):
+        drawn_windows = data.windows.merge(data.best[data.best.rep_id.isin(list(data.worst))][["rep_id", "period_start"]],
+                                           on=["rep_id", "period_start"])
+        queues = set(drawn_windows.primary_queue.astype(str))
     for day in sorted({d for days in data.worst.values() for d in days}):
         drawn = {rep for rep, days in data.worst.items() if day in days}
         data.days[day] = _activity(lake, day, config.site.timezone, drawn, queues)
