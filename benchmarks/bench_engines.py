@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_ingest import ROOT, cadet
+
 FIELDS = ["time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5"]
 
 
@@ -132,9 +133,8 @@ def main() -> None:
         folder = args.input
         if folder is None:
             folder = work / "input"
-            subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(work / "sim"), "simulate", "--reps",
-                            str(args.reps), "--days", str(args.days), "--seed", "1", "--format", "asterisk", "--out",
-                            str(folder), "--quiet"], check=True, cwd=ROOT)
+            cadet("--home", str(work / "sim"), "simulate", "--reps", str(args.reps), "--days", str(args.days), "--seed", "1",
+                  "--format", "asterisk", "--out", str(folder), "--quiet")
             (folder / "truth.json").unlink(missing_ok=True)
         queue_log = folder / "queue_log"
         with open(queue_log, "rb") as handle:  # warm the page cache, and count the lines
@@ -147,11 +147,11 @@ def main() -> None:
             steps = "  ".join(f"{step} {seconds:.2f} s" for step, seconds in result["seconds"].items())
             print(f"  {engine:7s} {steps}  (peak {result['peak_rss_mb']:,} MB; {result['parsed']:,} lines parsed"
                   + (f", {result['legs']:,} legs)" if "legs" in result else ")"))
-        cadet = results["cadet"]["seconds"]
-        rebuilt = cadet["read and rebuild (read_asterisk)"]
+        own = results["cadet"]["seconds"]
+        rebuilt = own["read and rebuild (read_asterisk)"]
         for engine in ("duckdb", "polars"):
             floor = results[engine]["seconds"]
-            print(f"  cadet / {engine}: parse {cadet['parse'] / floor['parse']:.1f}x ({lines / cadet['parse']:,.0f} against "
+            print(f"  cadet / {engine}: parse {own['parse'] / floor['parse']:.1f}x ({lines / own['parse']:,.0f} against "
                   f"{lines / floor['parse']:,.0f} lines/s); read and rebuild against parse + legs "
                   f"{rebuilt / (floor['parse'] + floor['legs']):.1f}x ({lines / rebuilt:,.0f} against "
                   f"{lines / (floor['parse'] + floor['legs']):,.0f} lines/s)")
