@@ -32,8 +32,15 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import before_first, member_of, text_union
-from pipelines.readers.asterisk import CALLER_KEY, CARRY_COLUMNS, AsteriskHistory, AsteriskInputs, rebuild_asterisk
+from pipelines.readers.arrow import as_text, before_first, member_of
+from pipelines.readers.asterisk import (
+    CALLER_KEY,
+    CARRY_COLUMNS,
+    AsteriskHistory,
+    AsteriskInputs,
+    landed_legs,
+    rebuild_asterisk,
+)
 from pipelines.readers.asterisk_units import unit_inputs
 from pipelines.readers.canonical import ReadResult, UnreadableFile, read_canonical
 from pipelines.readers.connect import CARRY_COLUMNS as CONNECT_CARRY_COLUMNS
@@ -156,23 +163,22 @@ def asterisk_history(home: Home) -> AsteriskHistory:
     stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]).to_pandas()
     carried = lake.read(ASTERISK_CARRY.name).to_pandas()
     reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
-    empty = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"),
+    empty = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(),
                             load_key(home), frozenset(reps))
     return _with_landed(empty, stored) if len(stored) else empty
 
 
 def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHistory:
-    """`history` once `calls` have landed too."""
+    """`history` once `calls` have landed too (appended as chunks: no lookup over all of it is rebuilt per unit)."""
     queued = calls[calls.queue.notna() & calls.enqueued_at.notna()]
-    entered = pd.Series(pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy(),
-                        index=queued.call_id.to_numpy(), dtype="int64")
-    landed = pd.concat([history.landed, entered]) if len(history.landed) else entered
+    entered = pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
+    known = history.known if isinstance(history.known, pa.ChunkedArray) else pa.chunked_array(
+        [as_text(sorted(history.known)) if isinstance(history.known, frozenset) else history.known], type=pa.string())
     return dataclasses.replace(
-        history, landed=landed[~landed.index.duplicated(keep="last")],
-        landed_calls=text_union(history.calls_landed(), before_first(entered.index, "#")),
+        history, landed=pa.concat_tables([history.landed, landed_legs(queued.call_id.to_numpy(), entered)]),
         reps=history.reps | frozenset(calls.rep_id.dropna()),
         wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
-        known=text_union(history.known, before_first(calls.call_id, "#")))
+        known=pa.chunked_array(known.chunks + [before_first(calls.call_id, "#").cast(pa.string())], type=pa.string()))
 
 
 def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,

@@ -745,27 +745,56 @@ STALE_CARRY_SECONDS = 86_400  # a carried call with no end a day after the newes
 TRANSFER_SETTLE_SECONDS = 600  # a transferred caller re-enters a queue within seconds; ten minutes without: none
 
 
+LANDED_LEGS = pa.schema([("call_id", pa.string()), ("call", pa.string()), ("entered", pa.int64())])
+
+
+def landed_legs(call_ids=(), entered=()) -> pa.Table:
+    """Queued legs as later files look them up: the leg's call id, its call's (up to '#'), the Unix second it entered."""
+    ids = as_text(call_ids if isinstance(call_ids, pa.Array) else np.asarray(call_ids, dtype=object))
+    return pa.table([ids, before_first(ids, "#").cast(pa.string()), pa.array(np.asarray(entered, dtype=np.int64))],
+                    schema=LANDED_LEGS)
+
+
 @dataclass(frozen=True)
 class AsteriskHistory:
     """What earlier ingests saw that this one's files may not show.
 
     `carried`: the events of calls and agent sessions still open when an
     ingest ended, and each agent's newest presence event ('seen'), so the next
-    file continues them.  `landed`: the call ids of queued legs in the lake, so
-    a Master.csv row for one of them is never taken for an IVR-only call and a
+    file continues them.  `landed`: the queued legs in the lake, so a
+    Master.csv row for one of them is never taken for an IVR-only call and a
     file that starts mid-call does not quarantine a call already landed.
+
+    Both lookups are kept as Arrow chunks, one per landing, and narrowed to the
+    calls a work unit holds (`about`) before use: a unit's cost follows the unit,
+    not everything landed before it.
     """
 
     carried: pd.DataFrame
-    landed: pd.Series  # call id -> Unix second it entered the queue
+    landed: pa.Table  # LANDED_LEGS rows in the order they landed (a leg landed again: its newest row counts)
     key: bytes
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
     wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
-    known: frozenset[str] | pa.Array = frozenset()  # every call id the lake holds (queued or not): a CDR of one is in already
-    landed_calls: pa.Array | None = None  # the calls of `landed`'s legs (their call ids up to '#'); None: work it out
+    known: frozenset[str] | pa.Array | pa.ChunkedArray = frozenset()  # every call id the lake holds (queued or not)
+
+    def about(self, calls: pa.Array | None) -> AsteriskHistory:
+        """Only what concerns `calls` (all of it with None), with `known` as one Arrow array of distinct ids."""
+        landed, known = self.landed, self.known
+        if not isinstance(known, (pa.Array, pa.ChunkedArray)):
+            known = as_text(sorted(known))
+        if calls is not None:
+            landed = landed.filter(pc.is_in(landed["call"], value_set=calls))
+            known = known.filter(pc.is_in(known, value_set=calls))
+        known = pc.unique(known)
+        return dataclasses.replace(self, landed=landed, known=known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known)
+
+    def landed_entered(self) -> pd.Series:
+        """Leg call id -> Unix second it entered the queue."""
+        entered = pd.Series(self.landed["entered"].to_numpy(), index=self.landed["call_id"].to_numpy(), dtype="int64")
+        return entered[~entered.index.duplicated(keep="last")]
 
     def calls_landed(self) -> pa.Array:
-        return self.landed_calls if self.landed_calls is not None else pc.unique(before_first(self.landed.index, "#"))
+        return pc.unique(self.landed["call"])
 
 
 def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: str) -> list[ReadResult]:
@@ -891,9 +920,12 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         log = _pseudonymised_callers(log, history.key, settings.internal_number_max_digits)
     log = with_rep_names(log, settings)
     log, repeats = _without_repeats(log)
-    landed = history.landed if history is not None else pd.Series(dtype=np.int64)
+    if history is not None:  # surveys may answer for any landed call; every other lookup is keyed by these files' ids
+        history = history.about(None if survey_files else text_union(as_text(log.fields[1]), *[
+            as_text(cdr.uniqueid.astype(str).to_numpy()) for cdr in cdrs]))
+    landed = history.landed_entered() if history is not None else pd.Series(dtype=np.int64)
     landed_calls = history.calls_landed() if history is not None else as_text([])
-    landed_legs = as_text(landed.index)
+    landed_ids = as_text(landed.index)
     legs, offers, orphan, open_lines, in_legs = _rebuild_calls(log, settings, _earlier_legs(log, landed))
     held = pd.Series(dtype=np.int64)
     carry_calls = np.array([], dtype=np.int64)
@@ -966,7 +998,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
                     "please report it with the run's log"] if lost else []
         results.append(ReadResult(path, "calls", mine, mine_quarantine, n_lines, skipped=n_repeats + n_held + n_system,
                                   skip_reason="; ".join(reasons) or None, lines_used=n_used, warnings=warnings))
-    for path, count in _settled(log, in_legs, legs[~member_of(legs.call_id, landed_legs).to_numpy()], dialled).items():
+    for path, count in _settled(log, in_legs, legs[~member_of(legs.call_id, landed_ids).to_numpy()], dialled).items():
         # held (skipped) by an earlier work unit of this ingest, landed now: the file's lines went into what lands
         mine_result = next((r for r in results if r.table == "calls" and str(r.file) == path), None)
         if mine_result is None:

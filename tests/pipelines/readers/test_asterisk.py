@@ -238,7 +238,7 @@ def test_older_and_rarer_endings(tmp_path):
 
 
 def test_what_is_carried_to_the_next_run_holds_no_phone_number(tmp_path):
-    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, landed_legs, read_asterisk_incremental
 
     path = tmp_path / "queue_log"
     path.write_text("1767600000|NONE|general|PJSIP/1|ADDMEMBER|\n"
@@ -246,7 +246,7 @@ def test_what_is_carried_to_the_next_run_holds_no_phone_number(tmp_path):
                     "1767600015|5.1|general|PJSIP/1|CONNECT|5|5.11|3\n"
                     "1767600100|5.1|general|PJSIP/1|BLINDTRANSFER|913125550199|outside|5|85|1\n"
                     "1767600110|6.1|general|NONE|ENTERQUEUE||+13125550101|1\n")
-    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"), b"k" * 16)
+    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(), b"k" * 16)
     _, carry = read_asterisk_incremental([path], SETTINGS, "UTC", history)
     assert {"5.1", "6.1"} <= set(carry.callid), "the just-transferred call and the open one are carried"
     text = carry.astype(str).to_csv()
@@ -289,7 +289,7 @@ def test_wrapup_is_read_from_the_pause_alone_and_ends_at_the_next_break_or_logof
 
 def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_path):
     """The next night's unpause closes the wrap-up of a static member's last call, whose pause was carried."""
-    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, landed_legs, read_asterisk_incremental
 
     first, second = tmp_path / "night1", tmp_path / "night2"
     first.mkdir(), second.mkdir()
@@ -298,11 +298,11 @@ def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_pat
                                      "1767600300|1.1|general|PJSIP/7|COMPLETECALLER|5|295|1\n"
                                      "1767600300|NONE|NONE|PJSIP/7|PAUSEALL|ACW\n")
     (second / "queue_log").write_text("1767600340|NONE|NONE|PJSIP/7|UNPAUSEALL|\n")
-    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), pd.Series(dtype="int64"), b"k" * 16)
+    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(), b"k" * 16)
     results, carry = read_asterisk_incremental([first / "queue_log"], SETTINGS, "UTC", history)
     assert set(carry.event) >= {"ENTERQUEUE", "COMPLETECALLER", "PAUSEALL"}, "the call and its open wrap-up go on"
     results, _ = read_asterisk_incremental([second / "queue_log"], SETTINGS, "UTC",
-                                           AsteriskHistory(carry, pd.Series(dtype="int64"), b"k" * 16, wrapup_logged=True))
+                                           AsteriskHistory(carry, landed_legs(), b"k" * 16, wrapup_logged=True))
     calls = next(r for r in results if r.table == "calls").good
     assert calls.set_index("call_id").wrapup_seconds.to_dict() == {"1.1": 40}
 
@@ -310,7 +310,7 @@ def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_pat
 def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_night(tmp_path):
     """OUTDIAL before midnight, OUTANSWER after: carried (holding no number), landed once with its real start;
     the ending read again later without its OUTDIAL changes nothing. Every line is landed, held or quarantined."""
-    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, read_asterisk_incremental
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, landed_legs, read_asterisk_incremental
 
     nights = {"one": "1767600000|NONE|NONE|Agent/1127|AGENTCALLBACKLOGIN|hint:1127@default\n"
                      "1767643000|9.1|NONE|Agent/1127|OUTDIAL|13125550142\n"
@@ -324,11 +324,11 @@ def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_nig
         paths[name] = tmp_path / name / "queue_log"
         paths[name].write_text(text)
     empty = pd.DataFrame(columns=CARRY_COLUMNS)
-    results, carry = read_asterisk_incremental([paths["one"]], SETTINGS, "UTC", AsteriskHistory(empty, pd.Series(dtype="int64"), b"k" * 16))
+    results, carry = read_asterisk_incremental([paths["one"]], SETTINGS, "UTC", AsteriskHistory(empty, landed_legs(), b"k" * 16))
     first = next(r for r in results if r.table == "calls")
     assert first.good.empty and first.quarantined == 0 and first.skipped == 2
     assert {"9.1", "9.2"} <= set(carry.callid) and "3125550142" not in carry.astype(str).to_csv()
-    results, _ = read_asterisk_incremental([paths["two"]], SETTINGS, "UTC", AsteriskHistory(carry, pd.Series(dtype="int64"), b"k" * 16))
+    results, _ = read_asterisk_incremental([paths["two"]], SETTINGS, "UTC", AsteriskHistory(carry, landed_legs(), b"k" * 16))
     second = next(r for r in results if r.table == "calls")
     calls = second.good.set_index("call_id")
     assert calls.direction.to_dict() == {"9.1": "outbound", "9.2": "internal"}
@@ -336,6 +336,6 @@ def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_nig
     assert calls.loc["9.1", "remote_number"].startswith("caller_key:") and calls.loc["9.2", "remote_number"] == "3318"
     assert second.lines_read == second.lines_used + second.quarantined + second.skipped
     results, _ = read_asterisk_incremental([paths["three"]], SETTINGS, "UTC", AsteriskHistory(
-        carry.iloc[0:0], pd.Series(dtype="int64"), b"k" * 16, known=frozenset({"9.1", "9.2"})))
+        carry.iloc[0:0], landed_legs(), b"k" * 16, known=frozenset({"9.1", "9.2"})))
     third = next(r for r in results if r.table == "calls")
     assert third.good.empty and third.skipped == 1 and third.quarantined == 0 and not third.warnings
