@@ -920,9 +920,10 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         log = _pseudonymised_callers(log, history.key, settings.internal_number_max_digits)
     log = with_rep_names(log, settings)
     log, repeats = _without_repeats(log)
-    if history is not None:  # surveys may answer for any landed call; every other lookup is keyed by these files' ids
-        history = history.about(None if survey_files else text_union(as_text(log.fields[1]), *[
-            as_text(cdr.uniqueid.astype(str).to_numpy()) for cdr in cdrs]))
+    surveys = [read_canonical(path) for path in survey_files]
+    if history is not None:  # every lookup in the lake is keyed by an id these files hold
+        history = history.about(text_union(as_text(log.fields[1]), *[
+            as_text(ids.astype(str).to_numpy()) for ids in [cdr.uniqueid for cdr in cdrs] + [s.good.call_id for s in surveys]]))
     landed = history.landed_entered() if history is not None else pd.Series(dtype=np.int64)
     landed_calls = history.calls_landed() if history is not None else as_text([])
     landed_ids = as_text(landed.index)
@@ -1043,8 +1044,8 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         by_rule.append((other, "rows no call is built from (a rep calling the IVR, a second row of one call)"))
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n, skipped=skipped,
                                   skip_reason="; ".join(text for count, text in by_rule if count) or None))
-    for path in survey_files:
-        results.append(_surveys(path, legs, landed.index, set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
+    for answers in surveys:
+        results.append(_surveys(answers, legs, landed.index, set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
                                 int(log.fields[0].max()) if history is not None and len(log.line) else None, landed_calls))
     for path in canonical_files:
         try:
@@ -1270,7 +1271,7 @@ def _cdr_calls(cdr: pd.DataFrame, members: set[str], queued: pa.Array, settings:
     return calls
 
 
-def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, open_calls: set[str] = frozenset(),
+def _surveys(result: ReadResult, legs: pd.DataFrame, landed: pd.Index | None = None, open_calls: set[str] = frozenset(),
              newest: int | None = None, landed_calls: pa.Array | frozenset[str] = frozenset()) -> ReadResult:
     """Survey answers keyed by uniqueid belong to the last leg of that call (in these files, or landed before).
 
@@ -1279,7 +1280,6 @@ def _surveys(path: Path, legs: pd.DataFrame, landed: pd.Index | None = None, ope
     answered after the newest event they hold (`newest`): its last leg is not
     known yet.
     """
-    result = read_canonical(path)
     landed = landed if landed is not None else pd.Index([], dtype=object)
     known = text_union(set(legs.callid), landed_calls)
     later = result.good.surveyed_at.notna() & (result.good.surveyed_at > _ts([newest]).iloc[0]) if newest is not None else False
