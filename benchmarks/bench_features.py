@@ -9,6 +9,13 @@ lake, per-rep-per-day sums, peer-normalised window features, every rule check,
 and writing the five output tables.  Prefect's temporary server start is
 reported separately (the same command on a lake of 10 reps and one day).  Prints events/s and
 the peak resident memory, which follows the window, not the lake.
+
+Beside it, in the same run and a fresh process: a DuckDB floor over the same
+lake, one query per table for the rep x day sums (calls: count, answered, talk
+and hold seconds, wrap-up; offers: count and ring seconds; presence: seconds
+per state), and one for the per-rep totals over all days (2 threads).  It
+compares no peer, checks no rule and writes nothing; the ratio is cadet's own
+work divided by it.
 """
 
 from __future__ import annotations
@@ -61,15 +68,54 @@ def measured(*args: str) -> tuple[float, subprocess.CompletedProcess, float]:
     return float(wall), done, int(rss) / 1024
 
 
+FLOOR_QUERIES = {
+    "calls": """SELECT rep_id, CAST(ended_at AS DATE) AS day, count(*) AS calls, count(answered_at) AS answered,
+                sum(epoch(ended_at) - epoch(answered_at)) AS talk_s, sum(hold_seconds) AS hold_s,
+                sum(wrapup_seconds) AS wrapup_s, count(transfer_kind) AS transfers
+                FROM read_parquet('{lake}/calls/*/*.parquet') WHERE rep_id IS NOT NULL GROUP BY ALL""",
+    "offers": """SELECT rep_id, CAST(offered_at AS DATE) AS day, count(*) AS offered, sum(ring_seconds) AS ring_s,
+                 count(*) FILTER (WHERE result <> 'answered') AS missed
+                 FROM read_parquet('{lake}/offers/*/*.parquet') GROUP BY ALL""",
+    "agent_states": """SELECT rep_id, CAST(started_at AS DATE) AS day, state, sum(epoch(ended_at) - epoch(started_at)) AS s
+                       FROM read_parquet('{lake}/agent_states/*/*.parquet') GROUP BY ALL""",
+}
+
+
+def duckdb_floor(lake: Path) -> dict:
+    """The rep x day sums per table, then per-rep totals over the days, in DuckDB; seconds and rows."""
+    import resource
+
+    import duckdb
+
+    db = duckdb.connect()
+    db.execute("SET threads = 2")
+    started = time.perf_counter()
+    rows = {}
+    for table, query in FLOOR_QUERIES.items():
+        db.execute(f"CREATE TABLE daily_{table} AS {query.format(lake=lake)}")
+        rows[table] = db.execute(f"SELECT count(*) FROM daily_{table}").fetchone()[0]
+    db.execute("""CREATE TABLE per_rep AS SELECT c.rep_id, sum(c.calls) AS calls, sum(c.talk_s) AS talk_s,
+                  any_value(o.offered) AS offered FROM daily_calls c
+                  LEFT JOIN (SELECT rep_id, sum(offered) AS offered FROM daily_offers GROUP BY rep_id) o USING (rep_id)
+                  GROUP BY c.rep_id""")
+    rows["reps"] = db.execute("SELECT count(*) FROM per_rep").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "rows": rows,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--limit", type=float, default=30.0,
                         help="fail when cadet's own work (excl. Prefect start) on up to 10 million events takes longer")
+    parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=Path, default=None,
                         help="build the simulated lake in this folder and keep it; re-use it when it is already there")
     args = parser.parse_args()
+    if args.floor:
+        print(json.dumps(duckdb_floor(args.floor)))
+        return
     work = args.keep or Path(tempfile.mkdtemp(prefix="cadet-bench-features-"))
     try:
         data, home = work / "input", work / "home"
@@ -89,11 +135,15 @@ def main() -> None:
         wall, done, peak = measured("--home", str(home), "features", "--json")
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         own = max(wall - overhead, 1e-9)
+        floor = json.loads(subprocess.run([sys.executable, __file__, "--floor", str(home / "lake")], capture_output=True,
+                                          text=True, check=True, cwd=ROOT).stdout.strip().splitlines()[-1])
         result = {
             "reps": args.reps, "days": args.days, "events": events, "windows": len(summary["windows"]),
             "rep_windows": sum(w["reps"] for w in summary["windows"]), "rule_hits": sum(w["hits"] for w in summary["windows"]),
             "wall_s": round(wall, 1), "prefect_overhead_s": round(overhead, 1), "own_work_s": round(own, 1),
             "events_per_s_excluding_overhead": round(events / own), "peak_rss_mb_largest_process": round(peak),
+            "duckdb_floor_s": round(floor["seconds"], 2), "duckdb_floor_peak_rss_mb": floor["peak_rss_mb"],
+            "cadet_own_work_over_floor": round(own / max(floor["seconds"], 1e-9), 1),
         }
         publish("features", result, f"features-{args.reps}x{args.days}")
         allowed = args.limit * max(1.0, events / 10_000_000)

@@ -10,6 +10,12 @@ the time of an ingest of a one-line file).  Prints input lines/records per
 second, rows landed per second and the peak resident memory.  With
 --prefect-server the runs talk to a real Prefect server on loopback, as a
 deployment does, and the temporary server's start disappears.
+
+Beside cadet's figure, in the same run and a fresh process of its own: a
+DuckDB floor on the same files, one query per file that reads it and writes it
+as Parquet (queue_log split at '|', CSV and JSON lines by DuckDB's own readers,
+2 threads).  It checks no row and rebuilds nothing; cadet's own work divided by
+it is the ratio printed.
 """
 
 from __future__ import annotations
@@ -41,8 +47,45 @@ def cadet(*args: str) -> tuple[float, subprocess.CompletedProcess]:
     return time.perf_counter() - started, done
 
 
+QUEUE_LOG_FIELDS = ["time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5"]
+
+
+def duckdb_floor(folder: Path, out: Path) -> dict:
+    """Every input file read and written as Parquet by one DuckDB query each; seconds and rows."""
+    import duckdb
+
+    db = duckdb.connect()
+    db.execute("SET threads = 2")
+    started, rows = time.perf_counter(), 0
+    for n, path in enumerate(sorted(p for p in folder.iterdir() if p.is_file())):
+        if path.suffix == ".parquet":
+            source = f"read_parquet('{path}')"
+        elif path.suffix in (".json", ".jsonl"):
+            source = f"read_json('{path}', format = 'newline_delimited')"
+        elif path.name.startswith("queue_log"):
+            columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in QUEUE_LOG_FIELDS) + "}"
+            source = (f"read_csv('{path}', delim = '|', header = false, quote = '', escape = '', columns = {columns}, "
+                      "null_padding = true, strict_mode = false, ignore_errors = true)")
+        else:
+            source = f"read_csv('{path}', all_varchar = true, null_padding = true, strict_mode = false, ignore_errors = true)"
+        db.execute(f"COPY (SELECT * FROM {source}) TO '{out / f'floor-{n}.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+        rows += db.execute(f"SELECT count(*) FROM read_parquet('{out / f'floor-{n}.parquet'}')").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "rows": rows,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def floor_in_own_process(folder: Path, out: Path) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--floor", str(folder), "--floor-out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"the DuckDB floor failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", default="asterisk", choices=["canonical", "asterisk", "amazon-connect"])
     parser.add_argument("--file-format", default="csv", choices=["csv", "parquet"], help="canonical only")
     parser.add_argument("--reps", type=int, default=200)
@@ -50,6 +93,9 @@ def main() -> None:
     parser.add_argument("--prefect-server", action="store_true",
                         help="run against a real Prefect server on 127.0.0.1 (as deployed) instead of the temporary one")
     args = parser.parse_args()
+    if args.floor:
+        print(json.dumps(duckdb_floor(args.floor, args.floor_out)))
+        return
     work = Path(tempfile.mkdtemp(prefix="cadet-bench-ingest-"))
     server = start_prefect_server(work) if args.prefect_server else None
     try:
@@ -58,6 +104,7 @@ def main() -> None:
               "--format", args.source, "--file-format", args.file_format, "--out", str(data), "--quiet")
         (data / "truth.json").unlink()
         lines = 0
+        size_mb = sum(path.stat().st_size for path in data.iterdir()) / 1e6
         for path in data.iterdir():
             if path.suffix != ".parquet":
                 with open(path, "rb") as handle:
@@ -76,13 +123,21 @@ def main() -> None:
         peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         work_s = max(wall - overhead, 1e-9)
+        if work_s < 1.0:
+            print(f"note: the input took {wall:.1f} s against {overhead:.1f} s of start cost; the rates below mean little "
+                  "(give more reps or days)")
+        (work / "floor").mkdir()
+        floor = floor_in_own_process(data, work / "floor")
         result = {
             "source": args.source if args.source != "canonical" else f"canonical/{args.file_format}",
             "reps": args.reps, "days": args.days, "input_lines": lines, "rows_landed": summary["landed"],
             "quarantined": summary["quarantined"], "wall_s": round(wall, 1), "prefect_overhead_s": round(overhead, 1),
+            "input_mb": round(size_mb), "mb_per_s_excluding_overhead": round(size_mb / work_s, 1),
             "lines_per_s": round(lines / wall), "lines_per_s_excluding_overhead": round(lines / work_s),
             "rows_per_s_excluding_overhead": round(summary["landed"] / work_s), "peak_rss_mb": round(peak),
             "prefect": "server" if server is not None else "temporary",
+            "duckdb_floor_s": round(floor["seconds"], 2), "duckdb_floor_peak_rss_mb": floor["peak_rss_mb"],
+            "cadet_own_work_over_floor": round(work_s / max(floor["seconds"], 1e-9), 1),
         }
         if events is not None:
             result["events"] = events
