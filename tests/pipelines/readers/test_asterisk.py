@@ -307,6 +307,25 @@ def test_a_wrapup_open_at_the_end_of_a_file_is_finished_by_the_next_file(tmp_pat
     assert calls.set_index("call_id").wrapup_seconds.to_dict() == {"1.1": 40}
 
 
+def test_a_work_unit_sees_only_the_landed_legs_of_its_own_calls_and_the_newest_entry_of_a_leg_landed_twice():
+    """Narrowing the lake's history to a unit's call ids keeps every lookup those ids make, and nothing else."""
+    import pyarrow as pa
+
+    from pipelines.readers.asterisk import CARRY_COLUMNS, AsteriskHistory, landed_legs
+
+    first = landed_legs(["1.1", "2.2#2", "3.3"], [100, 200, 300])
+    again = landed_legs(["2.2#2", "4.4"], [250, 400])  # a later unit landed leg 2 of call 2.2 again (its wrap-up settled)
+    history = AsteriskHistory(pd.DataFrame(columns=CARRY_COLUMNS), pa.concat_tables([first, again]), b"k" * 16,
+                              known=pa.chunked_array([pa.array(["1.1", "2.2", "3.3"]), pa.array(["2.2", "4.4", "9.9"])]))
+    mine = history.about(pa.array(["2.2", "9.9", "7.7"]))
+    assert mine.landed_entered().to_dict() == {"2.2#2": 250}
+    assert sorted(mine.calls_landed().to_pylist()) == ["2.2"]
+    assert sorted(mine.known.to_pylist()) == ["2.2", "9.9"]
+    everything = history.about(None)
+    assert everything.landed_entered().to_dict() == {"1.1": 100, "2.2#2": 250, "3.3": 300, "4.4": 400}
+    assert sorted(everything.known.to_pylist()) == ["1.1", "2.2", "3.3", "4.4", "9.9"]
+
+
 def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_night(tmp_path):
     """OUTDIAL before midnight, OUTANSWER after: carried (holding no number), landed once with its real start;
     the ending read again later without its OUTDIAL changes nothing. Every line is landed, held or quarantined."""
