@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_features import publish
+from bench_features import measured, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,9 +118,8 @@ def main() -> None:
         tiny.parent.mkdir()
         tiny.write_text("rep_id\nagent1\n")
         overhead, _ = cadet("--home", str(work / "warmup"), "ingest", "--source", "canonical", str(tiny))
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        wall, done = cadet("--home", str(work / "home"), "ingest", "--source", args.source, str(data), "--json")
-        peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+        # its own peak, measured around it alone (this process's children include the simulator)
+        wall, done, peak = measured("--home", str(work / "home"), "ingest", "--source", args.source, str(data), "--json")
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         work_s = max(wall - overhead, 1e-9)
         if work_s < 1.0:
@@ -165,7 +164,7 @@ def start_prefect_server(work: Path) -> subprocess.Popen:
     for _ in range(120):
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):
-                ENV["PREFECT_API_URL"] = url
+                ENV["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"] = url  # for measured() too
                 return server
         except OSError:
             time.sleep(1)
