@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_features import measured, publish
+from bench_features import floor_in_own_process, measured, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,14 +72,6 @@ def duckdb_floor(folder: Path, out: Path) -> dict:
         rows += db.execute(f"SELECT count(*) FROM read_parquet('{out / f'floor-{n}.parquet'}')").fetchone()[0]
     return {"seconds": time.perf_counter() - started, "rows": rows,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-
-
-def floor_in_own_process(folder: Path, out: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--floor", str(folder), "--floor-out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"the DuckDB floor failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -126,7 +118,7 @@ def main() -> None:
             print(f"note: the input took {wall:.1f} s against {overhead:.1f} s of start cost; the rates below mean little "
                   "(give more reps or days)")
         (work / "floor").mkdir()
-        floor = floor_in_own_process(data, work / "floor")
+        floor = floor_in_own_process(__file__, "--floor", str(data), "--floor-out", str(work / "floor"))
         result = {
             "source": args.source if args.source != "canonical" else f"canonical/{args.file_format}",
             "reps": args.reps, "days": args.days, "input_lines": lines, "rows_landed": summary["landed"],
