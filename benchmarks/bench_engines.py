@@ -25,12 +25,12 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_features import json_from_own_process
 from bench_ingest import ROOT, cadet
 
 FIELDS = ["time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5"]
@@ -106,11 +106,8 @@ RUNS = {"duckdb": duckdb_run, "polars": polars_run, "cadet": cadet_run}
 
 def _one(engine: str, queue_log: Path, out: Path) -> dict:
     """Run one engine in a fresh process; its figures and its own peak memory."""
-    done = subprocess.run([sys.executable, __file__, "--only", engine, "--queue-log", str(queue_log), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, POLARS_MAX_THREADS="2"))
-    if done.returncode != 0:
-        raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json_from_own_process(engine, __file__, "--only", engine, "--queue-log", str(queue_log), "--out", str(out),
+                                 env=dict(os.environ, POLARS_MAX_THREADS="2"))
 
 
 def main() -> None:

@@ -103,11 +103,11 @@ def duckdb_floor(lake: Path) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
-def floor_in_own_process(script: str, *args: str) -> dict:
-    """A benchmark's DuckDB floor run by `script` in a fresh process (its own peak memory); the JSON it prints."""
-    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT)
+def json_from_own_process(what: str, script: str, *args: str, env: dict | None = None) -> dict:
+    """`script` run in a fresh process (so its peak memory is its own); the JSON it prints last. `what` names a failure."""
+    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode != 0:
-        raise SystemExit(f"the DuckDB floor failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -143,7 +143,7 @@ def main() -> None:
         wall, done, peak = measured("--home", str(home), "features", "--json")
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         own = max(wall - overhead, 1e-9)
-        floor = floor_in_own_process(__file__, "--floor", str(home / "lake"))
+        floor = json_from_own_process("the DuckDB floor", __file__, "--floor", str(home / "lake"))
         result = {
             "reps": args.reps, "days": args.days, "events": events, "windows": len(summary["windows"]),
             "rep_windows": sum(w["reps"] for w in summary["windows"]), "rule_hits": sum(w["hits"] for w in summary["windows"]),

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_features import floor_in_own_process, measured, publish
+from bench_features import json_from_own_process, measured, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def main() -> None:
             print(f"note: the input took {wall:.1f} s against {overhead:.1f} s of start cost; the rates below mean little "
                   "(give more reps or days)")
         (work / "floor").mkdir()
-        floor = floor_in_own_process(__file__, "--floor", str(data), "--floor-out", str(work / "floor"))
+        floor = json_from_own_process("the DuckDB floor", __file__, "--floor", str(data), "--floor-out", str(work / "floor"))
         result = {
             "source": args.source if args.source != "canonical" else f"canonical/{args.file_format}",
             "reps": args.reps, "days": args.days, "input_lines": lines, "rows_landed": summary["landed"],
