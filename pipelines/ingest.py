@@ -32,7 +32,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import as_text, before_first, member_of
+from pipelines.readers.arrow import before_first, member_of
 from pipelines.readers.asterisk import (
     CALLER_KEY,
     CARRY_COLUMNS,
@@ -172,13 +172,12 @@ def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHisto
     """`history` once `calls` have landed too (appended as chunks: no lookup over all of it is rebuilt per unit)."""
     queued = calls[calls.queue.notna() & calls.enqueued_at.notna()]
     entered = pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
-    known = history.known if isinstance(history.known, pa.ChunkedArray) else pa.chunked_array(
-        [as_text(sorted(history.known)) if isinstance(history.known, frozenset) else history.known], type=pa.string())
     return dataclasses.replace(
         history, landed=pa.concat_tables([history.landed, landed_legs(queued.call_id.to_numpy(), entered)]),
         reps=history.reps | frozenset(calls.rep_id.dropna()),
         wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
-        known=pa.chunked_array(known.chunks + [before_first(calls.call_id, "#").cast(pa.string())], type=pa.string()))
+        known=pa.chunked_array(history.known_chunks().chunks + [before_first(calls.call_id, "#").cast(pa.string())],
+                               type=pa.string()))
 
 
 def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,

@@ -779,14 +779,18 @@ class AsteriskHistory:
 
     def about(self, calls: pa.Array | None) -> AsteriskHistory:
         """Only what concerns `calls` (all of it with None), with `known` as one Arrow array of distinct ids."""
-        landed, known = self.landed, self.known
-        if not isinstance(known, (pa.Array, pa.ChunkedArray)):
-            known = as_text(sorted(known))
+        landed, known = self.landed, self.known_chunks()
         if calls is not None:
             landed = landed.filter(pc.is_in(landed["call"], value_set=calls))
             known = known.filter(pc.is_in(known, value_set=calls))
-        known = pc.unique(known)
-        return dataclasses.replace(self, landed=landed, known=known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known)
+        return dataclasses.replace(self, landed=landed, known=pc.unique(known))
+
+    def known_chunks(self) -> pa.ChunkedArray:
+        """`known` as Arrow chunks, whichever form it was given in (a landing appends one)."""
+        known = self.known
+        if isinstance(known, pa.ChunkedArray):
+            return known
+        return pa.chunked_array([known if isinstance(known, pa.Array) else as_text(sorted(known))], type=pa.string())
 
     def landed_entered(self) -> pd.Series:
         """Leg call id -> Unix second it entered the queue."""
