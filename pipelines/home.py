@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+WORK_UNITS = "work-units"  # in the scratch folder
+
 
 @dataclass(frozen=True)
 class Home:
@@ -84,8 +86,14 @@ class Home:
 
     @property
     def scratch(self) -> Path:
-        """Scratch files between a run's processes (earlier versions put caller keys for the workers here)."""
+        """Scratch files of a run (earlier versions put caller keys for the workers here)."""
         return self.root / "tmp"
+
+    @property
+    def work_units(self) -> Path:
+        """A large Asterisk ingest's Master.csv rows, spilled by work unit: each removed as its unit reads it, what
+        is left when the ingest ends, and by the next run after a kill."""
+        return self.scratch / WORK_UNITS
 
     @property
     def lock_file(self) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import before_first, member_of
+from pipelines.readers.arrow import arrow_table, before_first, member_of
 from pipelines.readers.asterisk import (
     CALLER_KEY,
     CARRY_COLUMNS,
@@ -209,7 +208,7 @@ def _landed_again(results: list[ReadResult], recent: dict[str, pd.DataFrame]) ->
         if not len(result.good):
             continue
         table = CATALOG[result.table]
-        columns = _arrow(result.good[table.key_columns])
+        columns = arrow_table(result.good[table.key_columns])
         keys = pc.binary_join_element_wise(*[pc.cast(columns[c], pa.string()) for c in table.key_columns], "\x1f",
                                            null_handling="replace").combine_chunks()
         landed = pd.DataFrame({"key": keys.to_numpy(zero_copy_only=False),
@@ -252,32 +251,35 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
     Returns the summary, the quarantined rows by file and the days landed.
     """
     history = asterisk_history(home)
-    units = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit)
+    units, release = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit, home.work_units)
     n_units = len(units)
     steps = n_units * (1 + len(INPUT_TABLES))
     summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))
     quarantines: dict[Path, list[pd.DataFrame]] = {}
     days: set[str] = set()
     recent: dict[str, pd.DataFrame] = {}  # per table, the rows the latest units landed (see _landed_again)
-    for unit, read_unit in enumerate(units):
-        first = unit * (1 + len(INPUT_TABLES))
-        part = f" (work unit {unit + 1} of {n_units})" if n_units > 1 else ""
-        advance(first, steps, f"reading {len(files)} Asterisk files{part}")
-        outcomes, carry, origins = read_asterisk_files(read_unit, files, home, config, history)
-        results = [o for o in outcomes if isinstance(o, ReadResult)]
-        days |= _land(home, results, first + 1, steps)
-        again = _landed_again(results, recent)
-        if carry is not None:
-            write_carry(home, ASTERISK_CARRY.name, carry)
-        history = _after_unit(history, results, carry, origins)
-        for path, rows in _quarantine_by_file(results).items():
-            quarantines.setdefault(path, []).append(rows)
-        summary = _summary(home, outcomes, summary)
-        for report in summary.files:  # a row landed again (a call carried to settle its wrap-up) is one row
-            report.landed -= again.get(report.file, 0)
-        if any(isinstance(o, FileReport) for o in outcomes):
-            break  # cadet failed on this unit (said per file): the units after it would continue from a hole
-        del outcomes, results  # the next unit's memory, not this one's
+    try:
+        for unit, read_unit in enumerate(units):
+            first = unit * (1 + len(INPUT_TABLES))
+            part = f" (work unit {unit + 1} of {n_units})" if n_units > 1 else ""
+            advance(first, steps, f"reading {len(files)} Asterisk files{part}")
+            outcomes, carry, origins = read_asterisk_files(read_unit, files, home, config, history)
+            results = [o for o in outcomes if isinstance(o, ReadResult)]
+            days |= _land(home, results, first + 1, steps)
+            again = _landed_again(results, recent)
+            if carry is not None:
+                write_carry(home, ASTERISK_CARRY.name, carry)
+            history = _after_unit(history, results, carry, origins)
+            for path, rows in _quarantine_by_file(results).items():
+                quarantines.setdefault(path, []).append(rows)
+            summary = _summary(home, outcomes, summary)
+            for report in summary.files:  # a row landed again (a call carried to settle its wrap-up) is one row
+                report.landed -= again.get(report.file, 0)
+            if any(isinstance(o, FileReport) for o in outcomes):
+                break  # cadet failed on this unit (said per file): the units after it would continue from a hole
+            del outcomes, results  # the next unit's memory, not this one's
+    finally:
+        release()  # the Master.csv rows spilled for units a fault kept from reading
     summary.units = n_units
     return summary, quarantines, days
 
@@ -428,21 +430,13 @@ def write_quarantine(home: Home, source_file: Path, quarantine: pd.DataFrame) ->
         quarantine.astype({"line": "int64"}).to_parquet(tmp, index=False)
 
 
-def _arrow(rows: pd.DataFrame) -> pa.Table:
-    with warnings.catch_warnings():
-        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        return pa.Table.from_pandas(rows, preserve_index=False)
-
-
 @task(name="land table in lake", cache_policy=NO_CACHE)
 def land_table(home: Home, table: str, frames: list[pd.DataFrame]) -> list[str]:
     """Merge one table's good rows into the lake by key; returns the UTC days it touched."""
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
         return []
-    arrow = _arrow(rows)
+    arrow = arrow_table(rows)
     touched = Lake(home.lake).upsert(table, arrow, CATALOG[table].day_column, CATALOG[table].key_columns)
     return sorted(day.isoformat() for day in touched if day is not None)
 

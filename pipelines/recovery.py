@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from pipelines.home import Home
+from pipelines.home import WORK_UNITS, Home
 
 HOME_TAG = "cadet.home"  # on every MLflow run: which home's run it is, on a tracking server several homes share
 ABANDONED = "its cadet process ended without finishing (killed, or the machine stopped); found by the next run on the home"
@@ -45,11 +45,13 @@ def settle_abandoned_runs(home: str | Path, logger: logging.Logger | logging.Log
 
 
 LEFTOVERS = (".*.tmp",)  # pipelines.storage.atomic_path's temporaries
-HANDED_OVER = ("customers-*.npy",)  # in the scratch folder: caller pseudonyms earlier versions handed to workers
+HANDED_OVER = ("customers-*.npy",  # in the scratch folder: caller pseudonyms earlier versions handed to workers
+               f"{WORK_UNITS}/*")  # and a large ingest's Master.csv rows spilled by work unit
 
 
 def remove_leftovers(home: Home | Path | str) -> int:
-    """Half-written temporaries and the workers' hand-over files of a killed run: under the lock, none is in use.
+    """Half-written temporaries, the workers' hand-over files and an ingest's spilled Master.csv rows of a killed run:
+    under the lock, none is in use.
 
     Prefect's own folder is left to Prefect.
     """

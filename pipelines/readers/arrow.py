@@ -5,12 +5,22 @@ Pure functions over columns; no I/O.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+
+def arrow_table(rows: pd.DataFrame) -> pa.Table:
+    """`pa.Table.from_pandas` without its index and without pandas 3.1's warning about tz-aware columns."""
+    with warnings.catch_warnings():
+        # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        return pa.Table.from_pandas(rows, preserve_index=False)
 
 
 def _looked_up(cells, wanted) -> np.ndarray | None:

@@ -598,16 +598,109 @@ def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd
 CDR_USED = ["src", "dst", "dcontext", "start", "answer", "end", "billsec", "disposition", "uniqueid"]  # what calls are built from
 
 
+CDR_NAMES = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+             "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
+CDR_BLOCK_BYTES = 16 << 20
+
+
 def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Master.csv rows (cdr_csv column order, local times), the columns calls are built from; returns (rows, quarantined).
 
     Caller names, channels and application data are left unread: a month of a large centre's CDRs stays small.
     """
-    names = ["accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
-             "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield"]
-    frame = _cdr_fast(path, names)
-    if frame is not None:
-        return _cdr_times(path, frame, None, timezone)
+    blocks = CdrBlocks(path, timezone)
+    try:
+        rows = list(blocks)
+    except CloserLook:
+        return read_cdr_closely(path, timezone)
+    if not rows:
+        return read_cdr_closely(path, timezone)  # an empty file: the careful reader's empty frame
+    return pd.concat(rows, ignore_index=True), blocks.quarantine
+
+
+class CloserLook(Exception):
+    """A Master.csv line the block reader cannot take (too few fields, not UTF-8, columns in another order)."""
+
+
+class CdrBlocks:
+    """A well-formed Master.csv a block at a time, so a large one is never held whole.
+
+    Iterating yields `read_cdr`'s rows block by block and raises `CloserLook`
+    where a line needs `read_cdr`'s careful reader; afterwards `quarantine`
+    holds the rows whose start or end is not a local time.
+    """
+
+    def __init__(self, path: Path, timezone: str, block_bytes: int = CDR_BLOCK_BYTES):
+        self.path, self.timezone, self.block_bytes = path, timezone, block_bytes
+        self.quarantine = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+
+    def __iter__(self):
+        with open(self.path, "rb") as handle:
+            first = handle.readline().decode("utf-8", errors="replace")
+        if not first:
+            return  # an empty file has no rows
+        head = next(csv.reader([first]), [])
+        width = len(head)
+        if not 16 <= width <= 18:
+            raise CloserLook(f"{width} fields in the first line")
+        has_header = _is_cdr_header(head)
+        if has_header and [h.strip().lower() for h in head] != CDR_NAMES[:width]:
+            raise CloserLook("columns in another order: the careful reader maps them by name")
+        problems: list = []
+        bad_times: list[pd.DataFrame] = []
+        line = 1 + int(has_header)
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(column_names=CDR_NAMES[:width], skip_rows=int(has_header),
+                                               block_size=self.block_bytes),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in CDR_NAMES[:width]},
+                                                     strings_can_be_null=False,
+                                                     include_columns=[n for n in CDR_USED if n in CDR_NAMES[:width]]),
+            )
+            for batch in reader:
+                if problems:
+                    raise CloserLook(f"{len(problems)} lines without a CDR's fields")
+                frame = batch.to_pandas()
+                for name in CDR_USED:
+                    if name not in frame:
+                        frame[name] = ""
+                frame.insert(0, "line", np.arange(line, line + len(frame)))
+                line += len(frame)
+                rows, bad = _local_times(frame[["line", *CDR_USED]].assign(file=str(self.path)), self.timezone)
+                bad_times.append(bad)
+                yield rows
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise CloserLook(str(exc)) from None
+        if problems:
+            raise CloserLook(f"{len(problems)} lines without a CDR's fields")
+        bad = pd.concat(bad_times, ignore_index=True) if bad_times else pd.DataFrame(columns=["line"])
+        if len(bad):
+            texts = _line_texts(self.path, set(bad.line.astype(int)))
+            self.quarantine = pd.DataFrame({"file": str(self.path), "line": bad.line.astype(int).to_numpy(),
+                                            "raw": [texts.get(int(n), "") for n in bad.line],
+                                            "reason": BAD_CDR_TIME})[QUARANTINE_COLUMNS]
+
+
+BAD_CDR_TIME = "start or end is not a local time (YYYY-MM-DD HH:MM:SS)"
+
+
+def _line_texts(path: Path, numbers: set[int]) -> dict[int, str]:
+    """The text of the given lines (1-based), read in one pass without holding the file."""
+    texts = {}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number in numbers:
+                texts[number] = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if len(texts) == len(numbers):
+                    break
+    return texts
+
+
+def read_cdr_closely(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Line by line: a header in another order is mapped by name, a line without a CDR's fields is quarantined."""
+    names = CDR_NAMES
     lines, bad = _lines(path)
     rows, quarantine = [], []
     order = None
@@ -631,39 +724,9 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             fields = [fields[i] if i is not None and i < len(fields) else "" for i in order]
         rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
     frame = pd.DataFrame(rows, columns=["line", *names])[["line", *CDR_USED]].assign(file=str(path))
-    return _cdr_times(path, frame, (lines, quarantine), timezone)
-
-
-def _cdr_fast(path: Path, names: list[str]) -> pd.DataFrame | None:
-    """A well-formed Master.csv parsed by pyarrow in one go; None when any line needs a closer look."""
-    with open(path, "rb") as handle:
-        first = handle.readline().decode("utf-8", errors="replace")
-    head = next(csv.reader([first]), [])
-    width = len(head)
-    if not 16 <= width <= 18:
-        return None
-    has_header = _is_cdr_header(head)
-    if has_header and [h.strip().lower() for h in head] != names[:width]:
-        return None  # columns in another order: the careful reader maps them by name
-    problems = []
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names[:width], skip_rows=int(has_header)),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: problems.append(row) or "skip"),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names[:width]}, strings_can_be_null=False,
-                                                 include_columns=[n for n in CDR_USED if n in names[:width]]),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None
-    if problems:
-        return None
-    frame = table.to_pandas()
-    for name in CDR_USED:
-        if name not in frame:
-            frame[name] = ""
-    frame.insert(0, "line", np.arange(1, len(frame) + 1) + int(has_header))
-    return frame.assign(file=str(path))
+    good, bad_time = _local_times(frame, timezone)
+    quarantine += [(str(path), int(n), lines[int(n) - 1], BAD_CDR_TIME) for n in bad_time.line]
+    return good, pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
 
 
 def _is_cdr_header(fields: list[str]) -> bool:
@@ -672,18 +735,14 @@ def _is_cdr_header(fields: list[str]) -> bool:
     return {"src", "dst", "start"} <= names
 
 
-def _cdr_times(path: Path, frame: pd.DataFrame, slow: tuple[list[str], list] | None, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lines, quarantine = slow if slow is not None else (None, [])
+def _local_times(frame: pd.DataFrame, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Start, answer and end as UTC; returns (the rows, the rows whose start or end is not a local time)."""
     zone = ZoneInfo(timezone)
     for column in ("start", "answer", "end"):
         local = pd.to_datetime(frame[column].replace("", None), format="%Y-%m-%d %H:%M:%S", errors="coerce")
         frame[column] = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     bad_time = frame.start.isna() | frame.end.isna()
-    if bad_time.any() and lines is None:
-        lines = _lines(path)[0]
-    for _, row in frame[bad_time].iterrows():
-        quarantine.append((str(path), int(row.line), lines[int(row.line) - 1], "start or end is not a local time (YYYY-MM-DD HH:MM:SS)"))
-    return frame[~bad_time], pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
+    return frame[~bad_time], frame[bad_time]
 
 
 def ring_no_answer_seconds(log: QueueLog) -> pd.Series:

@@ -16,6 +16,8 @@ with the last unit, when every call they refer to has been rebuilt.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -23,12 +25,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from pipelines.readers.arrow import arrow_table
 from pipelines.readers.asterisk import (
     AsteriskInputs,
+    CdrBlocks,
+    CloserLook,
     Span,
     kind_of_file,
-    read_cdr,
+    read_cdr_closely,
     read_inputs,
     read_queue_log,
 )
@@ -138,8 +144,10 @@ def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None
     return units
 
 
-def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int) -> list[Callable[[], AsteriskInputs]]:
-    """The files as work units, each a function that reads its unit's inputs when it is its turn.
+def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int, spill: Path
+                ) -> tuple[list[Callable[[], AsteriskInputs]], Callable[[], None]]:
+    """The files as work units, each a function that reads its unit's inputs when it is its turn, and the function
+    that removes what the units spilled to the folder `spill` (call it when the ingest ends, however it ends).
 
     Files that fit in one unit (or cannot be cut) are one unit, read as
     `read_inputs` reads them.  Nothing is read here but the first pass over
@@ -151,26 +159,88 @@ def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int) -> list[C
     except OSError:  # unreadable: the whole read reports it, file by file
         units = None
     if units is None:
-        return [lambda: read_inputs(files, timezone)]
-    reader = _UnitReader(files, queue_logs, units, timezone)
-    return [partial(reader.read, n) for n in range(len(units))]
+        return [lambda: read_inputs(files, timezone)], lambda: None
+    reader = _UnitReader(files, queue_logs, units, timezone, spill)
+    return [partial(reader.read, n) for n in range(len(units))], reader.close
+
+
+SPILL_SUFFIX = ".cdr-unit"
 
 
 class _UnitReader:
-    """Reads one unit after another; the Master.csv rows are read once and let go as the units pass them."""
+    """Reads one unit after another.
 
-    def __init__(self, files: list[Path], queue_logs: list[Path], units: list[Unit], timezone: str):
-        self.files, self.queue_logs, self.units, self.timezone = files, queue_logs, units, timezone
-        self.cdrs: list[tuple[Path, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]] | None = None
-        self.others = AsteriskInputs()
+    Master.csv is read once, a block at a time, and each row is spilled (as
+    Arrow, in a folder of the home) to the unit that owns it and to those
+    that need it as context; a unit reads its own rows and removes them, so no
+    process holds a large Master.csv whole.
+    """
 
-    def _load(self) -> list[tuple[Path, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]]:
-        if self.cdrs is None:
-            rest = [f for f in self.files if f not in self.queue_logs]
-            self.cdrs = [(path, rows, bad, _seconds(rows.start), _seconds(rows.end))
-                         for path in rest if kind_of_file(path) == "cdr" for rows, bad in [read_cdr(path, self.timezone)]]
-            self.others = read_inputs([f for f in rest if kind_of_file(f) != "cdr"], self.timezone)
-        return self.cdrs
+    def __init__(self, files: list[Path], queue_logs: list[Path], units: list[Unit], timezone: str, spill: Path):
+        self.files, self.queue_logs, self.units, self.timezone, self.spill = files, queue_logs, units, timezone, spill
+        self.cdr_files = [f for f in files if f not in queue_logs and kind_of_file(f) == "cdr"]
+        self.others: AsteriskInputs | None = None
+        self.bad: list[pd.DataFrame] = []
+        self.empty: list[pd.DataFrame] = []
+        self.token = uuid.uuid4().hex
+
+    def _spill_path(self, file: int, unit: int) -> Path:
+        return self.spill / f"{self.token}-{file}-{unit}{SPILL_SUFFIX}"
+
+    def _load(self) -> AsteriskInputs:
+        if self.others is None:
+            self.spill.mkdir(parents=True, exist_ok=True)
+            for i, path in enumerate(self.cdr_files):
+                bad, empty = self._spill(i, path)
+                self.bad.append(bad)
+                self.empty.append(empty)
+            self.others = read_inputs([f for f in self.files if f not in self.queue_logs and f not in self.cdr_files],
+                                      self.timezone)
+        return self.others
+
+    def _spill(self, i: int, path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Deals one Master.csv's rows to the units; returns its quarantined rows and an empty frame of its rows."""
+        writers: dict[int, tuple[pa.RecordBatchStreamWriter, pa.Schema]] = {}
+        blocks = CdrBlocks(path, self.timezone)
+        empty = None
+        try:
+            try:
+                for rows in blocks:
+                    empty = self._deal(i, rows, writers)
+                bad = blocks.quarantine
+            except CloserLook:  # the careful reader reads it whole, as one read would
+                self._close(i, writers, remove=True)
+                empty = None
+            if empty is None:  # that, or a file without rows
+                rows, bad = read_cdr_closely(path, self.timezone)
+                empty = self._deal(i, rows, writers)
+        finally:
+            self._close(i, writers)
+        return bad, empty
+
+    def _deal(self, i: int, rows: pd.DataFrame, writers: dict) -> pd.DataFrame:
+        """Appends each row to the spill of every unit that reads it; returns an empty frame of these rows."""
+        start, end = _seconds(rows.start), _seconds(rows.end)
+        lower = -(2**62)
+        for n, unit in enumerate(self.units):
+            owned = (end > lower) & ((n == len(self.units) - 1) | (end <= unit.newest))
+            context = ~owned & (start <= unit.newest) & (end > lower - CONTEXT_SECONDS)
+            chosen = owned | context
+            lower = unit.newest
+            if chosen.any():
+                table = arrow_table(rows[chosen].assign(context=context[chosen]))
+                if n not in writers:
+                    writers[n] = (pa.ipc.new_stream(self._spill_path(i, n), table.schema), table.schema)
+                writer, schema = writers[n]
+                writer.write_table(table.cast(schema))
+        return rows.iloc[:0].assign(context=np.zeros(0, dtype=bool))
+
+    def _close(self, i: int, writers: dict, remove: bool = False) -> None:
+        for n, (writer, _) in writers.items():
+            writer.close()
+            if remove:
+                self._spill_path(i, n).unlink()
+        writers.clear()
 
     def read(self, n: int) -> AsteriskInputs:
         unit, last = self.units[n], n == len(self.units) - 1
@@ -178,18 +248,24 @@ class _UnitReader:
         for span in unit.spans:
             log, bad = read_queue_log(span.path, self.timezone, span)
             inputs.logs.append((span.path, log, bad))
-        lower = self.units[n - 1].newest if n else -(2**62)
-        for path, rows, bad, start, end in self._load():
-            owned = (end > lower) & (last | (end <= unit.newest))
-            context = ~owned & (start <= unit.newest) & (end > lower - CONTEXT_SECONDS)
-            chosen = owned | context
-            inputs.cdrs.append((path, rows[chosen].assign(context=context[chosen]), bad if n == 0 else bad.iloc[:0]))
+        others = self._load()
+        for i, path in enumerate(self.cdr_files):
+            spill = self._spill_path(i, n)
+            rows = self.empty[i]
+            if spill.exists():
+                with pa.ipc.open_stream(spill) as stream:
+                    rows = stream.read_all().to_pandas()
+                spill.unlink()
+            inputs.cdrs.append((path, rows, self.bad[i] if n == 0 else self.bad[i].iloc[:0]))
         if last:
-            inputs.surveys, inputs.canonical, inputs.unreadable = self.others.surveys, self.others.canonical, self.others.unreadable
-        # rows no later unit owns or needs as context are let go: the CDRs held shrink as the units advance
-        self.cdrs = [(path, rows[keep], bad, start[keep], end[keep]) for path, rows, bad, start, end in self._load()
-                     for keep in [end > unit.newest - CONTEXT_SECONDS]]
+            inputs.surveys, inputs.canonical, inputs.unreadable = others.surveys, others.canonical, others.unreadable
         return inputs
+
+    def close(self) -> None:
+        """Removes what is left spilled (units not read: an ingest stopped by a fault)."""
+        for path in self.spill.glob(f"{self.token}-*{SPILL_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _seconds(times: pd.Series) -> np.ndarray:

@@ -220,6 +220,7 @@ def test_asterisk_read_in_work_units_lands_and_counts_what_one_read_does(prefect
     carried = [c.sort_values(list(c.columns)).reset_index(drop=True) for c in carried]
     pd.testing.assert_frame_equal(*carried)
     assert _file_counts(units) == _file_counts(whole)
+    assert not list((tmp_path / "units" / "tmp").rglob("*.*")), "the Master.csv rows spilled for the units are gone"
 
 
 def test_a_fault_in_one_work_unit_is_reported_and_stops_the_units_after_it(prefect_server, asterisk_logs, tmp_path, monkeypatch):
@@ -245,6 +246,7 @@ def test_a_fault_in_one_work_unit_is_reported_and_stops_the_units_after_it(prefe
     fault = [f for f in summary["files"] if f["error"]]
     assert len(fault) == 1 and "a fault in cadet" in fault[0]["error"] and "planted" in fault[0]["error"]
     assert 0 < summary["landed"]
+    assert not list((tmp_path / "home" / "tmp").rglob("*.*")), "what was spilled for the units not read is gone"
     monkeypatch.setattr(ingest_module, "rebuild_asterisk", real)
     ingest(tmp_path / "home", "asterisk", asterisk_logs, settings_file=settings_file)
     ingest(tmp_path / "once", "asterisk", asterisk_logs)
@@ -261,7 +263,7 @@ def test_a_file_a_work_unit_cannot_read_is_named_with_the_reason_not_a_traceback
     def unreadable(path, timezone):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(units_module, "read_cdr", unreadable)
+    monkeypatch.setattr(units_module, "CdrBlocks", unreadable)
     result = CliRunner().invoke(cli, ["--config", str(settings_file), "--home", str(tmp_path / "home"), "ingest",
                                       "--source", "asterisk", str(asterisk_logs), "--json"])
     assert result.exit_code == 1, result.output

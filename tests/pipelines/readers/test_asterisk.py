@@ -358,3 +358,41 @@ def test_a_dialler_call_open_at_the_end_of_a_night_lands_whole_with_the_next_nig
         carry.iloc[0:0], landed_legs(), b"k" * 16, known=frozenset({"9.1", "9.2"})))
     third = next(r for r in results if r.table == "calls")
     assert third.good.empty and third.skipped == 1 and third.quarantined == 0 and not third.warnings
+
+
+def _cdr_line(n: int, start: str, end: str) -> str:
+    return (f'"","1001","1312555{n:04d}","from-internal","""Agent 1001"" <1001>","PJSIP/1001-{n:08d}","PJSIP/trunk","Dial",'
+            f'"PJSIP/1312555{n:04d}@trunk,60","{start}","{start}","{end}",300,290,"ANSWERED","DOCUMENTATION","17676{n:05d}.7",""')
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(["good", "good", "good", "bad start", "no end"]), min_size=0, max_size=60),
+       block=st.integers(400, 3000))  # a block holds at least one whole row
+def test_master_csv_read_a_block_at_a_time_is_read_as_the_careful_reader_reads_it(tmp_path, kinds, block):
+    """A large Master.csv is never held whole: whatever the block size, the rows and the quarantined times are the
+    careful, line-by-line reader's."""
+    from pipelines.readers.asterisk import CdrBlocks, read_cdr_closely
+
+    lines = []
+    for n, kind in enumerate(kinds):
+        start = "yesterday" if kind == "bad start" else f"2026-01-05 09:{n % 60:02d}:00"
+        lines.append(_cdr_line(n, start, "" if kind == "no end" else "2026-01-05 10:00:00"))
+    path = tmp_path / f"Master-{block}.csv"
+    path.write_text("".join(line + "\n" for line in lines))
+    blocks = CdrBlocks(path, "Europe/Paris", block_bytes=block)
+    got = list(blocks)
+    want_rows, want_quarantine = read_cdr_closely(path, "Europe/Paris")
+    got_rows = pd.concat(got, ignore_index=True) if got else want_rows.iloc[:0]
+    assert got_rows.line.tolist() == want_rows.line.tolist()
+    pd.testing.assert_frame_equal(got_rows.reset_index(drop=True), want_rows.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(blocks.quarantine.reset_index(drop=True), want_quarantine.reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_a_master_csv_line_the_block_reader_cannot_take_sends_the_file_to_the_careful_reader(tmp_path):
+    from pipelines.readers.asterisk import CdrBlocks, CloserLook
+
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join([_cdr_line(1, "2026-01-05 09:00:00", "2026-01-05 09:05:00"), '"","1001","oops"', ""]))
+    with pytest.raises(CloserLook):
+        list(CdrBlocks(path, "UTC", block_bytes=100))

@@ -118,3 +118,72 @@ def test_the_scan_is_the_same_whatever_its_block_size(tmp_path, monkeypatch, blo
     monkeypatch.setattr(units, "SCAN_BLOCK_BYTES", block)
     starts, seconds = _scan(path)
     assert list(starts) == list(whole[0]) and list(seconds) == list(whole[1])
+
+
+def _cdr(n: int, start: int, end: int) -> str:
+    def local(second):
+        return np.datetime_as_string(np.datetime64(second, "s")).replace("T", " ")
+    return (f'"","1312555{n:04d}","1001","from-queue","","PJSIP/trunk-{n:08d}","PJSIP/1001","Queue","general",'
+            f'"{local(start)}","{local(start)}","{local(end)}",{end - start},{end - start},"ANSWERED","DOCUMENTATION","{BASE}.{n}",""')
+
+
+def _units_of(tmp_path, name, cdr_lines, calls):
+    from pipelines.readers.asterisk_units import unit_inputs
+
+    folder = tmp_path / name
+    folder.mkdir()
+    _write(folder / "queue_log", list(range(BASE, BASE + 6 * 3_600, 60)))  # one line a minute for six hours
+    (folder / "Master.csv").write_text("".join(line + "\n" for line in cdr_lines))
+    scratch = tmp_path / f"{name}-scratch"
+    units, release = unit_inputs([folder / "queue_log", folder / "Master.csv"], "UTC", 60, scratch)
+    got = [read() for read in units]
+    release()
+    return got, scratch
+
+
+def test_each_master_csv_row_goes_to_the_unit_its_call_ended_in_and_as_context_to_the_units_it_spans(tmp_path):
+    """Master.csv is dealt to the units as it is read, never held whole: a row is owned by exactly one unit (the one
+    whose time holds its end), given as context to the units its call spans, and nothing spilled stays behind."""
+    rng = np.random.default_rng(7)
+    calls = [(int(s), int(s + d)) for s, d in zip(rng.integers(BASE - 600, BASE + 6 * 3_600, 300), rng.integers(0, 5_400, 300))]
+    lines = [_cdr(n, s, e) for n, (s, e) in enumerate(calls)]
+    got, scratch = _units_of(tmp_path, "clean", lines, calls)
+    assert len(got) == 6
+    newest = [int(i.logs[0][1].fields[0].max()) for i in got]
+    owners: dict[int, list[int]] = {}
+    for n, inputs in enumerate(got):
+        (_, rows, bad), = inputs.cdrs
+        assert bad.empty
+        lower = newest[n - 1] if n else -(2**62)
+        for line, context, start, end in zip(rows.line, rows.context, rows.start, rows.end):
+            s, e = int(start.timestamp()), int(end.timestamp())
+            assert (s, e) == calls[line - 1]
+            if context:
+                assert s <= newest[n] and e > lower - 3_600 and not (lower < e <= newest[n])
+            else:
+                owners.setdefault(line, []).append(n)
+                assert e > lower and (e <= newest[n] or n == len(got) - 1)
+    assert sorted(owners) == list(range(1, len(calls) + 1)) and all(len(units) == 1 for units in owners.values())
+    spanning = [n for n, (s, e) in enumerate(calls, start=1) if s <= newest[0] < e]
+    assert spanning and set(spanning) <= set(got[0].cdrs[0][1].line)
+    assert not list(scratch.iterdir())
+
+    broken, scratch = _units_of(tmp_path, "broken", lines[:150] + ['"","1001","oops"'] + lines[150:], calls)
+    quarantined = broken[0].cdrs[0][2]
+    assert quarantined.line.tolist() == [151] and all(i.cdrs[0][2].empty for i in broken[1:])
+    for clean, careful in zip(got, broken):  # the careful reader deals the same rows (a line later after the broken one)
+        ours, theirs = clean.cdrs[0][1], careful.cdrs[0][1]
+        assert ours.uniqueid.tolist() == theirs.uniqueid.tolist() and ours.context.tolist() == theirs.context.tolist()
+    assert not list(scratch.iterdir())
+
+
+def test_units_a_fault_kept_from_reading_leave_nothing_spilled(tmp_path):
+    from pipelines.readers.asterisk_units import unit_inputs
+
+    _write(tmp_path / "queue_log", list(range(BASE, BASE + 3 * 3_600, 60)))
+    (tmp_path / "Master.csv").write_text(_cdr(1, BASE, BASE + 7_000) + "\n" + _cdr(2, BASE + 100, BASE + 200) + "\n")
+    units, release = unit_inputs([tmp_path / "queue_log", tmp_path / "Master.csv"], "UTC", 60, tmp_path / "scratch")
+    units[0]()
+    assert list((tmp_path / "scratch").iterdir()), "the later units' rows wait on disk, not in memory"
+    release()
+    assert not list((tmp_path / "scratch").iterdir())
