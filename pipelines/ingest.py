@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,24 @@ def read_asterisk_files(read_unit: Callable[[], AsteriskInputs], files: list[Pat
         return outcomes, None, None
     frame = carry[0].astype({"epoch": "int64", "n_fields": "int64"})
     return outcomes, pa.Table.from_pandas(frame, schema=ASTERISK_CARRY.storage, preserve_index=False), frame["origin"].to_numpy()
+
+
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+
+
+def use_returning_memory_pool() -> None:
+    """Arrow's jemalloc pool for the work units, unless $ARROW_DEFAULT_MEMORY_POOL chooses one.
+
+    The units allocate and free the same sizes over and over; with the wheels'
+    default (mimalloc) the process keeps more of what was freed between units
+    (see benchmarks/README.md: peak memory by pool).
+    """
+    if os.environ.get(ARROW_POOL_ENV):
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # a pyarrow built without jemalloc keeps its default
+        pass
 
 
 def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple[IngestSummary, dict[Path, list[pd.DataFrame]], set[str]]:
@@ -571,6 +590,7 @@ def ingest_flow(source: str, paths: list[str], home: str, settings: Settings | s
                         IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine)).as_dict()
                         | {"days": [], "unchanged": []})
     if source == "asterisk" and files:  # read, landed and carried over a work unit at a time
+        use_returning_memory_pool()
         summary, quarantines, days = ingest_asterisk(files, home, config)
     else:
         summary, quarantines, days = _ingest_together(source, files, home, config)

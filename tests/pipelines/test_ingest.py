@@ -169,3 +169,26 @@ def test_a_column_that_cannot_be_built_quarantines_the_table_instead_of_crashing
     checked = enforce_contract(ReadResult(tmp_path / "x.json", "offers", offers, pd.DataFrame(columns=QUARANTINE_COLUMNS), 1))
     assert checked.good.empty and len(checked.quarantine) == 1
     assert "could not be built" in checked.quarantine.reason.iloc[0]
+
+
+def test_the_work_units_use_arrows_returning_pool_unless_the_user_chose_one(monkeypatch):
+    """jemalloc gives back between units what the wheels' default pool keeps; a pool named in the environment wins."""
+    import pyarrow as pa
+
+    from pipelines.ingest import ARROW_POOL_ENV, use_returning_memory_pool
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv(ARROW_POOL_ENV, "system")
+        pa.set_memory_pool(pa.system_memory_pool())
+        use_returning_memory_pool()
+        assert pa.default_memory_pool().backend_name == "system"
+        monkeypatch.delenv(ARROW_POOL_ENV)
+        use_returning_memory_pool()
+        try:
+            pa.jemalloc_memory_pool()
+        except NotImplementedError:
+            pytest.skip("this pyarrow has no jemalloc: the default pool stays")
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+    finally:
+        pa.set_memory_pool(before)
