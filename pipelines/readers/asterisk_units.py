@@ -190,10 +190,8 @@ class _UnitReader:
     def _load(self) -> AsteriskInputs:
         if self.others is None:
             self.spill.mkdir(parents=True, exist_ok=True)
-            for i, path in enumerate(self.cdr_files):
-                bad, empty = self._spill(i, path)
-                self.bad.append(bad)
-                self.empty.append(empty)
+            dealt = [self._spill(i, path) for i, path in enumerate(self.cdr_files)]  # a fault here leaves no half state
+            self.bad, self.empty = [bad for bad, _ in dealt], [empty for _, empty in dealt]
             self.others = read_inputs([f for f in self.files if f not in self.queue_logs and f not in self.cdr_files],
                                       self.timezone)
         return self.others
