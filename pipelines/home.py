@@ -91,8 +91,8 @@ class Home:
 
     @property
     def work_units(self) -> Path:
-        """A large Asterisk ingest's Master.csv rows, spilled by work unit: each removed as its unit reads it, what
-        is left when the ingest ends, and by the next run after a kill."""
+        """A large Asterisk ingest's Master.csv rows, spilled by work unit. Each file is removed when its unit has
+        read it; what is left, when the ingest ends, or by the next run after a kill."""
         return self.scratch / WORK_UNITS
 
     @property

@@ -612,9 +612,9 @@ def read_cdr(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         rows = list(blocks)
     except CloserLook:
+        rows = []
+    if not rows:  # a line the blocks cannot take, or an empty file (the careful reader's empty frame)
         return read_cdr_closely(path, timezone)
-    if not rows:
-        return read_cdr_closely(path, timezone)  # an empty file: the careful reader's empty frame
     return pd.concat(rows, ignore_index=True), blocks.quarantine
 
 
@@ -700,14 +700,13 @@ def _line_texts(path: Path, numbers: set[int]) -> dict[int, str]:
 
 def read_cdr_closely(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Line by line: a header in another order is mapped by name, a line without a CDR's fields is quarantined."""
-    names = CDR_NAMES
     lines, bad = _lines(path)
     rows, quarantine = [], []
     order = None
     for number, text in enumerate(lines, start=1):
         if number == 1 and _is_cdr_header(header := next(csv.reader([text]), [])):
             header = [h.strip().lower() for h in header]
-            order = [header.index(n) if n in header else None for n in names]
+            order = [header.index(n) if n in header else None for n in CDR_NAMES]
             continue
         if number in bad:
             quarantine.append((str(path), number, text, bad[number]))
@@ -723,7 +722,7 @@ def read_cdr_closely(path: Path, timezone: str) -> tuple[pd.DataFrame, pd.DataFr
         if order is not None:
             fields = [fields[i] if i is not None and i < len(fields) else "" for i in order]
         rows.append([number, *fields[:18], *[""] * (18 - len(fields[:18]))])
-    frame = pd.DataFrame(rows, columns=["line", *names])[["line", *CDR_USED]].assign(file=str(path))
+    frame = pd.DataFrame(rows, columns=["line", *CDR_NAMES])[["line", *CDR_USED]].assign(file=str(path))
     good, bad_time = _local_times(frame, timezone)
     quarantine += [(str(path), int(n), lines[int(n) - 1], BAD_CDR_TIME) for n in bad_time.line]
     return good, pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)

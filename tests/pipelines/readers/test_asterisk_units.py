@@ -127,7 +127,7 @@ def _cdr(n: int, start: int, end: int) -> str:
             f'"{local(start)}","{local(start)}","{local(end)}",{end - start},{end - start},"ANSWERED","DOCUMENTATION","{BASE}.{n}",""')
 
 
-def _units_of(tmp_path, name, cdr_lines, calls):
+def _units_of(tmp_path, name, cdr_lines):
     from pipelines.readers.asterisk_units import unit_inputs
 
     folder = tmp_path / name
@@ -147,7 +147,7 @@ def test_each_master_csv_row_goes_to_the_unit_its_call_ended_in_and_as_context_t
     rng = np.random.default_rng(7)
     calls = [(int(s), int(s + d)) for s, d in zip(rng.integers(BASE - 600, BASE + 6 * 3_600, 300), rng.integers(0, 5_400, 300))]
     lines = [_cdr(n, s, e) for n, (s, e) in enumerate(calls)]
-    got, scratch = _units_of(tmp_path, "clean", lines, calls)
+    got, scratch = _units_of(tmp_path, "clean", lines)
     assert len(got) == 6
     newest = [int(i.logs[0][1].fields[0].max()) for i in got]
     owners: dict[int, list[int]] = {}
@@ -168,7 +168,7 @@ def test_each_master_csv_row_goes_to_the_unit_its_call_ended_in_and_as_context_t
     assert spanning and set(spanning) <= set(got[0].cdrs[0][1].line)
     assert not list(scratch.iterdir())
 
-    broken, scratch = _units_of(tmp_path, "broken", lines[:150] + ['"","1001","oops"'] + lines[150:], calls)
+    broken, scratch = _units_of(tmp_path, "broken", lines[:150] + ['"","1001","oops"'] + lines[150:])
     quarantined = broken[0].cdrs[0][2]
     assert quarantined.line.tolist() == [151] and all(i.cdrs[0][2].empty for i in broken[1:])
     for clean, careful in zip(got, broken):  # the careful reader deals the same rows (a line later after the broken one)
