@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import os
 from collections.abc import Callable
@@ -123,6 +124,9 @@ def read_canonical_file(path: Path, home: Home) -> list[ReadResult | FileReport]
     return [_protect(result, load_key(home))]
 
 
+HOME_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # no read fails so: it is a write, in the home
+
+
 def _reader_fault(files: str, error: Exception) -> FileReport:
     """A reader that fails on a file in a way it does not know: that file is reported, the others still land.
 
@@ -134,6 +138,8 @@ def _reader_fault(files: str, error: Exception) -> FileReport:
     from pipelines.privacy import scrub_exception, scrub_numbers
 
     scrub_exception(error)
+    if isinstance(error, OSError) and error.errno in HOME_WRITE_ERRNOS:
+        raise error  # a reader writes only its spill in the home: the home's disk, said once for the run (exit 6)
     if isinstance(error, OSError):  # the file system's answer (permission denied, a vanished file), not cadet's fault
         return FileReport(file=files, table=None, error=f"cannot read it: {error.strerror or error}")
     get_run_logger().warning("cadet's reader failed on %s", files, exc_info=error)

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cli import cli
+from pipelines.cli import main as cli_main
 from pipelines.lake import Lake
 from pipelines.privacy import KEY_ENV
 from simulator import SimulationConfig, simulate
@@ -268,6 +270,31 @@ def test_a_file_a_work_unit_cannot_read_is_named_with_the_reason_not_a_traceback
                                       "--source", "asterisk", str(asterisk_logs), "--json"])
     assert result.exit_code == 1, result.output
     assert "cannot read it: Permission denied" in result.output and "Traceback" not in result.output
+
+
+def test_a_full_home_while_work_units_spill_is_said_as_the_home_not_the_input(prefect_server, asterisk_logs, tmp_path, monkeypatch,
+                                                                            capsys):
+    """Master.csv rows dealt to the units are written under the home: a full disk there is the home's problem."""
+    import errno
+
+    import pipelines.readers.asterisk_units as units_module
+
+    lines = (asterisk_logs / "queue_log").read_text().count("\n")
+    settings_file = tmp_path / "units.yaml"
+    settings_file.write_text(f"ingest:\n  lines_per_unit: {lines // 4}\n")
+
+    def full_disk(path, timezone):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(units_module, "CdrBlocks", full_disk)
+    home = tmp_path / "home"
+    monkeypatch.setattr(sys, "argv", ["cadet", "--config", str(settings_file), "--home", str(home), "ingest", "--source",
+                                      "asterisk", str(asterisk_logs)])
+    with pytest.raises(SystemExit) as stopped:
+        cli_main()
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 6, said
+    assert f"the disk holding {home} is full" in said and "cannot read it" not in said
 
 
 def test_asterisk_duplicated_and_overlapping_lines_are_one_event(prefect_server, asterisk_logs, tmp_path):
