@@ -60,6 +60,35 @@ def in_values(cells: np.ndarray, values: Iterable) -> np.ndarray:
     return np.isin(cells, wanted) if found is None else found
 
 
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text dtype ("str"), held by Arrow
+
+
+def texts(cells) -> pd.arrays.ArrowStringArray:
+    """Text cells as pandas' Arrow-backed "str" array: a frame built from it copies nothing and compares to numpy
+    booleans, where an array of Python strings is converted again by every frame built from it."""
+    if isinstance(cells, pd.arrays.ArrowStringArray) and cells.dtype == TEXT:
+        return cells
+    if isinstance(cells, pa.Array | pa.ChunkedArray):
+        return pd.arrays.ArrowStringArray(cells.cast(pa.large_string()), dtype=TEXT)
+    return pd.array(np.asarray(cells, dtype=object), dtype=TEXT)
+
+
+def repeated_text(text: str, n: int) -> pd.arrays.ArrowStringArray:
+    """`text` `n` times (a file's name for each of its lines) without `n` Python references to convert."""
+    return texts(pa.repeat(pa.scalar(text, pa.large_string()), n))
+
+
+def joined_texts(parts) -> pd.arrays.ArrowStringArray:
+    """Text arrays one after the other, as one array (Arrow keeps them as chunks: nothing is copied)."""
+    arrays = [texts(part) for part in parts]
+    return pd.arrays.ArrowStringArray._concat_same_type(arrays) if arrays else texts(pa.array([], pa.large_string()))
+
+
+def distinct(cells) -> set[str]:
+    """The distinct text cells as a Python set, hashed by Arrow rather than one Python string at a time."""
+    return set(pc.unique(as_text(cells)).to_pylist()) if len(cells) else set()
+
+
 def before_first(cells, separator: str) -> pa.Array:
     """Each text cell up to its first `separator` (all of it when there is none): a leg's call id to its call's."""
     return pc.list_element(pc.split_pattern(as_text(cells), separator, max_splits=1), 0)

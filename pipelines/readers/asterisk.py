@@ -28,7 +28,17 @@ import pyarrow.csv as pacsv
 
 from pipelines.config import AsteriskIngestConfig
 from pipelines.contracts import EARLIEST, latest_plausible
-from pipelines.readers.arrow import as_text, before_first, in_values, member_of, text_union
+from pipelines.readers.arrow import (
+    as_text,
+    before_first,
+    distinct,
+    in_values,
+    joined_texts,
+    member_of,
+    repeated_text,
+    text_union,
+    texts,
+)
 from pipelines.readers.canonical import QUARANTINE_COLUMNS, ReadResult, UnreadableFile, read_canonical
 
 CALL_EVENTS = {
@@ -81,16 +91,20 @@ EXPECTED_LAYOUTS = ("time,callid,queuename,agent,event,data1,...,data5 (Asterisk
 
 @dataclass
 class QueueLog:
-    """queue_log lines as columns, with where each came from."""
+    """queue_log lines as columns, with where each came from.
 
-    file: np.ndarray
+    Text columns are Arrow-backed ("str") arrays, so the frames the rebuild
+    makes of them copy nothing.
+    """
+
+    file: pd.arrays.ArrowStringArray
     line: np.ndarray
-    raw: np.ndarray
-    fields: list[np.ndarray]  # epoch (int), callid, queue, agent, event, data1..data3 ('' when absent)
+    raw: pd.arrays.ArrowStringArray
+    fields: list  # epoch (int64 numpy), then callid, queue, agent, event, data1..data3 as "str" arrays ('' when absent)
     n_fields: np.ndarray
-    origin: np.ndarray | None = None  # a carried event's file, when an earlier work unit of this ingest read it; else `file`
+    origin: pd.arrays.ArrowStringArray | None = None  # a carried event's file, when an earlier work unit read it; else `file`
 
-    def origins(self) -> np.ndarray:
+    def origins(self) -> pd.arrays.ArrowStringArray:
         return self.origin if self.origin is not None else self.file
 
 
@@ -183,7 +197,7 @@ def _flat(path: Path, lines: list[str], bad: dict[int, str], first_line: int = 1
     parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
     fields = [pc.list_element(parts, i) for i in range(N_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
-    return _checked(path, np.arange(first_line, first_line + len(lines)), np.asarray(lines, dtype=object), fields, n_fields, bad)
+    return _checked(path, np.arange(first_line, first_line + len(lines)), texts(arr), fields, n_fields, bad)
 
 
 def _csv_row(line: str) -> list[str]:
@@ -239,7 +253,7 @@ def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone:
     epoch = np.where(epoch_given, text.fillna(""), seconds.to_numpy())
     fields[0] = np.asarray(epoch, dtype=object)
     return _checked(
-        path, np.arange(2, len(rows) + 2), np.asarray(lines[1:], dtype=object),
+        path, np.arange(2, len(rows) + 2), texts(pa.array(lines[1:], pa.string())),
         [pa.array(f, pa.string()) for f in fields], n_fields, {k: v for k, v in bad.items() if k > 1},
     )
 
@@ -247,7 +261,7 @@ def _read_db_export(path: Path, lines: list[str], bad: dict[int, str], timezone:
 USED_FIELDS = 8  # epoch .. data3; data4 and data5 carry nothing cadet reads
 
 
-def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Array], n_fields: np.ndarray,
+def _checked(path: Path, line: np.ndarray, raw: pd.arrays.ArrowStringArray, fields: list[pa.Array], n_fields: np.ndarray,
              bad: dict[int, str]) -> tuple[QueueLog, pd.DataFrame]:
     """Reject lines that are truncated, badly timed or of an unknown event, each with its first reason.
 
@@ -299,18 +313,18 @@ def _checked(path: Path, line: np.ndarray, raw: np.ndarray, fields: list[pa.Arra
     )
     keep = pa.array(open_)
     kept_fields = [np.asarray(pc.cast(epoch.filter(keep), pa.int64()).to_numpy(zero_copy_only=False))]
-    kept_fields += [np.asarray(f.filter(keep).to_numpy(zero_copy_only=False), dtype=object) for f in fields[1:USED_FIELDS]]
-    kept = QueueLog(np.full(int(open_.sum()), str(path), dtype=object), line[open_], raw[open_], kept_fields, n_fields[open_])
+    kept_fields += [texts(f.filter(keep)) for f in fields[1:USED_FIELDS]]
+    kept = QueueLog(repeated_text(str(path), int(open_.sum())), line[open_], raw[open_], kept_fields, n_fields[open_])
     return kept, quarantine
 
 
 def concat_logs(logs: list[QueueLog]) -> QueueLog:
     return QueueLog(
-        np.concatenate([q.file for q in logs]), np.concatenate([q.line for q in logs]),
-        np.concatenate([q.raw for q in logs]),
-        [np.concatenate([q.fields[i] for q in logs]) for i in range(USED_FIELDS)],
+        joined_texts([q.file for q in logs]), np.concatenate([q.line for q in logs]),
+        joined_texts([q.raw for q in logs]),
+        [np.concatenate([q.fields[0] for q in logs])] + [joined_texts([q.fields[i] for q in logs]) for i in range(1, USED_FIELDS)],
         np.concatenate([q.n_fields for q in logs]),
-        np.concatenate([q.origins() for q in logs]) if any(q.origin is not None for q in logs) else None,
+        joined_texts([q.origins() for q in logs]) if any(q.origin is not None for q in logs) else None,
     )
 
 
@@ -475,7 +489,7 @@ def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig, names: dict[st
     if not names:
         return log
     fields = list(log.fields)
-    fields[3] = pd.Series(fields[3]).replace(names).to_numpy(dtype=object)
+    fields[3] = texts(pd.Series(fields[3]).replace(names).array)
     return dataclasses.replace(log, fields=fields)
 
 
@@ -867,11 +881,11 @@ def read_asterisk(files: list[Path], settings: AsteriskIngestConfig, timezone: s
 def _carried_log(carried: pd.DataFrame) -> QueueLog:
     rows = carried[carried.kind.isin(["call", "presence"])].drop_duplicates(CARRY_COLUMNS[1:9])
     n = len(rows)
-    fields = [rows.epoch.to_numpy(dtype=np.int64)] + [rows[c].fillna("").to_numpy(dtype=object)
+    fields = [rows.epoch.to_numpy(dtype=np.int64)] + [texts(rows[c].fillna("").to_numpy(dtype=object))
                                                       for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3")]
-    raw = np.asarray(["|".join(map(str, values)) for values in zip(*fields)], dtype=object)
-    origin = rows["origin"].fillna(CARRIED).to_numpy(dtype=object) if "origin" in rows else None
-    return QueueLog(np.full(n, CARRIED, dtype=object), np.zeros(n, dtype=np.int64), raw, fields,
+    raw = texts(["|".join(map(str, values)) for values in zip(*fields)])
+    origin = texts(rows["origin"].fillna(CARRIED).to_numpy(dtype=object)) if "origin" in rows else None
+    return QueueLog(repeated_text(CARRIED, n), np.zeros(n, dtype=np.int64), raw, fields,
                     rows.n_fields.to_numpy(dtype=np.int64), origin)
 
 
@@ -1010,7 +1024,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     if history is not None:
         # a dialler call still ringing is carried like a queue call; the end of one landed before, seen again
         # without its OUTDIAL, is held: the lake's row was built from both
-        redialled = member_of(dialled.call_id, history.known) & ~member_of(dialled.call_id, set(log.fields[1][log.fields[4] == "OUTDIAL"]))
+        redialled = member_of(dialled.call_id, history.known) & ~member_of(dialled.call_id, as_text(log.fields[1][log.fields[4] == "OUTDIAL"]))
         again = in_values(log.fields[1], list(dialled.call_id[redialled])) & in_values(log.fields[4], list(DIALLER_EVENTS))
         dialled = dialled[~redialled]
         stale_dials = dialling.callid.isin(set(dialling.callid[dialling.epoch < newest - STALE_CARRY_SECONDS]))
@@ -1074,9 +1088,9 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
                               warnings=convention_warnings(log, legs, settings) if inputs.judge_conventions else []))
     results.append(ReadResult(first, "agent_states", states, _empty_quarantine(), 0))
     # a dialler's calls are in queue_log already: their CDRs would count them twice
-    members = (set(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
-    queued = text_union(set(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]), landed_calls)
-    dialler = set(log.fields[1][in_values(log.fields[4], list(DIALLER_EVENTS))])
+    members = (distinct(log.fields[3]) | (history.reps if history is not None else set())) - {"", "NONE"}
+    queued = text_union(as_text(log.fields[1][in_values(log.fields[4], list(CALL_EVENTS))]), landed_calls)
+    dialler = distinct(log.fields[1][in_values(log.fields[4], list(DIALLER_EVENTS))])
     described = text_union(queued, dialler)  # calls queue_log describes: their CDR adds only the start time
     # A cumulative Master.csv holds calls before and after these queue_logs: a CDR is read with the queue_log
     # that covers its time (whose reps, queued calls and dialler calls tell what it is), never with another's.
@@ -1107,7 +1121,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         results.append(ReadResult(path, "calls", mine.reset_index(drop=True), bad, n, skipped=skipped,
                                   skip_reason="; ".join(text for count, text in by_rule if count) or None))
     for answers in surveys:
-        results.append(_surveys(answers, legs, landed.index, set(log.fields[1][carry_calls]) if len(carry_calls) else set(),
+        results.append(_surveys(answers, legs, landed.index, distinct(log.fields[1][carry_calls]) if len(carry_calls) else set(),
                                 int(log.fields[0].max()) if history is not None and len(log.line) else None, landed_calls))
     for path in canonical_files:
         try:
