@@ -33,7 +33,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import arrow_table, before_first, member_of
+from pipelines.readers.arrow import arrow_table, as_text, before_first, member_of, texts
 from pipelines.readers.asterisk import (
     CALLER_KEY,
     CARRY_COLUMNS,
@@ -205,6 +205,13 @@ def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.T
 RELANDED_WITHIN = pd.Timedelta(days=2)  # a row lands again only while its call is carried: within a day of a cut
 
 
+def _key_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A key column as text that tells its values apart; a time as its nanoseconds (formatting dates is slow)."""
+    if pa.types.is_timestamp(column.type):
+        column = pc.cast(pc.cast(column, pa.timestamp("ns", column.type.tz)), pa.int64())
+    return pc.cast(column, pa.string())
+
+
 def _landed_again(results: list[ReadResult], recent: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Per file, the rows an earlier work unit of this ingest landed already (a call carried to settle its wrap-up).
 
@@ -216,13 +223,13 @@ def _landed_again(results: list[ReadResult], recent: dict[str, pd.DataFrame]) ->
             continue
         table = CATALOG[result.table]
         columns = arrow_table(result.good[table.key_columns])
-        keys = pc.binary_join_element_wise(*[pc.cast(columns[c], pa.string()) for c in table.key_columns], "\x1f",
+        keys = pc.binary_join_element_wise(*[_key_text(columns[c]) for c in table.key_columns], "\x1f",
                                            null_handling="replace").combine_chunks()
-        landed = pd.DataFrame({"key": keys.to_numpy(zero_copy_only=False),
+        landed = pd.DataFrame({"key": texts(keys),
                                "time": result.good[table.day_column] if table.day_column else pd.NaT})
         before = recent.get(table.name)
         if before is not None:
-            found = pc.is_in(keys, value_set=pa.array(before.key, type=pa.string()))
+            found = pc.is_in(keys, value_set=as_text(before.key))
             again[str(result.file)] = again.get(str(result.file), 0) + int(pc.sum(found).as_py() or 0)
         both = pd.concat([before, landed], ignore_index=True) if before is not None else landed
         times = pd.to_datetime(both["time"], utc=True)

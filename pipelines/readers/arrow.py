@@ -95,8 +95,11 @@ def before_first(cells, separator: str) -> pa.Array:
 
 
 def as_text(cells) -> pa.Array:
-    """Text cells as an Arrow string array (an empty column of any type is an empty one)."""
-    return pa.array(cells, type=pa.string(), from_pandas=True) if len(cells) else pa.array([], type=pa.string())
+    """Text cells as one Arrow string array (an empty column of any type is an empty one)."""
+    if not len(cells):
+        return pa.array([], type=pa.string())
+    array = pa.array(cells, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array  # an Arrow-backed column's chunks
 
 
 def text_union(*parts) -> pa.Array:

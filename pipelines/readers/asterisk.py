@@ -360,41 +360,50 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
     `earlier_legs`: per callid, how many of its legs earlier files held before
     these files' first ENTERQUEUE, so a leg keeps its number (and call id).
     """
+    chosen = np.flatnonzero(in_values(log.fields[4], CALL_EVENTS))
+    event = log.fields[4][chosen]
+    order = np.where(event == "ENTERQUEUE", 0, np.where(in_values(event, ENDINGS), 2, 1))
+    call = _sorted_codes(log.fields[1][chosen])
+    by_call = np.lexsort((log.line[chosen], _sorted_codes(log.file[chosen]), order, log.fields[0][chosen], call))
+    taken, call = chosen[by_call], call[by_call]
     ev = pd.DataFrame(
         {
-            "file": log.file, "line": log.line, "raw": log.raw, "epoch": log.fields[0].astype(np.int64),
-            "callid": log.fields[1], "queue": log.fields[2], "agent": log.fields[3], "event": log.fields[4],
-            "d1": log.fields[5], "d2": log.fields[6], "d3": log.fields[7],
-        }
+            "file": log.file[taken], "line": log.line[taken], "raw": log.raw[taken], "epoch": log.fields[0][taken].astype(np.int64),
+            "callid": log.fields[1][taken], "queue": log.fields[2][taken], "agent": log.fields[3][taken],
+            "event": event[by_call], "d1": log.fields[5][taken], "d2": log.fields[6][taken], "d3": log.fields[7][taken],
+            "order": order[by_call],
+        },
+        index=taken,
     )
-    ev = ev[ev.event.isin(CALL_EVENTS)].copy()
-    ev["order"] = np.where(ev.event == "ENTERQUEUE", 0, np.where(ev.event.isin(list(ENDINGS)), 2, 1))
-    ev = ev.sort_values(["callid", "epoch", "order", "file", "line"], kind="stable")
-    ev["leg"] = (ev.event == "ENTERQUEUE").groupby(ev.callid).cumsum()
-    orphan = ev[ev.leg == 0]
-    ev = ev[ev.leg > 0]
+    leg = _running_count(ev.event.to_numpy() == "ENTERQUEUE", call)
+    ev["leg"] = leg
+    orphan = ev[leg == 0]
+    ev, call = ev[leg > 0], call[leg > 0]
     if earlier_legs is not None and len(earlier_legs):
         ev["leg"] += ev.callid.map(earlier_legs).fillna(0).astype(np.int64)
+    # one integer per (callid, leg): legs are matched to their events by it, not by a pair of texts
+    ev["leg_key"] = call * (int(ev.leg.max()) + 1 if len(ev) else 1) + ev.leg.to_numpy()
 
-    enter = ev[ev.event == "ENTERQUEUE"].set_index(["callid", "leg"])
+    enter = ev[ev.event == "ENTERQUEUE"]
     legs = pd.DataFrame(
-        {"queue": enter.queue, "enqueued_at": enter.epoch, "remote_number": enter.d2.replace("", None), "file": enter.file},
-        index=enter.index,
+        {"callid": enter.callid.array, "leg": enter.leg.to_numpy(), "queue": enter.queue.array, "enqueued_at": enter.epoch.to_numpy(),
+         "remote_number": enter.d2.replace("", None).array, "file": enter.file.array},
+        index=pd.Index(enter.leg_key.to_numpy()),
     )
-    connect = ev[ev.event == "CONNECT"].drop_duplicates(["callid", "leg"]).set_index(["callid", "leg"])
+    connect = _first_per_leg(ev[ev.event == "CONNECT"])
     legs["answered_at"] = connect.epoch
     legs["rep_id"] = connect.agent
-    ending = ev[ev.event.isin(list(ENDINGS))].drop_duplicates(["callid", "leg"]).set_index(["callid", "leg"])
+    ending = _first_per_leg(ev[in_values(ev.event, ENDINGS)])
     legs["ended_at"] = ending.epoch
     legs["end_event"] = ending.event
     legs["end_agent"] = ending.agent
     legs["transfer_target"] = ending.d1.where(ending.event.isin(["BLINDTRANSFER", "TRANSFER"]))
     legs["end_file"] = ending.file
-    legs = legs.reset_index()
+    legs = legs.rename_axis("leg_key").reset_index()
+    legs = legs[["callid", "leg"] + [c for c in legs.columns if c not in ("callid", "leg")]]
 
     unfinished = legs.ended_at.isna()
-    open_keys = pd.MultiIndex.from_frame(legs.loc[unfinished, ["callid", "leg"]])
-    open_lines = ev[pd.MultiIndex.from_frame(ev[["callid", "leg"]]).isin(open_keys)]
+    open_lines = ev[np.isin(ev.leg_key.to_numpy(), legs.leg_key[unfinished].to_numpy())]
     legs = legs[~unfinished].copy()
     legs["rep_id"] = legs.rep_id.where(legs.answered_at.notna())
     legs["call_id"] = np.where(legs.leg == 1, legs.callid, legs.callid + "#" + legs.leg.astype(str))
@@ -416,8 +425,32 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
     return legs, offers, orphan, open_lines, ev
 
 
+def _sorted_codes(cells) -> np.ndarray:
+    """Each text cell's rank among the distinct cells in Arrow's sort order: sorting by it sorts by the text."""
+    encoded = pc.dictionary_encode(as_text(cells))
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[np.asarray(pc.sort_indices(encoded.dictionary))] = np.arange(len(encoded.dictionary))
+    return rank[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)] if len(rank) else np.zeros(0, np.int64)
+
+
+def _running_count(hit: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per row, how many `hit` rows its group has had so far (itself included); rows sorted by `group`."""
+    counted = np.cumsum(hit, dtype=np.int64)
+    if not len(counted):
+        return counted
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    before = counted[starts] - hit[starts]
+    return counted - np.repeat(before, np.diff(np.r_[starts, len(group)]))
+
+
+def _first_per_leg(events: pd.DataFrame) -> pd.DataFrame:
+    """Each leg's first of these events, indexed by its leg key."""
+    keys = events.leg_key.to_numpy()
+    return events[~pd.Index(keys).duplicated()].set_index("leg_key")
+
+
 def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
-    rung = ev[ev.event.isin(["RINGNOANSWER", "RINGCANCELED", "CONNECT"])].merge(legs[["callid", "leg", "call_id"]], on=["callid", "leg"])
+    rung = ev[ev.event.isin(["RINGNOANSWER", "RINGCANCELED", "CONNECT"])].merge(legs[["leg_key", "call_id"]], on="leg_key")
     ring = np.where(
         rung.event == "CONNECT",
         pd.to_numeric(rung.d3, errors="coerce").fillna(0),
@@ -883,7 +916,7 @@ def _carried_log(carried: pd.DataFrame) -> QueueLog:
     n = len(rows)
     fields = [rows.epoch.to_numpy(dtype=np.int64)] + [texts(rows[c].fillna("").to_numpy(dtype=object))
                                                       for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3")]
-    raw = texts(["|".join(map(str, values)) for values in zip(*fields)])
+    raw = texts(pc.binary_join_element_wise(pa.array(fields[0]).cast(pa.string()), *[as_text(f) for f in fields[1:]], "|"))
     origin = texts(rows["origin"].fillna(CARRIED).to_numpy(dtype=object)) if "origin" in rows else None
     return QueueLog(repeated_text(CARRIED, n), np.zeros(n, dtype=np.int64), raw, fields,
                     rows.n_fields.to_numpy(dtype=np.int64), origin)
@@ -896,14 +929,16 @@ def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> 
 
     fields = list(log.fields)
     for position, events in ((6, ["ENTERQUEUE"]), (5, list(DIALLER_EVENTS))):
-        values = pd.Series(fields[position])
-        chosen = in_values(fields[4], events) & (values != "").to_numpy() & ~values.str.startswith(CALLER_KEY).to_numpy()
+        candidates = np.flatnonzero(in_values(fields[4], events))
+        values = as_text(fields[position][candidates])
+        chosen = pc.and_(pc.not_equal(values, ""), pc.invert(pc.starts_with(values, CALLER_KEY)))
         if position == 5:
-            chosen &= (values.str.replace(r"\D", "", regex=True).str.len() > extension_digits).to_numpy()
-        if chosen.any():
+            chosen = pc.and_(chosen, pc.greater(pc.utf8_length(pc.replace_substring_regex(values, r"\D", "")), extension_digits))
+        picked = np.asarray(chosen.to_numpy(zero_copy_only=False), dtype=bool) if len(values) else np.zeros(0, dtype=bool)
+        if picked.any():
             column = fields[position].copy()
-            keys = pseudonymise(pa.array(column[chosen].tolist(), pa.string()), key).to_pylist()
-            column[chosen] = [f"{CALLER_KEY}{k}" for k in keys]
+            keys = pc.cast(pseudonymise(values.filter(pa.array(picked)), key), pa.string())
+            column[candidates[picked]] = texts(pc.binary_join_element_wise(pa.scalar(CALLER_KEY), keys, ""))
             fields[position] = column
     return dataclasses.replace(log, fields=fields)
 
@@ -1044,8 +1079,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
         # the lake's row of a call these files see only in part (an older file again) came from a fuller view
         partial = member_of(legs.call_id, unsettled & set(landed.index)).to_numpy()
         if partial.any():
-            partial_keys = pd.MultiIndex.from_frame(legs.loc[partial, ["callid", "leg"]])
-            partial_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(partial_keys)]
+            partial_lines = in_legs.file[np.isin(in_legs.leg_key.to_numpy(), legs.leg_key[partial].to_numpy())]
             held = pd.concat([held, partial_lines.value_counts()]).groupby(level=0).sum()
             legs = legs[~partial]
     legs = _with_wrapup(legs, acw, settings, history is not None and history.wrapup_logged)
@@ -1140,8 +1174,7 @@ def _settled(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialled: 
     if log.origin is None:
         return pd.Series(dtype=np.int64)
     from_unit = (log.file == CARRIED) & (log.origin != CARRIED)
-    landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
-    in_landed = in_legs.index.to_numpy()[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
+    in_landed = in_legs.index.to_numpy()[np.isin(in_legs.leg_key.to_numpy(), legs.leg_key.to_numpy())]
     dialler = np.flatnonzero(in_values(log.fields[4], list(DIALLER_EVENTS)) & in_values(log.fields[1], list(dialled.call_id)))
     positions = np.concatenate([in_landed, dialler])
     return pd.Series(log.origin[positions[from_unit[positions]]]).value_counts()
@@ -1155,8 +1188,7 @@ def _context(cdr: pd.DataFrame) -> np.ndarray:
 def _lines_used(log: QueueLog, in_legs: pd.DataFrame, legs: pd.DataFrame, dialling: pd.DataFrame) -> pd.Series:
     """Per file, the lines that went into what lands: a leg's call events, presence events, dialler events
     (but for `dialling`'s, which land nothing)."""
-    landed = pd.MultiIndex.from_frame(legs[["callid", "leg"]])
-    call_lines = in_legs.file[pd.MultiIndex.from_frame(in_legs[["callid", "leg"]]).isin(landed)]
+    call_lines = in_legs.file[np.isin(in_legs.leg_key.to_numpy(), legs.leg_key.to_numpy())]
     other = in_values(log.fields[4], list(PRESENCE_EVENTS | DIALLER_EVENTS))
     counted = pd.concat([call_lines, pd.Series(log.file[other])]).value_counts()
     open_dialling = dialling.file.value_counts() if len(dialling) else pd.Series(dtype=np.int64)
