@@ -176,9 +176,13 @@ def read_queue_log(path: Path, timezone: str = "UTC", span: Span | None = None) 
     if span is not None:
         with open(path, "rb") as handle:
             handle.seek(span.start)
-            lines, bad = _decoded(handle.read(span.end - span.start), span.first_line)
-        return _flat(path, lines, bad, span.first_line)
-    lines, bad = _lines(path)
+            raw = handle.read(span.end - span.start)
+        return _flat(path, *_line_array(raw, span.first_line), span.first_line)
+    raw = path.read_bytes()
+    whole = _text_lines(raw)
+    if whole is not None and not (len(whole) and "|" not in (first := whole[0].as_py()) and "," in first):
+        return _flat(path, whole, {})  # a flat file, all of it UTF-8: never split into Python strings
+    lines, bad = _decoded(raw)
     first = lines[0] if lines else ""
     if "|" not in first and "," in first:
         header = next(csv.reader([first]))
@@ -188,16 +192,50 @@ def read_queue_log(path: Path, timezone: str = "UTC", span: Span | None = None) 
         if looks_like_a_table_export(header):
             raise UnreadableFile(f"{path}: a queue_log table export with columns {header}, a layout cadet does not know; "
                                  f"expected {EXPECTED_LAYOUTS}")
-    return _flat(path, lines, bad)
+    return _flat(path, pa.array(lines, pa.string()), bad)
 
 
-def _flat(path: Path, lines: list[str], bad: dict[int, str], first_line: int = 1) -> tuple[QueueLog, pd.DataFrame]:
-    arr = pa.array(lines, pa.string())
+def _text_lines(raw: bytes) -> pa.StringArray | None:
+    """`raw`'s lines as Arrow text, as `_decoded` splits them (one '\r' before each line end dropped), built from
+    the bytes without a Python string per line; None when some line is not UTF-8 (`_decoded` says which) or
+    the text is too long for one Arrow string array."""
+    data = np.frombuffer(raw.replace(b"\r\n", b"\n"), dtype=np.uint8)
+    newline = data == 10
+    ends = np.flatnonzero(newline)
+    last = len(data) > 0 and data[-1] != 10  # a last line without its newline
+    kept = ~newline
+    if last and data[-1] == 13:
+        kept[-1] = False
+    offsets = np.empty(len(ends) + 1 + last, dtype=np.int64)
+    if len(data) >= 2**31:
+        return None
+    offsets[0] = 0
+    offsets[1:len(ends) + 1] = ends - np.arange(len(ends))
+    text = data[kept]
+    if last:
+        offsets[-1] = len(text)
+    lines = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text))
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return lines
+
+
+def _line_array(raw: bytes, first_line: int) -> tuple[pa.Array, dict[int, str]]:
+    lines = _text_lines(raw)
+    if lines is not None:
+        return lines, {}
+    text, bad = _decoded(raw, first_line)
+    return pa.array(text, pa.string()), bad
+
+
+def _flat(path: Path, arr: pa.Array, bad: dict[int, str], first_line: int = 1) -> tuple[QueueLog, pd.DataFrame]:
     padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
     parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
     fields = [pc.list_element(parts, i) for i in range(N_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
-    return _checked(path, np.arange(first_line, first_line + len(lines)), texts(arr), fields, n_fields, bad)
+    return _checked(path, np.arange(first_line, first_line + len(arr)), texts(arr), fields, n_fields, bad)
 
 
 def _csv_row(line: str) -> list[str]:

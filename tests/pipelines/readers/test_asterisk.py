@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.config import AsteriskIngestConfig, CadetConfig, SiteConfig
-from pipelines.readers.asterisk import read_asterisk, read_queue_log, rebuild_calls, rebuild_presence
+from pipelines.readers.asterisk import Span, read_asterisk, read_queue_log, rebuild_calls, rebuild_presence
 from simulator import SimulationConfig, simulate
 from simulator.writers import write_asterisk
 
@@ -158,6 +158,38 @@ def test_random_garbage_lines_never_crash_and_are_all_accounted_for(tmp_path, ga
     assert bad.reason.str.len().gt(0).all()
     rebuild_calls(log, SETTINGS)
     rebuild_presence(log, SETTINGS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from([b"1767600090|1.1|sales|NONE|ENTERQUEUE||+4420794609|1", b"\r", b"\n", b"\r\n", b"|",
+                                 "é".encode(), b"\xff", b"\xef\xbb\xbf", b"x"]), max_size=40))
+def test_each_line_of_a_queue_log_is_one_row_in_order_whatever_its_line_ends_and_bytes(tmp_path, pieces):
+    """A line is what comes between newlines, one carriage return before its newline dropped; a line that is not
+    UTF-8 is quarantined as it is, never decoded by guesswork; whole files and work-unit spans split alike."""
+    raw = b"".join(pieces)
+    path = tmp_path / "queue_log"
+    path.write_bytes(raw)
+    log, bad = read_queue_log(path)
+    expected = raw.split(b"\n")
+    if expected[-1] == b"":  # the newline that ends the last line starts none
+        expected.pop()
+    expected = [line[:-1] if line.endswith(b"\r") else line for line in expected]
+    rows = pd.concat([pd.DataFrame({"line": log.line, "raw": list(log.raw)}), bad[["line", "raw"]]]).sort_values("line")
+    assert rows.line.tolist() == list(range(1, len(expected) + 1))
+    for got, line in zip(rows.raw, expected):
+        assert got == line.decode("utf-8", errors="backslashreplace")
+    not_text = {n for n, line in enumerate(expected, start=1) if _not_utf8(line)}
+    assert not_text <= set(bad.line[bad.reason.str.startswith("not UTF-8")])
+    span, span_bad = read_queue_log(path, span=Span(path, 0, len(raw), 1))
+    assert list(span.raw) == list(log.raw) and span_bad.line.tolist() == bad.line.tolist()
+
+
+def _not_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def test_simulated_asterisk_output_tells_the_same_per_rep_story_as_canonical(tmp_path):
