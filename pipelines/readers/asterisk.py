@@ -566,10 +566,12 @@ def with_rep_names(log: QueueLog, settings: AsteriskIngestConfig, names: dict[st
 
 def rebuild_dialler_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outbound calls from a dialler's OUTDIAL ... OUTANSWER/OUTCANCEL/... lines; (calls, quarantine of open ones)."""
-    ev = pd.DataFrame({"file": log.file, "line": log.line, "raw": log.raw, "epoch": log.fields[0].astype(np.int64),
-                       "callid": log.fields[1], "agent": log.fields[3], "event": log.fields[4], "number": log.fields[5],
-                       "talk": log.fields[6], "by": log.fields[7]})
-    ev = ev[ev.event.isin(DIALLER_EVENTS)].sort_values(["callid", "epoch", "line"], kind="stable")
+    chosen = np.flatnonzero(in_values(log.fields[4], DIALLER_EVENTS))
+    ev = pd.DataFrame({"file": log.file[chosen], "line": log.line[chosen], "raw": log.raw[chosen],
+                       "epoch": log.fields[0][chosen].astype(np.int64), "callid": log.fields[1][chosen],
+                       "agent": log.fields[3][chosen], "event": log.fields[4][chosen], "number": log.fields[5][chosen],
+                       "talk": log.fields[6][chosen], "by": log.fields[7][chosen]}, index=chosen)
+    ev = ev.sort_values(["callid", "epoch", "line"], kind="stable")
     dials = ev[ev.event == "OUTDIAL"].drop_duplicates("callid").set_index("callid")
     ends = ev[ev.event.isin(DIALLER_ENDINGS)].drop_duplicates("callid").set_index("callid")
     open_ = ev[ev.callid.isin(dials.index.difference(ends.index))]
@@ -618,8 +620,9 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
 
 def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, dict]:
     """(states, after-call work, log positions of the sessions still open at the end, agent -> open wrap-up start)."""
-    ev = pd.DataFrame({"epoch": log.fields[0].astype(np.int64), "agent": log.fields[3], "event": log.fields[4], "reason": log.fields[5]})
-    ev = ev[ev.event.isin(PRESENCE_EVENTS)]
+    chosen = np.flatnonzero(in_values(log.fields[4], PRESENCE_EVENTS))
+    ev = pd.DataFrame({"epoch": log.fields[0][chosen].astype(np.int64), "agent": log.fields[3][chosen],
+                       "event": log.fields[4][chosen], "reason": log.fields[5][chosen]}, index=chosen)
     # Per-queue lines of one action share agent, second and event: keep one, but count queues for membership.
     members = ev[ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])]
     others = ev[~ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])].drop_duplicates(["agent", "epoch", "event"])
