@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -164,38 +165,68 @@ ASTERISK_CARRY = CATALOG["asterisk_carry"]  # what the next Asterisk ingest cont
 
 
 def asterisk_history(home: Home) -> AsteriskHistory:
-    """What the lake knows that the next Asterisk files continue: open calls, landed calls, reps."""
+    """What the lake knows that the next Asterisk files continue: open calls and sessions, the reps it knows, whether
+    the centre logs wrap-up; its calls are read for each work unit's own ids (`landed_in_lake`), never held whole."""
     lake = Lake(home.lake)
-    stored = lake.read("calls", columns=["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]).to_pandas()
     carried = lake.read(ASTERISK_CARRY.name).to_pandas()
-    reps = set(stored_reps.rep_id.dropna()) if len(stored_reps := lake.read("agent_states", columns=["rep_id"]).to_pandas()) else set()
-    empty = AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(),
-                            load_key(home), frozenset(reps))
-    return _with_landed(empty, stored) if len(stored) else empty
+    reps: set[str] = set()
+    wrapup_logged = False
+    for day in lake.days("calls"):  # a day at a time: a year's lake is never in memory at once
+        calls = lake.read("calls", day, day, columns=["rep_id", "queue", "enqueued_at", "wrapup_seconds"])
+        reps |= _distinct(calls["rep_id"])
+        wrapup_logged = wrapup_logged or _wrapup_shown(calls.to_pandas())
+    for day in lake.days("agent_states"):
+        reps |= _distinct(lake.read("agent_states", day, day, columns=["rep_id"])["rep_id"])
+    return AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(), load_key(home),
+                           frozenset(reps), wrapup_logged, look_up=partial(landed_in_lake, lake))
 
 
-def _with_landed(history: AsteriskHistory, calls: pd.DataFrame) -> AsteriskHistory:
-    """`history` once `calls` have landed too (appended as chunks: no lookup over all of it is rebuilt per unit)."""
-    queued = calls[calls.queue.notna() & calls.enqueued_at.notna()]
-    entered = pd.to_datetime(queued.enqueued_at, utc=True).dt.as_unit("s").astype("int64").to_numpy()
-    return dataclasses.replace(
-        history, landed=pa.concat_tables([history.landed, landed_legs(queued.call_id.to_numpy(), entered)]),
-        reps=history.reps | frozenset(calls.rep_id.dropna()),
-        wrapup_logged=history.wrapup_logged or bool(queued.wrapup_seconds.notna().any()),
-        known=pa.chunked_array(history.known_chunks().chunks + [before_first(calls.call_id, "#").cast(pa.string())],
-                               type=pa.string()))
+LOOK_AROUND = dt.timedelta(days=2)  # a call's day (its UTC start) lies within this of any of its events or CDR times
+
+
+def landed_in_lake(lake: Lake, calls: pa.Array | None, span: tuple[int, int] | None) -> tuple[pa.Table, pa.Array]:
+    """The lake's queued legs of `calls` (all calls with None) as `landed_legs` (with the second each call started),
+    and the ids among `calls` it holds.
+
+    Only the days around `span` (Unix seconds; None: every day) are read, a day at a time.
+    """
+    bounds = [dt.datetime.fromtimestamp(second, dt.UTC).date() + shift
+              for second, shift in zip(span, (-LOOK_AROUND, LOOK_AROUND))] if span else [None, None]
+    landed, known = [landed_legs()], [pa.array([], pa.string())]
+    for day in lake.days("calls", *bounds):
+        stored = lake.read("calls", day, day, columns=["call_id", "queue", "enqueued_at", "started_at"]).combine_chunks()
+        call = before_first(stored["call_id"].combine_chunks(), "#").cast(pa.string())
+        if calls is not None:
+            mine = pc.fill_null(pc.is_in(call, value_set=calls), False)
+            stored, call = stored.filter(mine), call.filter(mine)
+        known.append(call)
+        queued = stored.filter(pc.and_(pc.is_valid(stored["queue"]), pc.is_valid(stored["enqueued_at"])))
+        entered, started = (pc.cast(pc.cast(queued[c], pa.timestamp("s", "UTC"), safe=False), pa.int64())
+                            for c in ("enqueued_at", "started_at"))
+        landed.append(landed_legs(queued["call_id"].combine_chunks().cast(pa.string()), entered.to_numpy(), started))
+    return pa.concat_tables(landed), pa.concat_arrays(known)
+
+
+def _distinct(column: pa.ChunkedArray) -> set[str]:
+    return {rep for rep in pc.unique(column).to_pylist() if rep is not None}
+
+
+def _wrapup_shown(calls: pd.DataFrame) -> bool:
+    queued = calls.queue.notna() & calls.enqueued_at.notna()
+    return bool(calls.wrapup_seconds[queued].notna().any())
 
 
 def _after_unit(history: AsteriskHistory, results: list[ReadResult], carry: pa.Table | None,
                 origins: np.ndarray | None) -> AsteriskHistory:
-    """`history` as the next work unit sees it: what this unit landed, what it left open (and which file held it)."""
+    """`history` as the next work unit sees it: the reps this unit showed, what it left open (and which file held it);
+    the calls it landed the next unit reads from the lake."""
     calls = [r.good for r in results if r.table == "calls" and len(r.good)]
     states = [r.good.rep_id.dropna() for r in results if r.table == "agent_states" and len(r.good)]
-    if calls:
-        history = _with_landed(history, pd.concat([c[["call_id", "queue", "enqueued_at", "wrapup_seconds", "rep_id"]]
-                                                   for c in calls], ignore_index=True))
-    if states:
-        history = dataclasses.replace(history, reps=history.reps | frozenset(pd.concat(states)))
+    reps = [c.rep_id.dropna() for c in calls] + states
+    if reps:
+        history = dataclasses.replace(history, reps=history.reps | frozenset(pd.concat(reps)))
+    if any(_wrapup_shown(c) for c in calls):
+        history = dataclasses.replace(history, wrapup_logged=True)
     carried = carry.to_pandas() if carry is not None else pd.DataFrame()  # as the next ingest would read it from the lake
     if len(carried) and origins is not None:
         carried["origin"] = origins

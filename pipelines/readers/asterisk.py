@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -891,13 +892,15 @@ STALE_CARRY_SECONDS = 86_400  # a carried call with no end a day after the newes
 TRANSFER_SETTLE_SECONDS = 600  # a transferred caller re-enters a queue within seconds; ten minutes without: none
 
 
-LANDED_LEGS = pa.schema([("call_id", pa.string()), ("call", pa.string()), ("entered", pa.int64())])
+LANDED_LEGS = pa.schema([("call_id", pa.string()), ("call", pa.string()), ("entered", pa.int64()), ("started", pa.int64())])
 
 
-def landed_legs(call_ids=(), entered=()) -> pa.Table:
-    """Queued legs as later files look them up: the leg's call id, its call's (up to '#'), the Unix second it entered."""
+def landed_legs(call_ids=(), entered=(), started=None) -> pa.Table:
+    """Queued legs as later files look them up: the leg's call id, its call's (up to '#'), the Unix second it
+    entered the queue and the one it started (from its CDR; empty where not known)."""
     ids = as_text(call_ids if isinstance(call_ids, pa.Array) else np.asarray(call_ids, dtype=object))
-    return pa.table([ids, before_first(ids, "#").cast(pa.string()), pa.array(np.asarray(entered, dtype=np.int64))],
+    starts = pa.nulls(len(ids), pa.int64()) if started is None else pa.array(started, pa.int64())
+    return pa.table([ids, before_first(ids, "#").cast(pa.string()), pa.array(np.asarray(entered, dtype=np.int64)), starts],
                     schema=LANDED_LEGS)
 
 
@@ -922,14 +925,26 @@ class AsteriskHistory:
     reps: frozenset[str] = frozenset()  # rep ids the lake knows: a CDR from one is an outbound call, whatever the night
     wrapup_logged: bool = False  # the lake's calls have wrap-up times: the centre logs wrap-up pauses
     known: frozenset[str] | pa.Array | pa.ChunkedArray = frozenset()  # every call id the lake holds (queued or not)
+    # Where the lake is read rather than held: given call ids and the Unix seconds their rows may lie in (None:
+    # anywhere), the lake's LANDED_LEGS rows of those calls and the ids among them it holds (see `about`).
+    look_up: Callable[[pa.Array | None, tuple[int, int] | None], tuple[pa.Table, pa.Array]] | None = None
 
-    def about(self, calls: pa.Array | None) -> AsteriskHistory:
-        """Only what concerns `calls` (all of it with None), with `known` as one Arrow array of distinct ids."""
+    def about(self, calls: pa.Array | None, span: tuple[int, int] | None = None) -> AsteriskHistory:
+        """Only what concerns `calls` (all of it with None), with `known` as one Arrow array of distinct ids.
+
+        With `look_up`, what the lake holds about them is read for them alone
+        (within `span`, the seconds their events and rows lie in), so a unit's
+        lookups cost what the unit holds, not what the lake holds.
+        """
         landed, known = self.landed, self.known_chunks()
         if calls is not None:
             landed = landed.filter(pc.is_in(landed["call"], value_set=calls))
             known = known.filter(pc.is_in(known, value_set=calls))
-        return dataclasses.replace(self, landed=landed, known=pc.unique(known))
+        if self.look_up is not None:
+            stored, stored_ids = self.look_up(calls, span)
+            landed = pa.concat_tables([stored.cast(LANDED_LEGS), landed])  # held rows landed after the lake's
+            known = pa.chunked_array([stored_ids.cast(pa.string()), *known.chunks], type=pa.string())
+        return dataclasses.replace(self, landed=landed, known=pc.unique(known), look_up=None)
 
     def known_chunks(self) -> pa.ChunkedArray:
         """`known` as Arrow chunks, whichever form it was given in (a landing appends one)."""
@@ -937,6 +952,13 @@ class AsteriskHistory:
         if isinstance(known, pa.ChunkedArray):
             return known
         return pa.chunked_array([known if isinstance(known, pa.Array) else as_text(sorted(known))], type=pa.string())
+
+    def landed_started(self) -> pd.Series:
+        """Leg call id -> the time its call started as the lake has it, where the lake knows it (from a CDR)."""
+        newest = self.landed.filter(pc.is_valid(self.landed["started"]))
+        started = pd.Series(newest["started"].to_numpy(), index=newest["call_id"].to_numpy(), dtype="int64")
+        return _ts(started[~started.index.duplicated(keep="last")].to_numpy()).set_axis(
+            started.index[~started.index.duplicated(keep="last")])
 
     def landed_entered(self) -> pd.Series:
         """Leg call id -> Unix second it entered the queue."""
@@ -961,6 +983,14 @@ def _carried_log(carried: pd.DataFrame) -> QueueLog:
     origin = texts(rows["origin"].fillna(CARRIED).to_numpy(dtype=object)) if "origin" in rows else None
     return QueueLog(repeated_text(CARRIED, n), np.zeros(n, dtype=np.int64), raw, fields,
                     rows.n_fields.to_numpy(dtype=np.int64), origin)
+
+
+def _seconds_spanned(log: QueueLog, cdrs: list[pd.DataFrame]) -> tuple[int, int] | None:
+    """The first and last Unix second of the log's events and the CDRs' starts and ends (None: nothing timed)."""
+    seconds = [log.fields[0]] + [pd.to_datetime(cdr[column], utc=True, errors="coerce").dropna().dt.as_unit("s")
+                                 .astype("int64").to_numpy() for cdr in cdrs if len(cdr) for column in ("start", "end")]
+    timed = np.concatenate([np.asarray(part, dtype=np.int64) for part in seconds])
+    return (int(timed.min()), int(timed.max())) if len(timed) else None
 
 
 def _pseudonymised_callers(log: QueueLog, key: bytes, extension_digits: int) -> QueueLog:
@@ -1075,7 +1105,8 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
     surveys = [read_canonical(path) for path in survey_files]
     if history is not None:  # every lookup in the lake is keyed by an id these files hold
         history = history.about(text_union(as_text(log.fields[1]), *[
-            as_text(ids.astype(str).to_numpy()) for ids in [cdr.uniqueid for cdr in cdrs] + [s.good.call_id for s in surveys]]))
+            as_text(ids.astype(str).to_numpy()) for ids in [cdr.uniqueid for cdr in cdrs] + [s.good.call_id for s in surveys]]),
+            None if any(len(s.good) for s in surveys) else _seconds_spanned(log, cdrs))
     landed = history.landed_entered() if history is not None else pd.Series(dtype=np.int64)
     landed_calls = history.calls_landed() if history is not None else as_text([])
     landed_ids = as_text(landed.index)
@@ -1125,7 +1156,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
             legs = legs[~partial]
     legs = _with_wrapup(legs, acw, settings, history is not None and history.wrapup_logged)
     cdr = pd.concat(cdrs, ignore_index=True) if cdrs else pd.DataFrame(columns=["uniqueid", "start"])
-    calls = _calls_frame(legs, cdr)
+    calls = _calls_frame(legs, cdr, history.landed_started() if history is not None else None)
     cdr = cdr[~_context(cdr)].drop(columns=["context"], errors="ignore")
     # Each queue_log file answers for the calls that entered the queue in it and for its own bad lines.
     quarantine = pd.concat(qlog_quarantine + [unfinished, dialling], ignore_index=True)
@@ -1334,13 +1365,17 @@ def _with_wrapup(legs: pd.DataFrame, acw: pd.DataFrame, settings: AsteriskIngest
     return legs
 
 
-def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame) -> pd.DataFrame:
-    # A call starts when the PBX answered it (the CDR's start, IVR included); a transferred leg when it re-entered a queue.
+def _calls_frame(legs: pd.DataFrame, cdr: pd.DataFrame, landed_started: pd.Series | None = None) -> pd.DataFrame:
+    """Calls from legs.  A call starts when the PBX answered it (the CDR's start, IVR included; for a call landed
+    before and landed again without its CDR, the start the lake has); a transferred leg when it re-entered a queue."""
     enqueued = pd.Series(_ts(legs.enqueued_at.values).array, index=legs.index)
     started = enqueued
-    if len(cdr):
-        starts = cdr.drop_duplicates("uniqueid").set_index("uniqueid").start
-        started = pd.Series(legs.callid.map(starts).array, index=legs.index).where(legs.leg == 1).fillna(enqueued)
+    if len(cdr) or (landed_started is not None and len(landed_started)):
+        starts = cdr.drop_duplicates("uniqueid").set_index("uniqueid").start if len(cdr) else pd.Series(dtype=object)
+        from_cdr = pd.Series(pd.to_datetime(legs.callid.map(starts), utc=True).array, index=legs.index)
+        if landed_started is not None and len(landed_started):
+            from_cdr = from_cdr.fillna(pd.Series(legs.call_id.map(landed_started).array, index=legs.index))
+        started = from_cdr.where(legs.leg == 1).fillna(enqueued)
     n = len(legs)
     return pd.DataFrame(
         {

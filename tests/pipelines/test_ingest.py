@@ -192,3 +192,28 @@ def test_the_work_units_use_arrows_returning_pool_unless_the_user_chose_one(monk
         assert pa.default_memory_pool().backend_name == "jemalloc"
     finally:
         pa.set_memory_pool(before)
+
+
+def test_a_work_unit_reads_only_the_lake_days_around_its_own_and_finds_its_calls_there(tmp_path):
+    """What the lake holds about a unit's calls is read for its ids from the days around its span, not held whole;
+    with no span (a unit with surveys, which may answer for any day) every day is read."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from pipelines.ingest import landed_in_lake
+
+    lake = Lake(tmp_path / "lake")
+    day = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+    stamps = [day, day + dt.timedelta(minutes=5), day, day + dt.timedelta(days=10)]
+    lake.write("calls", pa.table({
+        "call_id": ["1.1", "1.1#2", "2.2", "3.3"], "queue": ["sales", "support", None, "sales"],
+        "started_at": pa.array(stamps, pa.timestamp("us", "UTC")), "enqueued_at": pa.array(stamps, pa.timestamp("us", "UTC")),
+    }), "started_at")
+    around = (int(day.timestamp()), int(day.timestamp()) + 3_600)
+    landed, known = landed_in_lake(lake, pa.array(["1.1", "2.2", "3.3", "9.9"]), around)
+    assert sorted(zip(landed["call_id"].to_pylist(), landed["entered"].to_pylist(), landed["started"].to_pylist())) == [
+        ("1.1", int(day.timestamp()), int(day.timestamp())), ("1.1#2", int(day.timestamp()) + 300, int(day.timestamp()) + 300)]
+    assert sorted(known.to_pylist()) == ["1.1", "1.1", "2.2"], "a call with no queue is known, not landed; 3.3 is days away"
+    landed, known = landed_in_lake(lake, pa.array(["3.3"]), None)
+    assert landed["call_id"].to_pylist() == ["3.3"] and known.to_pylist() == ["3.3"]

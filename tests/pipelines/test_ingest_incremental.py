@@ -1,5 +1,6 @@
 """What a run over new files does to what earlier runs landed: nothing lost, nothing doubled, nothing reverted."""
 
+import csv
 import datetime as dt
 import json
 import shutil
@@ -199,6 +200,39 @@ def test_asterisk_in_two_runs_lands_what_one_run_lands(prefect_server, asterisk_
     ingest(tmp_path / "nightly", "asterisk", second)
     assert_same_lake(tmp_path / "nightly", tmp_path / "once")
     ingest(tmp_path / "nightly", "asterisk", first)  # an older file again changes nothing
+    assert_same_lake(tmp_path / "nightly", tmp_path / "once")
+
+
+def test_asterisk_nights_each_with_its_own_cdrs_land_what_one_run_lands(prefect_server, tmp_path):
+    """A week of nights cut at midday (calls open across each cut), each with its queue_log and a Master.csv of
+    the calls that ended in it or the night after (rotated, so never the whole week), no surveys: each night reads
+    only the lake's days around its own, a call landed again the next night (to settle its wrap-up) keeps the start
+    its CDR gave it, and the lake equals one run over the whole week."""
+    week = simulate(SimulationConfig(), n_reps=6, n_days=8, seed=5, workers=1)
+    whole = tmp_path / "whole"
+    write_asterisk(week.tables, week.truth, whole, "UTC")
+    for name in ("truth.json", "surveys.csv"):
+        (whole / name).unlink(missing_ok=True)
+    lines = (whole / "queue_log").read_text().splitlines(keepends=True)
+    cdrs = (whole / "Master.csv").read_text().splitlines(keepends=True)
+    first = dt.datetime.fromtimestamp(int(lines[0].split("|")[0]), dt.UTC).replace(hour=12, minute=0, second=0)
+    cuts = [first + dt.timedelta(days=d) for d in (2, 4, 6)] + [dt.datetime.max.replace(tzinfo=dt.UTC)]
+    ingest(tmp_path / "once", "asterisk", whole)
+
+    def night_of(moment: dt.datetime) -> int:
+        return next(n for n, cut in enumerate(cuts) if moment < cut)
+
+    line_nights = [night_of(dt.datetime.fromtimestamp(int(line.split("|")[0]), dt.UTC)) for line in lines]
+    cdr_nights = [night_of(dt.datetime.fromisoformat(next(csv.reader([row]))[11]).replace(tzinfo=dt.UTC)) for row in cdrs]
+    for night in range(len(cuts)):
+        folder = tmp_path / f"night{night}"
+        folder.mkdir()
+        for name in ("reps.csv", "schedules.csv"):
+            shutil.copy(whole / name, folder / name)
+        (folder / "queue_log").write_text("".join(line for line, n in zip(lines, line_nights) if n == night))
+        (folder / "Master.csv").write_text("".join(row for row, n in zip(cdrs, cdr_nights) if n in (night, night + 1)))
+        ingest(tmp_path / "nightly", "asterisk", folder)
+    assert len(set(line_nights)) == len(cuts), "every night has its own lines"
     assert_same_lake(tmp_path / "nightly", tmp_path / "once")
 
 
