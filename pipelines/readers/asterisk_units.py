@@ -53,13 +53,48 @@ class Unit:
     newest: int  # every line of later units is younger than this
 
 
-def _scan(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Each line's starting byte (and the file's end) and its Unix second (-1 where the line has none).
+_NONE = np.iinfo(np.int64).max  # no timed line: older than nothing
 
-    Reads the file in blocks and keeps 16 bytes per line, never the text.
+
+@dataclass(frozen=True)
+class FileScan:
+    """What planning needs of one queue_log flat file, in memory that follows its possible cuts, not its lines.
+
+    A cut before line i keeps time's order when every timed line before it is
+    older than every timed line from it on; that can only hold where line i is
+    untimed or newer than every line before it in its file (a *candidate*).
+    Per candidate: its line, byte, second, the newest second before it in the
+    file, and the oldest second from it to the end of its block; per block,
+    its oldest second.  The oldest second after a candidate is then the
+    smaller of its block's rest and the blocks after it.
     """
-    starts, seconds = [], []
-    offset = 0
+
+    lines: int
+    end: int  # the file's size in bytes
+    line: np.ndarray  # candidates' line numbers (0-based)
+    start: np.ndarray  # their first bytes
+    newest_before: np.ndarray  # the newest timed second before each in the file (-1: none)
+    oldest_in_block: np.ndarray  # the oldest timed second from each to the end of its block (_NONE: none)
+    block: np.ndarray  # which block each is in
+    block_oldest: np.ndarray  # per block, its oldest timed second (_NONE: none)
+    newest: int  # the file's newest timed second (-1: none)
+
+    @property
+    def oldest(self) -> int:
+        return int(self.block_oldest.min()) if len(self.block_oldest) else _NONE
+
+    def oldest_after(self, later_files: int) -> np.ndarray:
+        """Per candidate, the oldest timed second from it on, this file's later blocks and `later_files` included."""
+        later_blocks = np.minimum.accumulate(np.r_[self.block_oldest, _NONE][::-1])[::-1][1:]
+        return np.minimum(np.minimum(self.oldest_in_block, later_blocks[self.block]), later_files)
+
+
+def _scan(path: Path) -> FileScan:
+    """One pass over the file in blocks, keeping only what `FileScan` holds (never the text, never a value per line)."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("line", "start", "newest_before", "oldest_in_block", "block")}
+    block_oldest: list[int] = []
+    offset = lines = 0
+    newest = -1
     rest = b""
     with open(path, "rb") as handle:
         while True:
@@ -76,15 +111,28 @@ def _scan(path: Path) -> tuple[np.ndarray, np.ndarray]:
             else:
                 whole, rest = data, b""
             raw = np.frombuffer(whole, dtype=np.uint8)
-            ends = np.flatnonzero(raw == 10) + 1
-            first = np.concatenate([[0], ends[:-1]])  # a block ends at a newline; the file's last line may not
-            starts.append(first + offset)
-            seconds.append(_leading_seconds(raw, first))
+            first = np.r_[0, np.flatnonzero(raw == 10)[:-1] + 1] if len(raw) else np.zeros(0, np.int64)
+            if len(raw) and raw[-1] != 10:  # the file's last line, without its newline
+                first = np.r_[0, np.flatnonzero(raw == 10) + 1]
+            seconds = _leading_seconds(raw, first)
+            timed = seconds >= 0
+            before = np.r_[newest, np.maximum.accumulate(np.where(timed, seconds, -1))[:-1]] if len(seconds) else seconds
+            before = np.maximum(before, newest)
+            oldest_from = np.minimum.accumulate(np.where(timed, seconds, _NONE)[::-1])[::-1]
+            chosen = np.flatnonzero(~timed | (seconds > before))
+            for name, values in (("line", chosen + lines), ("start", first[chosen] + offset), ("newest_before", before[chosen]),
+                                 ("oldest_in_block", oldest_from[chosen]), ("block", np.full(len(chosen), len(block_oldest)))):
+                parts[name].append(np.asarray(values, dtype=np.int64))
+            block_oldest.append(int(oldest_from[0]) if len(oldest_from) else _NONE)
+            if timed.any():
+                newest = max(newest, int(seconds[timed].max()))
+            lines += len(first)
             offset += len(whole)
             if not block:
                 break
-    starts.append(np.array([offset], dtype=np.int64))
-    return np.concatenate(starts).astype(np.int64), (np.concatenate(seconds) if seconds else np.array([], dtype=np.int64))
+    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    return FileScan(lines, offset, joined["line"], joined["start"], joined["newest_before"], joined["oldest_in_block"],
+                    joined["block"], np.asarray(block_oldest, dtype=np.int64), newest)
 
 
 def _leading_seconds(raw: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -107,7 +155,8 @@ def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None
     """Work units of at least `lines_per_unit` lines (the last may be smaller), cut only where time allows.
 
     None when a file is a database export (read whole, as one unit) or the
-    files fit in one unit: then nothing is gained by cutting.
+    files fit in one unit: then nothing is gained by cutting.  Files are taken
+    oldest first, one after another, as if they were one.
     """
     scans = []
     for path in queue_logs:
@@ -115,32 +164,46 @@ def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None
             head = handle.readline()
         if b"|" not in head and b"," in head:
             return None
-        scans.append((path, *_scan(path)))
-    if sum(len(seconds) for _, _, seconds in scans) <= lines_per_unit:
+        scans.append((path, _scan(path)))
+    total = sum(scan.lines for _, scan in scans)
+    if total <= lines_per_unit:
         return None
-    scans.sort(key=lambda scan: int(scan[2][scan[2] >= 0].min()) if (scan[2] >= 0).any() else -1)
-    seconds = np.concatenate([s for _, _, s in scans])
-    timed = seconds >= 0
-    oldest_after = np.minimum.accumulate(np.where(timed, seconds, np.iinfo(np.int64).max)[::-1])[::-1]
-    newest_before = np.maximum.accumulate(np.where(timed, seconds, -1))
-    safe = np.flatnonzero(newest_before[:-1] < oldest_after[1:]) + 1  # a cut before line i (0-based) keeps time's order
+    scans.sort(key=lambda item: item[1].oldest if item[1].oldest != _NONE else -1)
+    file_first = np.cumsum([0] + [scan.lines for _, scan in scans])
+    newest_of_files = np.maximum.accumulate([-1] + [scan.newest for _, scan in scans])  # before each file, and all
+    oldest_of_files = np.minimum.accumulate([_NONE] + [scan.oldest for _, scan in scans][::-1])[::-1]  # from each on
+    safe, newest_at = [], []
+    for n, (_, scan) in enumerate(scans):
+        newest_before = np.maximum(scan.newest_before, newest_of_files[n])
+        ok = newest_before < scan.oldest_after(int(oldest_of_files[n + 1]))
+        position = scan.line + file_first[n]
+        ok &= position > 0
+        safe.append(position[ok])
+        newest_at.append(newest_before[ok])
+    cut_at, newest_then = np.concatenate(safe), np.concatenate(newest_at)
     cuts, at = [], 0
     while True:
-        i = int(np.searchsorted(safe, at + lines_per_unit))
-        if i >= len(safe):
+        i = int(np.searchsorted(cut_at, at + lines_per_unit))
+        if i >= len(cut_at):
             break
-        at = int(safe[i])
-        cuts.append(at)
-    bounds = [0, *cuts, len(seconds)]
-    file_first = np.cumsum([0] + [len(s) for _, _, s in scans])
+        at = int(cut_at[i])
+        cuts.append(i)
+    bounds = [0, *[int(cut_at[i]) for i in cuts], total]
+    newest = [*[int(newest_then[i]) for i in cuts], int(newest_of_files[-1])]
+
+    def byte(scan: FileScan, line: int) -> int:
+        if line == scan.lines:
+            return scan.end
+        return int(scan.start[np.searchsorted(scan.line, line)])  # a cut or a file's first line: a candidate
+
     units = []
-    for a, b in zip(bounds, bounds[1:]):
+    for (a, b), latest in zip(zip(bounds, bounds[1:]), newest):
         spans = []
-        for (path, starts, _), f0, f1 in zip(scans, file_first, file_first[1:]):
+        for (path, scan), f0, f1 in zip(scans, file_first, file_first[1:]):
             lo, hi = max(a, f0), min(b, f1)
             if lo < hi:
-                spans.append(Span(path, int(starts[lo - f0]), int(starts[hi - f0]), int(lo - f0 + 1)))
-        units.append(Unit(spans, b - a, int(newest_before[b - 1])))
+                spans.append(Span(path, byte(scan, int(lo - f0)), byte(scan, int(hi - f0)), int(lo - f0 + 1)))
+        units.append(Unit(spans, b - a, latest))
     return units
 
 

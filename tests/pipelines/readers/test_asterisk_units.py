@@ -1,12 +1,11 @@
 """Work units of a large queue_log: cut only where time allows, every line in exactly one unit, read as the whole file reads."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.readers.asterisk import read_queue_log
-from pipelines.readers.asterisk_units import _scan, plan_units
+from pipelines.readers.asterisk_units import _leading_seconds, plan_units
 
 BASE = 1_767_600_000
 
@@ -93,31 +92,56 @@ def test_a_database_export_is_read_whole(tmp_path):
 
 @given(lines=st.lists(st.text(alphabet="0123456789|ab\r", max_size=16), max_size=40))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_the_scan_reads_each_lines_leading_unix_second_as_the_reader_does(tmp_path_factory, lines):
-    path = tmp_path_factory.mktemp("s") / "queue_log"
-    path.write_bytes("\n".join(lines).encode())
-    starts, seconds = _scan(path)
-    text = path.read_bytes().decode()
-    expected = text.split("\n")
-    if expected and expected[-1] == "":
-        expected.pop()
-    assert len(seconds) == len(expected) and starts[-1] == len(text)
-    for line, second, start in zip(expected, seconds, starts):
+def test_the_scan_reads_each_lines_leading_unix_second_as_the_reader_does(lines):
+    raw = np.frombuffer("\n".join(lines).encode(), dtype=np.uint8)
+    first = np.array([0] + [i + 1 for i, byte in enumerate(raw) if byte == 10], dtype=np.int64)[:len(lines)]
+    seconds = _leading_seconds(raw, first) if len(raw) else []
+    for line, second in zip(lines, seconds):
         head = line.split("|", 1)[0]
         valid = "|" in line and head.isdigit() and 9 <= len(head) <= 11
         assert second == (int(head) if valid else -1), line
-        assert text[start:start + len(line)] == line
 
 
-@pytest.mark.parametrize("block", [7, 64])
-def test_the_scan_is_the_same_whatever_its_block_size(tmp_path, monkeypatch, block):
-    import pipelines.readers.asterisk_units as units
+def _plan_line_by_line(files: list[list[int | None]], per_unit: int) -> tuple[list[int], list[int]]:
+    """The cuts and each unit's newest second, from every line's second: files oldest first, a cut where every
+    timed line before is older than every timed line after, the first such cut at least `per_unit` lines on."""
+    files = sorted(files, key=lambda f: min((s for s in f if s is not None), default=-1))
+    seconds = [s for f in files for s in f]
+    safe = [i for i in range(1, len(seconds))
+            if max((s for s in seconds[:i] if s is not None), default=-1) < min((s for s in seconds[i:] if s is not None),
+                                                                                default=2**63)]
+    cuts, at = [], 0
+    while (later := [i for i in safe if i >= at + per_unit]):
+        at = later[0]
+        cuts.append(at)
+    bounds = [*cuts, len(seconds)]
+    return cuts, [max((s for s in seconds[:b] if s is not None), default=-1) for b in bounds]
 
-    path = _write(tmp_path / "queue_log", [BASE + n for n in range(40)])
-    whole = _scan(path)
-    monkeypatch.setattr(units, "SCAN_BLOCK_BYTES", block)
-    starts, seconds = _scan(path)
-    assert list(starts) == list(whole[0]) and list(seconds) == list(whole[1])
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(times, min_size=1, max_size=3), per_unit=st.integers(1, 40), block=st.sampled_from([7, 33, 64, 1 << 20]),
+       end_newline=st.booleans())
+def test_the_plan_is_the_one_reading_every_line_gives_whatever_the_block_size(tmp_path_factory, monkeypatch, steps,
+                                                                             per_unit, block, end_newline):
+    """The scan keeps a value only where a cut may fall, never one per line; the units are the same as if it had."""
+    import pipelines.readers.asterisk_units as units_module
+
+    monkeypatch.setattr(units_module, "SCAN_BLOCK_BYTES", block)
+    folder = tmp_path_factory.mktemp("rotated")
+    files = [_seconds(s) for s in steps]
+    paths = [_write(folder / f"queue_log.{n}", seconds, end_newline) for n, seconds in enumerate(files)]
+    units = plan_units(paths, per_unit)
+    if sum(map(len, files)) <= per_unit:
+        assert units is None
+        return
+    cuts, newest = _plan_line_by_line(files, per_unit)
+    assert list(np.cumsum([u.lines for u in units])[:-1]) == cuts
+    assert [u.newest for u in units] == newest
+    for unit in units:  # each span starts and ends at a line's first byte
+        for span in unit.spans:
+            text = span.path.read_bytes()
+            assert span.start == 0 or text[span.start - 1:span.start] == b"\n"
+            assert text[span.start:span.end].count(b"\n") + (not text[span.start:span.end].endswith(b"\n")) >= 1
 
 
 def _cdr(n: int, start: int, end: int) -> str:
