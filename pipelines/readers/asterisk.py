@@ -232,9 +232,10 @@ def _line_array(raw: bytes, first_line: int) -> tuple[pa.Array, dict[int, str]]:
 
 
 def _flat(path: Path, arr: pa.Array, bad: dict[int, str], first_line: int = 1) -> tuple[QueueLog, pd.DataFrame]:
-    padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (N_FIELDS - 1)), "")
-    parts = pc.split_pattern(padded, "|", max_splits=N_FIELDS - 1)
-    fields = [pc.list_element(parts, i) for i in range(N_FIELDS)]
+    # padded so every line has the fields cadet reads; the rest (data4, data5) is left unsplit
+    padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (USED_FIELDS - 1)), "")
+    parts = pc.split_pattern(padded, "|", max_splits=USED_FIELDS)
+    fields = [pc.list_element(parts, i) for i in range(USED_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
     return _checked(path, np.arange(first_line, first_line + len(arr)), texts(arr), fields, n_fields, bad)
 
@@ -541,7 +542,9 @@ def rep_names(agents: np.ndarray, events: np.ndarray, settings: AsteriskIngestCo
     explicit = {k: v for k, v in settings.rep_aliases.items() if k != v}
     if not settings.merge_interfaces or frame.empty:
         return explicit
-    counts = frame.assign(agent=frame.agent.map(lambda a: explicit.get(a, a))).groupby("agent").calls.agg(["sum", "size"])
+    counts = frame.groupby("agent").calls.agg(["sum", "size"])
+    if explicit:  # a hand-named alias counts as the rep it names
+        counts = counts.groupby(counts.index.map(lambda a: explicit.get(a, a))).sum()
     numbers = {name: number for name in counts.index if (number := interface_number(name))}
     names = dict(explicit)
     by_number: dict[str, list[str]] = {}
