@@ -375,16 +375,17 @@ def _ts(epoch) -> pd.Series:
 def rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Legs and offers from call events; returns (legs, offers, quarantine of unfinished legs)."""
     legs, offers, orphan, open_lines, _ = _rebuild_calls(log, settings)
-    return legs, offers, _unfinished(orphan, open_lines)
+    return legs, offers, _unfinished(log, orphan, open_lines)
 
 
-def _unfinished(orphan: pd.DataFrame, open_lines: pd.DataFrame) -> pd.DataFrame:
-    """Quarantine rows for call events before their ENTERQUEUE and for legs that never end."""
+def _unfinished(log: QueueLog, orphan: pd.DataFrame, open_lines: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows for call events before their ENTERQUEUE and for legs that never end (each event's index is
+    its position in `log`, whose text the rows quote)."""
     return pd.concat(
         [
-            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": orphan.raw,
+            pd.DataFrame({"file": orphan.file, "line": orphan.line, "raw": log.raw[orphan.index.to_numpy()],
                           "reason": "call event before its ENTERQUEUE (the log may start mid-call)"}),
-            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": open_lines.raw,
+            pd.DataFrame({"file": open_lines.file, "line": open_lines.line, "raw": log.raw[open_lines.index.to_numpy()],
                           "reason": "the call has no end in these files (still in progress, or the log was cut); ingest it with the next file"}),
         ],
         ignore_index=True,
@@ -408,7 +409,7 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
     taken, call = chosen[by_call], call[by_call]
     ev = pd.DataFrame(
         {
-            "file": log.file[taken], "line": log.line[taken], "raw": log.raw[taken], "epoch": log.fields[0][taken].astype(np.int64),
+            "file": log.file[taken], "line": log.line[taken], "epoch": log.fields[0][taken].astype(np.int64),
             "callid": log.fields[1][taken], "queue": log.fields[2][taken], "agent": log.fields[3][taken],
             "event": event[by_call], "d1": log.fields[5][taken], "d2": log.fields[6][taken], "d3": log.fields[7][taken],
             "order": order[by_call],
@@ -1127,7 +1128,7 @@ def rebuild_asterisk(inputs: AsteriskInputs, settings: AsteriskIngestConfig,
                                                               & (open_lines.epoch < newest - STALE_CARRY_SECONDS)]))
         still_open = set(open_lines.callid[~stale])
         open_lines = open_lines[stale]  # a day past the newest event without an end: it will not get one
-    unfinished = _unfinished(orphan, open_lines)
+    unfinished = _unfinished(log, orphan, open_lines)
     dialled, dialling = rebuild_dialler_calls(log, settings)
     not_dialled = dialling  # dialler lines that land nothing this run: open calls, ends of calls landed before
     open_dials: set[str] = set()
