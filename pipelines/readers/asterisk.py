@@ -200,6 +200,8 @@ def _text_lines(raw: bytes) -> pa.StringArray | None:
     """`raw`'s lines as Arrow text, as `_decoded` splits them (one '\r' before each line end dropped), built from
     the bytes without a Python string per line; None when some line is not UTF-8 (`_decoded` says which) or
     the text is too long for one Arrow string array."""
+    if len(raw) >= 2**31:
+        return None
     data = np.frombuffer(raw.replace(b"\r\n", b"\n"), dtype=np.uint8)
     newline = data == 10
     ends = np.flatnonzero(newline)
@@ -208,8 +210,6 @@ def _text_lines(raw: bytes) -> pa.StringArray | None:
     if last and data[-1] == 13:
         kept[-1] = False
     offsets = np.empty(len(ends) + 1 + last, dtype=np.int64)
-    if len(data) >= 2**31:
-        return None
     offsets[0] = 0
     offsets[1:len(ends) + 1] = ends - np.arange(len(ends))
     text = data[kept]
@@ -224,6 +224,7 @@ def _text_lines(raw: bytes) -> pa.StringArray | None:
 
 
 def _line_array(raw: bytes, first_line: int) -> tuple[pa.Array, dict[int, str]]:
+    """`raw`'s lines as Arrow text and the lines that are not UTF-8 (numbered from `first_line`), with their reasons."""
     lines = _text_lines(raw)
     if lines is not None:
         return lines, {}
@@ -918,9 +919,10 @@ class AsteriskHistory:
     Master.csv row for one of them is never taken for an IVR-only call and a
     file that starts mid-call does not quarantine a call already landed.
 
-    Both lookups are kept as Arrow chunks, one per landing, and narrowed to the
-    calls a work unit holds (`about`) before use: a unit's cost follows the unit,
-    not everything landed before it.
+    Both are narrowed to the calls a work unit holds (`about`) before use, so
+    a unit's cost follows the unit.  An ingest gives `look_up`, which reads
+    them from the lake for those calls alone; `landed` and `known` given
+    directly (a test, a reader used on its own) are held in memory instead.
     """
 
     carried: pd.DataFrame
@@ -951,18 +953,18 @@ class AsteriskHistory:
         return dataclasses.replace(self, landed=landed, known=pc.unique(known), look_up=None)
 
     def known_chunks(self) -> pa.ChunkedArray:
-        """`known` as Arrow chunks, whichever form it was given in (a landing appends one)."""
+        """`known` as Arrow chunks, whichever form it was given in."""
         known = self.known
         if isinstance(known, pa.ChunkedArray):
             return known
         return pa.chunked_array([known if isinstance(known, pa.Array) else as_text(sorted(known))], type=pa.string())
 
     def landed_started(self) -> pd.Series:
-        """Leg call id -> the time its call started as the lake has it, where the lake knows it (from a CDR)."""
+        """Leg call id -> the time its call started as the lake has it (its CDR's start, else its queue entry)."""
         newest = self.landed.filter(pc.is_valid(self.landed["started"]))
         started = pd.Series(newest["started"].to_numpy(), index=newest["call_id"].to_numpy(), dtype="int64")
-        return _ts(started[~started.index.duplicated(keep="last")].to_numpy()).set_axis(
-            started.index[~started.index.duplicated(keep="last")])
+        started = started[~started.index.duplicated(keep="last")]
+        return pd.Series(_ts(started.to_numpy()).array, index=started.index)
 
     def landed_entered(self) -> pd.Series:
         """Leg call id -> Unix second it entered the queue."""
