@@ -63,10 +63,10 @@ class FileScan:
     A cut before line i keeps time's order when every timed line before it is
     older than every timed line from it on; that can only hold where line i is
     untimed or newer than every line before it in its file (a *candidate*).
-    Per candidate: its line, byte, second, the newest second before it in the
-    file, and the oldest second from it to the end of its block; per block,
-    its oldest second.  The oldest second after a candidate is then the
-    smaller of its block's rest and the blocks after it.
+    Per candidate: its line, its first byte, the newest second before it in
+    the file, and the oldest second from it to the end of its block; per
+    block, its oldest second.  The oldest second from a candidate on is then
+    the smaller of its block's rest and the blocks after it.
     """
 
     lines: int
@@ -111,13 +111,12 @@ def _scan(path: Path) -> FileScan:
             else:
                 whole, rest = data, b""
             raw = np.frombuffer(whole, dtype=np.uint8)
-            first = np.r_[0, np.flatnonzero(raw == 10)[:-1] + 1] if len(raw) else np.zeros(0, np.int64)
-            if len(raw) and raw[-1] != 10:  # the file's last line, without its newline
-                first = np.r_[0, np.flatnonzero(raw == 10) + 1]
+            first = np.r_[0, np.flatnonzero(raw == 10) + 1]
+            if raw[-1] == 10:  # the block ends at a newline: no line starts after it
+                first = first[:-1]
             seconds = _leading_seconds(raw, first)
             timed = seconds >= 0
-            before = np.r_[newest, np.maximum.accumulate(np.where(timed, seconds, -1))[:-1]] if len(seconds) else seconds
-            before = np.maximum(before, newest)
+            before = np.maximum(np.r_[-1, np.maximum.accumulate(np.where(timed, seconds, -1))[:-1]], newest)
             oldest_from = np.minimum.accumulate(np.where(timed, seconds, _NONE)[::-1])[::-1]
             chosen = np.flatnonzero(~timed | (seconds > before))
             for name, values in (("line", chosen + lines), ("start", first[chosen] + offset), ("newest_before", before[chosen]),
