@@ -253,8 +253,7 @@ def _repeat_flags(c: pd.DataFrame, settings: FeatureSettings) -> pd.DataFrame:
     has_parent = ~is_root
     parent = np.full(n, -1, dtype=np.int64)
     if has_parent.any():
-        found = pc.index_in(pa.array(c["parent_call_id"].to_numpy()[has_parent], pa.string()),
-                            value_set=pa.array(c["call_id"].to_numpy(), pa.string()))
+        found = pc.index_in(_text(c["parent_call_id"][has_parent]), value_set=_text(c["call_id"]))
         parent[has_parent] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
     root = np.where(parent >= 0, parent, np.arange(n))
     for _ in range(16):
@@ -286,8 +285,7 @@ def _unhappy_flags(c: pd.DataFrame, surveys: pd.DataFrame | None, settings: Feat
     if surveys is None or surveys.empty or c.empty:
         return c
     low = surveys.loc[pd.to_numeric(surveys.score, errors="coerce") <= LOW_SCORE, ["call_id"]]
-    position = pc.fill_null(pc.index_in(pa.array(low.call_id.to_numpy(), pa.string()),
-                                        value_set=pa.array(c.call_id.to_numpy(), pa.string())), -1).to_numpy(zero_copy_only=False)
+    position = pc.fill_null(pc.index_in(_text(low.call_id), value_set=_text(c.call_id)), -1).to_numpy(zero_copy_only=False)
     position = position[position >= 0]
     position = position[c["caller"].notna().to_numpy()[position]]
     if len(position) == 0:
@@ -357,11 +355,17 @@ def _answered_sums(legs: pd.DataFrame, tables: dict[str, pd.DataFrame], settings
     return sums
 
 
+def _text(column: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array, without a Python string per cell (an Arrow-backed column is not copied)."""
+    array = pa.array(column, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def _repeat_of(call_ids: pd.Series, legs: pd.DataFrame, column: str = "repeat") -> np.ndarray:
     """A caller flag (`repeat`, `unhappy`) of each call id's leg: 1.0, 0.0, or NaN when unknown."""
     if len(call_ids) == 0 or legs.empty:
         return np.full(len(call_ids), np.nan)
-    position = pc.index_in(pa.array(call_ids.to_numpy(), pa.string()), value_set=pa.array(legs.call_id.to_numpy(), pa.string()))
+    position = pc.index_in(_text(call_ids), value_set=_text(legs.call_id))
     position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
     flags = legs[column].to_numpy(dtype="float64", na_value=np.nan)
     return np.where(position >= 0, flags[np.maximum(position, 0)], np.nan)
