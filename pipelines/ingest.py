@@ -34,7 +34,7 @@ from pipelines.lake import Lake
 from pipelines.locking import holding_home
 from pipelines.privacy import PseudonymKeyError, load_key, mask_numbers, pseudonymise
 from pipelines.progress import advance
-from pipelines.readers.arrow import arrow_table, as_text, before_first, member_of, texts
+from pipelines.readers.arrow import arrow_table, as_text, before_first, distinct, member_of, texts
 from pipelines.readers.asterisk import (
     CALLER_KEY,
     CARRY_COLUMNS,
@@ -173,10 +173,10 @@ def asterisk_history(home: Home) -> AsteriskHistory:
     wrapup_logged = False
     for day in lake.days("calls"):  # a day at a time: a year's lake is never in memory at once
         calls = lake.read("calls", day, day, columns=["rep_id", "queue", "enqueued_at", "wrapup_seconds"])
-        reps |= _distinct(calls["rep_id"])
+        reps |= distinct(calls["rep_id"])
         wrapup_logged = wrapup_logged or _wrapup_shown(calls.to_pandas())
     for day in lake.days("agent_states"):
-        reps |= _distinct(lake.read("agent_states", day, day, columns=["rep_id"])["rep_id"])
+        reps |= distinct(lake.read("agent_states", day, day, columns=["rep_id"])["rep_id"])
     return AsteriskHistory(carried if len(carried) else pd.DataFrame(columns=CARRY_COLUMNS), landed_legs(), load_key(home),
                            frozenset(reps), wrapup_logged, look_up=partial(landed_in_lake, lake))
 
@@ -205,10 +205,6 @@ def landed_in_lake(lake: Lake, calls: pa.Array | None, span: tuple[int, int] | N
                             for c in ("enqueued_at", "started_at"))
         landed.append(landed_legs(queued["call_id"].combine_chunks().cast(pa.string()), entered.to_numpy(), started))
     return pa.concat_tables(landed), pa.concat_arrays(known)
-
-
-def _distinct(column: pa.ChunkedArray) -> set[str]:
-    return {rep for rep in pc.unique(column).to_pylist() if rep is not None}
 
 
 def _wrapup_shown(calls: pd.DataFrame) -> bool:

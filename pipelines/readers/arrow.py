@@ -85,8 +85,12 @@ def joined_texts(parts) -> pd.arrays.ArrowStringArray:
 
 
 def distinct(cells) -> set[str]:
-    """The distinct text cells as a Python set, hashed by Arrow rather than one Python string at a time."""
-    return set(pc.unique(as_text(cells)).to_pylist()) if len(cells) else set()
+    """The distinct text cells as a Python set (missing cells left out), hashed by Arrow rather than one Python string
+    at a time; an Arrow column of any type is taken as it is."""
+    if not len(cells):
+        return set()
+    values = cells if isinstance(cells, pa.Array | pa.ChunkedArray) else as_text(cells)
+    return {value for value in pc.unique(values).to_pylist() if value is not None}
 
 
 def before_first(cells, separator: str) -> pa.Array:
