@@ -76,6 +76,8 @@ class IngestConfig(Section):
     connect: ConnectIngestConfig = Field(default_factory=ConnectIngestConfig)
     lines_per_unit: int = Field(500_000, ge=1, description="queue_log lines read, rebuilt and landed at a time: "
                                 "an ingest's memory follows this, not the size of its files")
+    read_ahead: bool = Field(True, description="read the next work unit while one is rebuilt and landed: faster on "
+                             "two cores or more, for one more unit's inputs in memory")
 
 
 class ReportConfig(Section):

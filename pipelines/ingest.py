@@ -310,7 +310,8 @@ def ingest_asterisk(files: list[Path], home: Home, config: CadetConfig) -> tuple
     Returns the summary, the quarantined rows by file and the days landed.
     """
     history = asterisk_history(home)
-    units, release = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit, home.work_units)
+    units, release = unit_inputs(files, config.site.timezone, config.ingest.lines_per_unit, home.work_units,
+                                  config.ingest.read_ahead)
     n_units = len(units)
     steps = n_units * (1 + len(INPUT_TABLES))
     summary = IngestSummary(lake=str(home.lake), quarantine=str(home.quarantine))

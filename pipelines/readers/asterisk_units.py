@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -206,7 +207,7 @@ def plan_units(queue_logs: list[Path], lines_per_unit: int) -> list[Unit] | None
     return units
 
 
-def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int, spill: Path
+def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int, spill: Path, read_ahead: bool = False
                 ) -> tuple[list[Callable[[], AsteriskInputs]], Callable[[], None]]:
     """The files as work units, each a function that reads its unit's inputs when it is its turn, and the function
     that removes what the units spilled to the folder `spill` (call it when the ingest ends, however it ends).
@@ -214,6 +215,7 @@ def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int, spill: Pa
     Files that fit in one unit (or cannot be cut) are one unit, read as
     `read_inputs` reads them.  Nothing is read here but the first pass over
     queue_log, so a file that cannot be read is reported by the unit that reads it.
+    With `read_ahead`, reading a unit starts the next one's read on a thread (see `_ReadAhead`).
     """
     try:
         queue_logs = [f for f in files if kind_of_file(f) == "queue_log"]
@@ -223,7 +225,45 @@ def unit_inputs(files: list[Path], timezone: str, lines_per_unit: int, spill: Pa
     if units is None:
         return [lambda: read_inputs(files, timezone)], lambda: None
     reader = _UnitReader(files, queue_logs, units, timezone, spill)
-    return [partial(reader.read, n) for n in range(len(units))], reader.close
+    reads = [partial(reader.read, n) for n in range(len(units))]
+    if not read_ahead or len(reads) == 1:
+        return reads, reader.close
+    ahead = _ReadAhead(reads)
+
+    def release() -> None:
+        ahead.close()  # before the spill goes: a read under way still takes its rows
+        reader.close()
+
+    return [partial(ahead.read, n) for n in range(len(reads))], release
+
+
+class _ReadAhead:
+    """Reads unit n + 1 on a thread while unit n is rebuilt and landed.
+
+    Parsing is mostly Arrow kernels that let go of the GIL, so on two cores
+    the next read hides behind the rebuild, at the cost of one more unit's
+    inputs in memory.  The units are read one after another, in order, as
+    without it; a read's fault is raised to whoever asks for that unit, and a
+    fault stops the reading ahead.
+    """
+
+    def __init__(self, reads: list[Callable[[], AsteriskInputs]]):
+        self.reads = reads
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadet-read-ahead")
+        self.ahead: tuple[int, Future[AsteriskInputs]] | None = None
+
+    def read(self, n: int) -> AsteriskInputs:
+        started, self.ahead = self.ahead, None
+        future = started[1] if started is not None and started[0] == n else self.pool.submit(self.reads[n])
+        inputs = future.result()
+        if n + 1 < len(self.reads):
+            self.ahead = (n + 1, self.pool.submit(self.reads[n + 1]))
+        return inputs
+
+    def close(self) -> None:
+        """Waits for a read under way (one nobody will ask for, when the ingest stopped early) and drops it."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.ahead = None
 
 
 SPILL_SUFFIX = ".cdr-unit"

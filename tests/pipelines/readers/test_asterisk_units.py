@@ -1,6 +1,7 @@
 """Work units of a large queue_log: cut only where time allows, every line in exactly one unit, read as the whole file reads."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,3 +212,36 @@ def test_units_a_fault_kept_from_reading_leave_nothing_spilled(tmp_path):
     assert list((tmp_path / "scratch").iterdir()), "the later units' rows wait on disk, not in memory"
     release()
     assert not list((tmp_path / "scratch").iterdir())
+
+
+def test_reading_ahead_gives_each_unit_what_reading_in_turn_gives_and_hands_a_fault_to_the_unit_that_asks(tmp_path):
+    """The next unit is read on a thread while one is rebuilt: each unit's queue_log lines and Master.csv rows are
+    the ones it gets without reading ahead; a read that fails raises for the unit that asks, and nothing is read
+    after it; what was spilled is gone once the units are released, even with a read under way."""
+    from pipelines.readers.asterisk_units import unit_inputs
+
+    _write(tmp_path / "queue_log", list(range(BASE, BASE + 4 * 3_600, 60)))
+    (tmp_path / "Master.csv").write_text("".join(_cdr(n, BASE + 600 * n, BASE + 600 * n + 900) + "\n" for n in range(20)))
+    files = [tmp_path / "queue_log", tmp_path / "Master.csv"]
+
+    def each_unit(read_ahead):
+        units, release = unit_inputs(files, "UTC", 60, tmp_path / f"scratch-{read_ahead}", read_ahead)
+        got = [read() for read in units]
+        release()
+        return [([list(f) for f in i.logs[0][1].fields], i.cdrs[0][1].to_dict("list")) for i in got]
+
+    in_turn, ahead = each_unit(False), each_unit(True)
+    assert len(in_turn) == 4 and ahead == in_turn
+    assert not list((tmp_path / "scratch-True").iterdir())
+
+    units, release = unit_inputs(files, "UTC", 60, tmp_path / "scratch", read_ahead=True)
+    units[0]()  # the second unit is now read on the thread
+    release()
+    assert not list((tmp_path / "scratch").iterdir())
+
+    units, release = unit_inputs(files, "UTC", 60, tmp_path / "gone", read_ahead=True)
+    (tmp_path / "queue_log").unlink()
+    with pytest.raises(FileNotFoundError):
+        units[0]()
+    release()
+    assert not (tmp_path / "gone").exists() or not list((tmp_path / "gone").iterdir())
