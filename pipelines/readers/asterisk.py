@@ -624,69 +624,94 @@ def rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.
     return states, acw
 
 
+# Presence events by what they do to a session, and their order among events of one agent and second: joins
+# before unpauses before pauses before leaves, so a session that opens and pauses in the same second is read so.
+_JOIN, _LOGIN, _UNPAUSE, _PAUSE, _LEAVE, _LOGOFF = range(6)
+_PRESENCE_ACTION = {"ADDMEMBER": _JOIN, "AGENTLOGIN": _LOGIN, "AGENTCALLBACKLOGIN": _LOGIN, "UNPAUSE": _UNPAUSE,
+                    "UNPAUSEALL": _UNPAUSE, "PAUSE": _PAUSE, "PAUSEALL": _PAUSE, "REMOVEMEMBER": _LEAVE,
+                    "AGENTLOGOFF": _LOGOFF, "AGENTCALLBACKLOGOFF": _LOGOFF}
+_ACTION_RANK = np.array([0, 0, 1, 2, 3, 3])
+
+
 def _rebuild_presence(log: QueueLog, settings: AsteriskIngestConfig) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, dict]:
     """(states, after-call work, log positions of the sessions still open at the end, agent -> open wrap-up start)."""
     chosen = np.flatnonzero(in_values(log.fields[4], PRESENCE_EVENTS))
-    ev = pd.DataFrame({"epoch": log.fields[0][chosen].astype(np.int64), "agent": log.fields[3][chosen],
-                       "event": log.fields[4][chosen], "reason": log.fields[5][chosen]}, index=chosen)
+    event_codes, event_names = pd.factorize(log.fields[4][chosen])
+    agent_codes, agents = pd.factorize(log.fields[3][chosen], sort=True)
+    action = np.array([_PRESENCE_ACTION[name] for name in event_names], dtype=np.int64)[event_codes]
+    epoch = log.fields[0][chosen].astype(np.int64)
     # Per-queue lines of one action share agent, second and event: keep one, but count queues for membership.
-    members = ev[ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])]
-    others = ev[~ev.event.isin(["ADDMEMBER", "REMOVEMEMBER"])].drop_duplicates(["agent", "epoch", "event"])
-    ev = pd.concat([members, others]).sort_values(["agent", "epoch"], kind="stable")
-    rank = {"ADDMEMBER": 0, "AGENTLOGIN": 0, "AGENTCALLBACKLOGIN": 0, "UNPAUSE": 1, "UNPAUSEALL": 1,
-            "PAUSE": 2, "PAUSEALL": 2, "REMOVEMEMBER": 3, "AGENTLOGOFF": 3, "AGENTCALLBACKLOGOFF": 3}
-    ev = ev.assign(rank=ev.event.map(rank)).sort_values(["agent", "epoch", "rank"], kind="stable")
-    wrapup = set(settings.wrapup_pause_reasons)
+    membership = (action == _JOIN) | (action == _LEAVE)
+    repeated = pd.DataFrame({"a": agent_codes, "e": epoch, "v": event_codes}).duplicated().to_numpy() & ~membership
+    kept = np.flatnonzero(~repeated)
+    order = kept[np.lexsort((kept, ~membership[kept], _ACTION_RANK[action[kept]], epoch[kept], agent_codes[kept]))]
+    positions = chosen[order]
+    agent, epochs, actions = agent_codes[order].tolist(), epoch[order].tolist(), action[order].tolist()
+    reason = log.fields[5][positions]
+    wrapup_pause = (action[order] == _PAUSE) & in_values(reason, set(settings.wrapup_pause_reasons))
+    reasons, wrapups = reason.tolist(), wrapup_pause.tolist()
 
     states, acw, still_open, in_acw = [], [], [], {}
-    for agent, group in ev.groupby("agent", sort=True):
+    n = len(agent)
+    first = 0
+    while first < n:
+        who = agent[first]
+        last = first
+        while last < n and agent[last] == who:
+            last += 1
         queues = 0
         logged_in = paused = False
-        since = acw_since = None
+        since = acw_since = acw_at = 0
+        in_wrapup = False
         pause_reason = None
-        session_from = 0
-        for at, (epoch, event, reason) in enumerate(zip(group.epoch.tolist(), group.event.tolist(), group.reason.tolist())):
-            login = event in ("AGENTLOGIN", "AGENTCALLBACKLOGIN") or (event == "ADDMEMBER" and queues == 0)
-            if event == "ADDMEMBER":
+        session_from = first
+        for at in range(first, last):
+            act, at_epoch = actions[at], epochs[at]
+            login = act == _LOGIN or (act == _JOIN and queues == 0)
+            if act == _JOIN:
                 queues += 1
-            logout = event in ("AGENTLOGOFF", "AGENTCALLBACKLOGOFF") or (event == "REMOVEMEMBER" and queues == 1)
-            if event == "REMOVEMEMBER":
+            logout = act == _LOGOFF or (act == _LEAVE and queues == 1)
+            if act == _LEAVE:
                 queues = max(0, queues - 1)
             # A wrap-up pause is read on its own, session or not: its start and end are both in the log, and a
             # re-read file (or a static member, who never logs in) may lack the line that opened the session.
-            pausing, unpausing = event in ("PAUSE", "PAUSEALL"), event in ("UNPAUSE", "UNPAUSEALL")
-            if acw_since is not None and (pausing or unpausing or (logout and logged_in)):
-                acw.append((agent, acw_since, epoch))  # ended by the unpause, a break, or the logoff
-                acw_since = None
+            pausing, unpausing = act == _PAUSE, act == _UNPAUSE
+            if in_wrapup and (pausing or unpausing or (logout and logged_in)):
+                acw.append((who, acw_since, at_epoch))  # ended by the unpause, a break, or the logoff
+                in_wrapup = False
                 if unpausing:
                     continue
-            if pausing and reason in wrapup and not paused:
-                acw_since, acw_at = epoch, at  # after-call work: still available in cadet's terms
+            if wrapups[at] and not paused:
+                in_wrapup, acw_since, acw_at = True, at_epoch, at  # after-call work: still available in cadet's terms
                 continue
             if login and not logged_in:
-                logged_in, paused, since, session_from = True, False, epoch, at
+                logged_in, paused, since, session_from = True, False, at_epoch, at
             elif logout and logged_in:
-                if epoch > since:
-                    states.append((agent, "paused" if paused else "available", pause_reason if paused else None, since, epoch))
+                if at_epoch > since:
+                    states.append((who, "paused" if paused else "available", pause_reason if paused else None, since, at_epoch))
                 logged_in = paused = False
             elif pausing and logged_in and not paused:
-                if epoch > since:
-                    states.append((agent, "available", None, since, epoch))
-                paused, pause_reason, since = True, reason or None, epoch
+                if at_epoch > since:
+                    states.append((who, "available", None, since, at_epoch))
+                paused, pause_reason, since = True, reasons[at] or None, at_epoch
             elif unpausing and logged_in and paused:
-                if epoch > since:
-                    states.append((agent, "paused", pause_reason, since, epoch))
-                paused, since = False, epoch
+                if at_epoch > since:
+                    states.append((who, "paused", pause_reason, since, at_epoch))
+                paused, since = False, at_epoch
         if logged_in:
-            still_open.append(group.index.to_numpy()[session_from:])
-        if acw_since is not None:
-            in_acw[agent] = acw_since
+            still_open.append(positions[session_from:last])
+        if in_wrapup:
+            in_acw[agents[who]] = acw_since
             if not logged_in:  # the next file's unpause needs this pause, whether or not a session is open
-                still_open.append(group.index.to_numpy()[acw_at:acw_at + 1])
+                still_open.append(positions[acw_at:acw_at + 1])
+        first = last
     frame = pd.DataFrame(states, columns=["rep_id", "state", "reason", "started_at", "ended_at"])
+    frame["rep_id"] = agents.take(frame.rep_id.to_numpy(dtype=np.int64))
     frame["started_at"], frame["ended_at"] = _ts(frame.started_at.values).array, _ts(frame.ended_at.values).array
-    positions = np.concatenate(still_open) if still_open else np.array([], dtype=np.int64)
-    return frame, pd.DataFrame(acw, columns=["rep_id", "start", "end"]), positions, in_acw
+    work = np.array(acw, dtype=np.int64).reshape(-1, 3)
+    after_call = pd.DataFrame({"rep_id": agents.take(work[:, 0]), "start": work[:, 1], "end": work[:, 2]})
+    open_positions = np.concatenate(still_open) if still_open else np.array([], dtype=np.int64)
+    return frame, after_call, open_positions, in_acw
 
 
 CDR_USED = ["src", "dst", "dcontext", "start", "answer", "end", "billsec", "disposition", "uniqueid"]  # what calls are built from
