@@ -417,7 +417,7 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
         },
         index=taken,
     )
-    leg = _running_count(ev.event.to_numpy() == "ENTERQUEUE", call)
+    leg = _running_count(order[by_call] == 0, call)  # order 0: ENTERQUEUE
     ev["leg"] = leg
     orphan = ev[leg == 0]
     ev, call = ev[leg > 0], call[leg > 0]
@@ -426,7 +426,7 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
     # one integer per (callid, leg): legs are matched to their events by it, not by a pair of texts
     ev["leg_key"] = call * (int(ev.leg.max()) + 1 if len(ev) else 1) + ev.leg.to_numpy()
 
-    enter = ev[ev.event == "ENTERQUEUE"]
+    enter = ev[ev.order.to_numpy() == 0]
     legs = pd.DataFrame(
         {"callid": enter.callid.array, "leg": enter.leg.to_numpy(), "queue": enter.queue.array, "enqueued_at": enter.epoch.to_numpy(),
          "remote_number": enter.d2.replace("", None).array, "file": enter.file.array},
@@ -448,8 +448,8 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
     open_lines = ev[np.isin(ev.leg_key.to_numpy(), legs.leg_key[unfinished].to_numpy())]
     legs = legs[~unfinished].copy()
     legs["rep_id"] = legs.rep_id.where(legs.answered_at.notna())
-    legs["call_id"] = np.where(legs.leg == 1, legs.callid, legs.callid + "#" + legs.leg.astype(str))
-    legs["parent_call_id"] = np.where(legs.leg > 1, np.where(legs.leg == 2, legs.callid, legs.callid + "#" + (legs.leg - 1).astype(str)), None)
+    legs["call_id"] = _leg_call_id(legs.callid, legs.leg.to_numpy())
+    legs["parent_call_id"] = _leg_call_id(legs.callid, legs.leg.to_numpy() - 1)
     next_queue = legs.groupby("callid").queue.shift(-1)
     transferred = legs.end_event.isin(TRANSFER_EVENTS)
     self_service = transferred & legs.transfer_target.isin(settings.self_service_extensions)
@@ -465,6 +465,13 @@ def _rebuild_calls(log: QueueLog, settings: AsteriskIngestConfig, earlier_legs: 
 
     offers = _offers(ev, legs, settings)
     return legs, offers, orphan, open_lines, ev
+
+
+def _leg_call_id(callid: pd.Series, leg: np.ndarray) -> pd.Series:
+    """A leg's call id: the callid for the first leg, callid#N for the N-th; missing for leg 0 (no leg)."""
+    numbered = pc.binary_join_element_wise(as_text(callid), pa.array(leg.astype(str)), "#")
+    ids = pc.if_else(pa.array(leg == 1), as_text(callid), numbered)
+    return pd.Series(texts(pc.if_else(pa.array(leg > 0), ids, pa.scalar(None, pa.string()))), index=callid.index)
 
 
 def _sorted_codes(cells) -> np.ndarray:
@@ -493,14 +500,13 @@ def _first_per_leg(events: pd.DataFrame) -> pd.DataFrame:
 
 def _offers(ev: pd.DataFrame, legs: pd.DataFrame, settings: AsteriskIngestConfig) -> pd.DataFrame:
     rung = ev[ev.event.isin(["RINGNOANSWER", "RINGCANCELED", "CONNECT"])].merge(legs[["leg_key", "call_id"]], on="leg_key")
-    ring = np.where(
-        rung.event == "CONNECT",
-        pd.to_numeric(rung.d3, errors="coerce").fillna(0),
-        pd.to_numeric(rung.d1, errors="coerce").fillna(0) / 1000.0,
-    ).round().astype(np.int64)
+    connected = (rung.event == "CONNECT").to_numpy()
+    # CONNECT's ring time is in seconds (data3), the others' in milliseconds (data1): one parse for both
+    ringing = pd.to_numeric(rung.d3.where(connected, rung.d1), errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+    ring = np.where(connected, ringing, ringing / 1000.0).round().astype(np.int64)
     declined = (rung.event == "RINGNOANSWER") & (ring < settings.ring_timeout_seconds - 1)
     result = np.select(
-        [rung.event == "CONNECT", rung.event == "RINGCANCELED", declined],
+        [connected, rung.event == "RINGCANCELED", declined],
         ["answered", "caller_abandoned", "declined"],
         default="ring_no_answer",
     )
