@@ -196,10 +196,11 @@ def read_queue_log(path: Path, timezone: str = "UTC", span: Span | None = None) 
     return _flat(path, pa.array(lines, pa.string()), bad)
 
 
-def _text_lines(raw: bytes) -> pa.StringArray | None:
+def _text_lines(raw: bytes) -> pa.LargeStringArray | None:
     """`raw`'s lines as Arrow text, as `_decoded` splits them (one '\r' before each line end dropped), built from
     the bytes without a Python string per line; None when some line is not UTF-8 (`_decoded` says which) or
-    the text is too long for one Arrow string array."""
+    the text is too long for one Arrow string array.  Large strings, as pandas' "str" arrays hold them, so
+    the fields split from them are taken as they are."""
     if len(raw) >= 2**31:
         return None
     data = np.frombuffer(raw.replace(b"\r\n", b"\n"), dtype=np.uint8)
@@ -215,7 +216,7 @@ def _text_lines(raw: bytes) -> pa.StringArray | None:
     text = data[kept]
     if last:
         offsets[-1] = len(text)
-    lines = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text))
+    lines = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(text))
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
@@ -234,7 +235,7 @@ def _line_array(raw: bytes, first_line: int) -> tuple[pa.Array, dict[int, str]]:
 
 def _flat(path: Path, arr: pa.Array, bad: dict[int, str], first_line: int = 1) -> tuple[QueueLog, pd.DataFrame]:
     # padded so every line has the fields cadet reads; the rest (data4, data5) is left unsplit
-    padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (USED_FIELDS - 1)), "")
+    padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (USED_FIELDS - 1), arr.type), pa.scalar("", arr.type))
     parts = pc.split_pattern(padded, "|", max_splits=USED_FIELDS)
     fields = [pc.list_element(parts, i) for i in range(USED_FIELDS)]
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
@@ -334,10 +335,15 @@ def _checked(path: Path, line: np.ndarray, raw: pd.arrays.ArrowStringArray, fiel
            lambda hit: [f"bad timestamp: {pd.Timestamp(int(n), unit='s', tz='UTC') if n < 2**33 else n} is not a plausible time "
                         f"(before {EARLIEST.year} or in the future): a clock or logging error" for n in seconds[hit]])
     known = pa.array(sorted(CALL_EVENTS | PRESENCE_EVENTS | SYSTEM_EVENTS | DIALLER_EVENTS))
-    event_np = np.asarray(event.to_numpy(zero_copy_only=False), dtype=object)
-    reject(~mask(pc.is_in(event, value_set=known)), lambda hit: [f"unknown event {e}" for e in event_np[hit]])
+    encoded = pc.dictionary_encode(event)
+    event_names, event_codes = encoded.dictionary.to_pylist(), np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+
+    def is_event(name: str) -> np.ndarray:
+        return event_codes == event_names.index(name) if name in event_names else np.zeros(len(event_codes), dtype=bool)
+
+    reject(~mask(pc.is_in(event, value_set=known)), lambda hit: [f"unknown event {e}" for e in event.filter(pa.array(hit)).to_pylist()])
     for name, minimum in MIN_FIELDS.items():
-        reject((event_np == name) & (n_fields < minimum), f"{name} needs {minimum} fields")
+        reject(is_event(name) & (n_fields < minimum), f"{name} needs {minimum} fields")
     no_callid = mask(pc.is_in(callid, value_set=pa.array(["", "NONE"])))
     reject(mask(pc.is_in(event, value_set=pa.array(sorted(CALL_EVENTS | DIALLER_EVENTS)))) & no_callid, "call event without a callid")
     agent_events = pa.array(sorted({"CONNECT", "RINGNOANSWER", "RINGCANCELED"} | PRESENCE_EVENTS | DIALLER_EVENTS))
@@ -345,13 +351,17 @@ def _checked(path: Path, line: np.ndarray, raw: pd.arrays.ArrowStringArray, fiel
     reject(mask(pc.is_in(event, value_set=agent_events)) & no_agent, "agent event without an agent")
     for name, index in (("CONNECT", 5), ("RINGNOANSWER", 5), ("ABANDON", 7)):
         not_int = ~mask(pc.match_substring_regex(fields[index], r"^\d+$"))
-        reject((event_np == name) & not_int, f"{name}: data{index - 4} is not a whole number")
+        reject(is_event(name) & not_int, f"{name}: data{index - 4} is not a whole number")
 
     rejected = ~open_
     quarantine = pd.DataFrame(
         {"file": str(path), "line": line[rejected], "raw": raw[rejected], "reason": reasons[rejected]},
         columns=QUARANTINE_COLUMNS,
     )
+    if open_.all():  # the usual case: nothing to take out
+        kept_fields = [np.asarray(pc.cast(epoch, pa.int64()).to_numpy(zero_copy_only=False))]
+        kept_fields += [texts(f) for f in fields[1:USED_FIELDS]]
+        return QueueLog(repeated_text(str(path), len(line)), line, raw, kept_fields, n_fields), quarantine
     keep = pa.array(open_)
     kept_fields = [np.asarray(pc.cast(epoch.filter(keep), pa.int64()).to_numpy(zero_copy_only=False))]
     kept_fields += [texts(f.filter(keep)) for f in fields[1:USED_FIELDS]]
