@@ -178,7 +178,9 @@ def read_queue_log(path: Path, timezone: str = "UTC", span: Span | None = None) 
         with open(path, "rb") as handle:
             handle.seek(span.start)
             raw = handle.read(span.end - span.start)
-        return _flat(path, *_line_array(raw, span.first_line), span.first_line)
+        lines, bad = _line_array(raw, span.first_line)
+        del raw
+        return _flat(path, lines, bad, span.first_line)
     raw = path.read_bytes()
     whole = _text_lines(raw)
     if whole is not None and not (len(whole) and "|" not in (first := whole[0].as_py()) and "," in first):
@@ -207,13 +209,14 @@ def _text_lines(raw: bytes) -> pa.LargeStringArray | None:
     newline = data == 10
     ends = np.flatnonzero(newline)
     last = len(data) > 0 and data[-1] != 10  # a last line without its newline
-    kept = ~newline
+    kept = np.logical_not(newline, out=newline)  # its memory, not another array's: a unit is read beside another
     if last and data[-1] == 13:
         kept[-1] = False
     offsets = np.empty(len(ends) + 1 + last, dtype=np.int64)
     offsets[0] = 0
     offsets[1:len(ends) + 1] = ends - np.arange(len(ends))
     text = data[kept]
+    del data, kept
     if last:
         offsets[-1] = len(text)
     lines = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(text))
@@ -237,7 +240,9 @@ def _flat(path: Path, arr: pa.Array, bad: dict[int, str], first_line: int = 1) -
     # padded so every line has the fields cadet reads; the rest (data4, data5) is left unsplit
     padded = pc.binary_join_element_wise(arr, pa.scalar("|" * (USED_FIELDS - 1), arr.type), pa.scalar("", arr.type))
     parts = pc.split_pattern(padded, "|", max_splits=USED_FIELDS)
+    del padded
     fields = [pc.list_element(parts, i) for i in range(USED_FIELDS)]
+    del parts
     n_fields = np.asarray(pc.add(pc.count_substring(arr, "|"), 1).to_numpy(zero_copy_only=False))
     return _checked(path, np.arange(first_line, first_line + len(arr)), texts(arr), fields, n_fields, bad)
 
